@@ -1,0 +1,72 @@
+/*
+ * Static-foreground model: a class-agnostic per-pixel "stationary age" map.
+ *
+ * For each analysis frame it answers, per pixel, "for how many seconds has something that is
+ * not the background been standing still here?". Passing people and cars are foreground but
+ * moving, so they never age; an object put down and left starts ageing about a second after it
+ * stops; a pixel briefly covered by traffic in front of a static object keeps its age (hold).
+ * Illumination: a robust local gain field (block medians of frame/background ratios, then a
+ * spatial median over a wide neighbourhood) normalises each frame before any comparison, so a
+ * cloud or lights switched on change nothing; the background is kept at a reference
+ * illumination.
+ *
+ * Ownership: the model owns its maps; the pointers returned by the accessors stay valid until
+ * the next update or destroy. Not thread-safe: one analysis thread per model.
+ */
+#ifndef SO_ANALYSIS_STATIC_MODEL_H
+#define SO_ANALYSIS_STATIC_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct so_static_params {
+    double warmup_s;        /* background is a temporal median over this first period (8) */
+    double bg_tau_s;        /* adaptation time constant of background pixels (10) */
+    double fast_tau_s;      /* time constant of the short-term model ("moving" test) (0.8) */
+    double fg_threshold;    /* absolute grey-level threshold (14) */
+    double fg_relative;     /* plus this share of the background level (0.10) */
+    double miss_reset_s;    /* a static pixel must look like background this long to reset (1.0) */
+    double hold_max_s;      /* longest occlusion a static pixel survives while "moving" (120) */
+};
+
+/* Fill defaults. */
+void so_static_params_default(struct so_static_params *p);
+
+struct so_static_model;
+
+/* NULL if out of memory or bad size. */
+struct so_static_model *so_static_model_create(int width, int height,
+                                               const struct so_static_params *params);
+void so_static_model_destroy(struct so_static_model *m);
+
+/*
+ * Feed one grey frame (width x height, `stride` bytes per row) at media time `media_s`
+ * (seconds, monotonic). Returns 0, or a negative errno on bad input.
+ */
+int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int stride,
+                           double media_s);
+
+/* Per-pixel stationary age in seconds (row-major, width*height). */
+const float *so_static_model_age(const struct so_static_model *m);
+
+/* Per-pixel foreground flags of the last update (255 = differs from background). */
+const uint8_t *so_static_model_foreground(const struct so_static_model *m);
+
+/* Median of the local gain field of the last frame (1.0 = reference illumination). */
+double so_static_model_gain(const struct so_static_model *m);
+
+/* True while the background is still being learnt. */
+bool so_static_model_warming_up(const struct so_static_model *m);
+
+/*
+ * Absorb the pixels of `mask` (non-zero, width*height, row-major) into the background: their
+ * age is reset and their background becomes the current frame. Used for ghosts (an object
+ * that was part of the learnt background and has left).
+ */
+void so_static_model_absorb(struct so_static_model *m, const uint8_t *mask);
+
+/* Current normalised frame and background (for ghost tests and snapshots). */
+const float *so_static_model_frame(const struct so_static_model *m);
+const float *so_static_model_background(const struct so_static_model *m);
+
+#endif

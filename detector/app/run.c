@@ -1,0 +1,253 @@
+/*
+ * `streetorder run`: one source (decode thread, inside the source module) and one analysis
+ * thread per camera, one outputs thread for the whole detector, and the main thread waiting
+ * for signals or for every input to end.
+ *
+ * Shutdown is cooperative: SIGINT/SIGTERM are blocked in every thread and taken by the main
+ * thread with sigtimedwait(); it stops each source (which interrupts FFmpeg I/O and wakes the
+ * analysis thread), joins the analysis threads, then drains and closes the outputs. End of
+ * input, shutdown and outages never clear an episode (ARCHITECTURE, Episodes).
+ */
+#include <errno.h>
+#include <libavutil/error.h>
+#include <libavutil/log.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "config.h"
+#include "event.h"
+#include "log.h"
+#include "outputs.h"
+#include "rules.h"
+#include "source.h"
+#include "static_model.h"
+#include "timeutil.h"
+
+struct camera_run {
+    const struct so_camera_cfg *cfg;
+    struct so_outputs *outputs;
+    struct so_event_ctx ectx;
+    struct so_source *source;
+    struct so_static_model *model;
+    struct so_rules *rules;
+    int width, height;
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool done;
+    int status;                 /* 0, or the error that ended the input */
+    pthread_mutex_t *wake_lock;
+    pthread_cond_t *wake;
+};
+
+static void on_health(void *opaque, enum so_health health, const char *detail)
+{
+    struct camera_run *c = opaque;
+    so_outputs_health(c->outputs, c->cfg->id, so_health_name(health), detail);
+}
+
+static void on_report(void *opaque, const struct so_report *rep)
+{
+    struct camera_run *c = opaque;
+    struct so_event *ev = so_event_create(&c->ectx, rep);
+    if (!ev) {
+        so_err(c->cfg->id, "out of memory building an event for zone %s", rep->zone->id);
+        return;
+    }
+    so_outputs_submit(c->outputs, ev);
+}
+
+/* (Re)build the per-size analysis state for a frame size. */
+static int setup_analysis(struct camera_run *c, const struct so_frame *f)
+{
+    int width = f->width, height = f->height;
+    if (c->model && c->width == width && c->height == height) {
+        return 0;
+    }
+    if (c->model) {
+        so_warn(c->cfg->id, "frame size changed from %dx%d to %dx%d: restarting analysis",
+                c->width, c->height, width, height);
+    }
+    so_rules_destroy(c->rules);
+    so_static_model_destroy(c->model);
+    c->rules = NULL;
+    c->model = so_static_model_create(width, height, NULL);
+    if (c->model) {
+        c->rules = so_rules_create(c->cfg, width, height, on_report, c);
+    }
+    if (!c->model || !c->rules) {
+        so_err(c->cfg->id, "out of memory for a %dx%d analysis", width, height);
+        return -ENOMEM;
+    }
+    c->width = width;
+    c->height = height;
+    so_info(c->cfg->id, "analysing %dx%d at %.3g fps (decoded %dx%d)", width, height,
+            c->cfg->analysis.fps, f->src_width, f->src_height);
+    return 0;
+}
+
+static void *analysis_main(void *arg)
+{
+    struct camera_run *c = arg;
+    for (;;) {
+        struct so_frame *f = NULL;
+        int rc = so_source_next(c->source, &f);
+        if (rc < 0) {
+            if (rc != AVERROR_EOF && rc != AVERROR_EXIT) {
+                c->status = rc;
+            }
+            break;
+        }
+        if (setup_analysis(c, f) < 0) {
+            c->status = -ENOMEM;
+            so_frame_unref(f);
+            break;
+        }
+        so_static_model_update(c->model, f->gray, f->gray_stride, f->media_s);
+        so_rules_process(c->rules, f, c->model);
+        so_frame_unref(f);
+    }
+    atomic_store(&c->done, true);
+    pthread_mutex_lock(c->wake_lock);
+    pthread_cond_signal(c->wake);
+    pthread_mutex_unlock(c->wake_lock);
+    return NULL;
+}
+
+static bool all_done(struct camera_run *cams, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!atomic_load(&cams[i].done)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int so_cmd_run(const struct so_run_opts *opts)
+{
+    struct so_config_errors errors = {0};
+    struct so_config *cfg = so_config_load(opts->config_path, &errors);
+    if (!cfg) {
+        so_config_errors_print(&errors, stderr);
+        fprintf(stderr, "%s: %zu error%s; not started\n", opts->config_path, errors.n,
+                errors.n == 1 ? "" : "s");
+        so_config_errors_finish(&errors);
+        return 1;
+    }
+    so_config_errors_finish(&errors);
+    if (cfg->timezone) {
+        setenv("TZ", cfg->timezone, 1);
+    }
+    tzset();
+    av_log_set_level(AV_LOG_ERROR);
+
+    /* Block the stop signals before any thread starts, so only sigtimedwait() sees them. */
+    sigset_t stop_sigs;
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGINT);
+    sigaddset(&stop_sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct so_outputs_opts oo = {
+        .config = cfg,
+        .events_path = opts->events_path,
+        .console = !opts->quiet,
+    };
+    struct so_outputs *outputs = so_outputs_create(&oo);
+    if (!outputs) {
+        so_config_destroy(cfg);
+        return 1;
+    }
+    so_info("run", "detector %s: %zu camera%s, state in %s", cfg->detector_id, cfg->n_cameras,
+            cfg->n_cameras == 1 ? "" : "s", cfg->state_dir);
+    if (!cfg->model) {
+        so_info("run", "no model configured: detecting class-agnostic (static objects)");
+    } else {
+        so_warn("run", "model %s is configured but this build has no object detector yet: "
+                "detecting class-agnostic", cfg->model);
+    }
+
+    pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+    double run_start = so_time_wall();
+    struct camera_run *cams = calloc(cfg->n_cameras, sizeof(*cams));
+    if (!cams) {
+        abort();
+    }
+    int status = 0;
+    for (size_t i = 0; i < cfg->n_cameras; i++) {
+        struct camera_run *c = &cams[i];
+        c->cfg = &cfg->cameras[i];
+        c->outputs = outputs;
+        c->ectx = (struct so_event_ctx){.detector_id = cfg->detector_id, .model = NULL};
+        c->wake_lock = &wake_lock;
+        c->wake = &wake;
+        atomic_init(&c->done, false);
+        struct so_source_opts so = {
+            .url = c->cfg->resolved_url,
+            .camera_id = c->cfg->id,
+            .fps = c->cfg->analysis.fps,
+            .max_width = c->cfg->analysis.width,
+            .fast = opts->fast,
+            .keyframes_only = c->cfg->decode == SO_DECODE_KEYFRAMES,
+            .run_start_wall = run_start,
+            .on_health = on_health,
+            .opaque = c,
+        };
+        c->source = so_source_create(&so);
+        if (!c->source ||
+            pthread_create(&c->thread, NULL, analysis_main, c) != 0) {
+            so_err(c->cfg->id, "cannot start the camera");
+            atomic_store(&c->done, true);
+            status = 1;
+            continue;
+        }
+        c->thread_started = true;
+    }
+
+    /* Wait for a stop signal or for every input to end. */
+    bool signalled = false;
+    while (!all_done(cams, cfg->n_cameras)) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        int sig = sigtimedwait(&stop_sigs, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            so_info("run", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            signalled = true;
+            break;
+        }
+    }
+    for (size_t i = 0; i < cfg->n_cameras; i++) {
+        so_source_stop(cams[i].source);
+    }
+    for (size_t i = 0; i < cfg->n_cameras; i++) {
+        struct camera_run *c = &cams[i];
+        if (c->thread_started) {
+            pthread_join(c->thread, NULL);
+        }
+        if (c->status < 0) {
+            status = 1;
+        }
+        if (c->rules) {
+            int open = so_rules_open_count(c->rules);
+            if (open) {
+                so_info(c->cfg->id, "%d episode%s still open at exit (not cleared)", open,
+                        open == 1 ? "" : "s");
+            }
+        }
+        so_source_destroy(c->source);
+        so_rules_destroy(c->rules);
+        so_static_model_destroy(c->model);
+    }
+    so_outputs_destroy(outputs);
+    so_info("run", "%s", signalled ? "stopped" : "all inputs ended");
+    free(cams);
+    so_config_destroy(cfg);
+    return status;
+}

@@ -1,0 +1,139 @@
+/*
+ * Configuration: a YAML file (libyaml) loaded into immutable, typed structs, validated once.
+ *
+ * Ownership: so_config_load() returns a tree owned by the caller, freed with
+ * so_config_destroy(). Nothing in it changes after load, so any thread may read it without
+ * locks while the caller keeps it alive (reload = load a whole new one, then swap a pointer).
+ *
+ * Errors: every problem found is appended to a so_config_errors list with file, line and
+ * column (1-based, of the offending node) and the key path, e.g.
+ *   cameras.yaml:12:9: cameras[0].zones[1].dwell_s: expected a number from 1 to 86400, got "0"
+ * Loading reports every error in one pass; the config is returned only when there was none.
+ */
+#ifndef SO_CONFIG_CONFIG_H
+#define SO_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "geometry.h"
+#include "schedule.h"
+
+enum so_zone_kind {
+    SO_ZONE_ILLEGAL_PARKING = 0,
+    SO_ZONE_NONMOTOR_PARKING,
+    SO_ZONE_SIDEWALK_OCCUPIED,
+    SO_ZONE_STALL_ENCROACHMENT,
+    SO_ZONE_KIND_COUNT,
+};
+
+/* "illegal_parking", ... ; NULL for an out-of-range value. */
+const char *so_zone_kind_name(enum so_zone_kind kind);
+/* Parse a kind name; returns false if unknown. */
+bool so_zone_kind_parse(const char *name, enum so_zone_kind *out);
+
+enum so_decode_mode {
+    SO_DECODE_FULL = 0,
+    SO_DECODE_KEYFRAMES,
+};
+
+struct so_zone_cfg {
+    char *id;
+    enum so_zone_kind kind;
+    struct so_polygon polygon;      /* frame fractions, validated: >= 3 points, simple, in [0,1] */
+    double dwell_s;                 /* 1..86400 */
+    double min_occupancy;           /* (0,1], default 0.02 */
+    double report_interval_s;       /* >= 0, default 60, 0 = no updates */
+    double clear_s;                 /* >= 0, default 10 */
+    struct so_schedule schedule;    /* always enforced when the key is absent */
+    char *grid;                     /* NULL when absent; else 15 digits */
+    char *address;                  /* NULL when absent */
+    char *category;                 /* standard code override ("0504"...), NULL = kind default */
+    int line, column;               /* where the zone is defined, for messages */
+};
+
+struct so_analysis_cfg {
+    double fps;         /* default 5, (0, 60] */
+    int width;          /* default 640, 16..4096; never upscaled */
+    double detect_fps;  /* default 1, [0, 30] */
+};
+
+struct so_camera_cfg {
+    char *id;
+    char *url;                  /* as written (may hold credentials: never log it raw) */
+    char *resolved_url;         /* relative paths resolved against the config file's folder */
+    char *evidence_url;         /* NULL when absent; resolved like url */
+    enum so_decode_mode decode; /* default full */
+    struct so_analysis_cfg analysis;
+    struct so_zone_cfg *zones;
+    size_t n_zones;             /* >= 1 */
+    struct so_polygon *privacy_masks; /* blacked out in every image the detector writes */
+    size_t n_privacy_masks;
+    int line, column;
+};
+
+struct so_deliver_cfg {
+    char *endpoint;     /* NULL = no reliable delivery */
+    double drain_s;     /* default 10 */
+};
+
+struct so_config {
+    char *path;             /* the file loaded, as given */
+    char *dir;              /* its folder (for resolving relative urls) */
+    /* detector: */
+    char *detector_id;      /* default: host name */
+    char *state_dir;        /* default: /var/lib/streetorder as root, else
+                               $XDG_STATE_HOME/streetorder (~/.local/state/streetorder) */
+    char *model;            /* NULL = class-agnostic */
+    char *weights_dir;      /* NULL when absent */
+    char *timezone;         /* NULL = the system's */
+    /* outputs: (relative paths are resolved against state_dir by the outputs module) */
+    char *jsonl;            /* NULL = none */
+    char *publish;          /* ZeroMQ PUB endpoint, NULL = none */
+    char *evidence_dir;     /* default: NULL = "<state_dir>/evidence" */
+    struct so_deliver_cfg deliver;
+    /* http: */
+    char *http_listen;      /* NULL = no HTTP server */
+    struct so_camera_cfg *cameras;
+    size_t n_cameras;       /* >= 1 */
+};
+
+struct so_config_error {
+    char *file;
+    int line, column;       /* 1-based; 0 when not tied to a place (e.g. unreadable file) */
+    char *key;              /* key path, e.g. "cameras[0].zones[1].polygon"; "" for the file */
+    char *message;          /* what was expected */
+};
+
+struct so_config_errors {
+    struct so_config_error *items;
+    size_t n;
+};
+
+/*
+ * Load and validate `path`. On success returns the config and leaves `errors` empty; on any
+ * error returns NULL and `errors` lists them all (in file order). `errors` must be
+ * zero-initialised by the caller and released with so_config_errors_finish().
+ */
+struct so_config *so_config_load(const char *path, struct so_config_errors *errors);
+
+/* Free a config. Accepts NULL. */
+void so_config_destroy(struct so_config *cfg);
+
+/* Release the items of an error list (the struct itself is the caller's). */
+void so_config_errors_finish(struct so_config_errors *errors);
+
+/* Print each error as "FILE:LINE:COL: KEY: MESSAGE\n" ("FILE: MESSAGE" when line is 0). */
+void so_config_errors_print(const struct so_config_errors *errors, FILE *out);
+
+/* Print a human summary: detector id, state dir, outputs, each camera (redacted url, analysis
+ * settings) and each zone (kind, points, dwell, schedule, grid, address). */
+void so_config_print_summary(const struct so_config *cfg, FILE *out);
+
+/* Look up a camera / zone by id; NULL if absent. */
+const struct so_camera_cfg *so_config_find_camera(const struct so_config *cfg, const char *id);
+const struct so_zone_cfg *so_camera_find_zone(const struct so_camera_cfg *cam, const char *id);
+
+#endif

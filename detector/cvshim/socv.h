@@ -1,0 +1,109 @@
+/*
+ * socv: the C API over OpenCV 4 that the rest of streetorder uses. This header and socv.cpp
+ * are the only places that know about OpenCV and C++.
+ *
+ * Rules of the shim (learned from OpenCvSharpExtern): every function returns an enum
+ * socv_status (or a handle that is NULL on failure); no C++ exception ever crosses the
+ * extern "C" boundary (one wrapper catches everything and maps it to a status); values come
+ * back through out-parameters; handles are typed opaque structs, never void *.
+ *
+ * Images crossing the API are plain interleaved buffers described by struct socv_view (the
+ * caller keeps ownership; OpenCV wraps them without copying unless a function says it copies).
+ * Thread-safety: functions are reentrant; a handle may be used by one thread at a time.
+ */
+#ifndef SO_CVSHIM_SOCV_H
+#define SO_CVSHIM_SOCV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum socv_status {
+    SOCV_OK = 0,
+    SOCV_EINVAL = -1,   /* bad argument (size, stride, channel count, NULL) */
+    SOCV_ENOMEM = -2,
+    SOCV_ECV = -3,      /* OpenCV raised an error; see socv_last_error() */
+    SOCV_EIO = -4,      /* file could not be read or written */
+};
+
+/* A borrowed image: `channels` is 1 (gray/mask) or 3 (BGR). */
+struct socv_view {
+    uint8_t *data;
+    int width, height;
+    int stride;         /* bytes per row */
+    int channels;
+};
+
+struct socv_color {
+    uint8_t b, g, r;
+};
+
+/* The message of the last error raised on this thread ("" if none). */
+const char *socv_last_error(void);
+
+/* ---- Canvas: an owned BGR copy of a frame to draw on and encode (evidence, snapshots). */
+struct socv_canvas;
+
+/* Copy a BGR view into a new canvas. NULL on failure. */
+struct socv_canvas *socv_canvas_create(const struct socv_view *bgr);
+/* Free; accepts NULL. */
+void socv_canvas_destroy(struct socv_canvas *c);
+/* A view of the canvas pixels (valid until destroy). */
+struct socv_view socv_canvas_view(struct socv_canvas *c);
+
+/* Polyline through n points (xy = x0,y0,x1,y1... in pixels). filled: fill instead of stroke. */
+enum socv_status socv_canvas_polygon(struct socv_canvas *c, const int *xy, int n, int closed,
+                                     struct socv_color color, int thickness, int filled);
+/* Translucent fill of a polygon (alpha 0..1 of color over the image). */
+enum socv_status socv_canvas_polygon_blend(struct socv_canvas *c, const int *xy, int n,
+                                           struct socv_color color, double alpha);
+enum socv_status socv_canvas_rect(struct socv_canvas *c, int x, int y, int w, int h,
+                                  struct socv_color color, int thickness);
+/* Text with a dark outline so it reads on any background; ASCII only. */
+enum socv_status socv_canvas_text(struct socv_canvas *c, const char *text, int x, int y,
+                                  double scale, struct socv_color color);
+
+/*
+ * Encode a canvas (or any BGR view) as JPEG. On success *out is a malloc()ed buffer the caller
+ * owns (free()), *out_size its length.
+ */
+enum socv_status socv_jpeg_encode(const struct socv_view *bgr, int quality, uint8_t **out,
+                                  size_t *out_size);
+
+/* ---- Masks (8-bit, one channel) */
+
+/* Fill a polygon with `value` into a mask view. */
+enum socv_status socv_mask_fill_polygon(const struct socv_view *mask, const int *xy, int n,
+                                        uint8_t value);
+
+/* In place morphological open (erode then dilate) then close, with a square kernel of
+ * `open_size` / `close_size` pixels (0 skips that step). */
+enum socv_status socv_mask_open_close(const struct socv_view *mask, int open_size,
+                                      int close_size);
+
+/* In place Gaussian blur of a gray view; ksize odd. */
+enum socv_status socv_gray_blur(const struct socv_view *gray, int ksize);
+
+struct socv_blob {
+    int x, y, w, h;     /* bounding box */
+    int area;           /* pixels */
+    int label;          /* value in `labels` */
+};
+
+/*
+ * Connected components (8-connectivity) of the non-zero pixels of `mask`. Writes each pixel's
+ * label into `labels` (int32, width*height, row-major, 0 = background) when labels != NULL, and
+ * up to max_blobs blobs with area >= min_area into `blobs`; *n_blobs gets how many were written.
+ */
+enum socv_status socv_mask_components(const struct socv_view *mask, int32_t *labels,
+                                      int min_area, struct socv_blob *blobs, int max_blobs,
+                                      int *n_blobs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

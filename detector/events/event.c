@@ -1,0 +1,271 @@
+/*
+ * Why this file exists: the event record is the contract with the case platform, so it is
+ * built in exactly one place. Everything a case needs is in it: the standard category, grid
+ * and address, both media and wall times, the objects, and a hash of each evidence image so
+ * the platform can verify what it stores.
+ *
+ * The analysis thread builds it (jansson object + JPEG encode + SHA-256, all CPU); the outputs
+ * thread only adds `seq` and does the I/O.
+ */
+#include "event.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "socv.h"
+#include "timeutil.h"
+#include "zone_mask.h"
+
+static const struct {
+    const char *code, *name;
+} categories[] = {
+    {"0102", "暴露垃圾"},
+    {"0501", "无照经营游商"},
+    {"0504", "店外经营"},
+    {"0505", "机动车乱停放"},
+    {"0506", "非机动车乱停放"},
+    {"0507", "乱堆物料"},
+};
+
+const char *so_category_code(const struct so_zone_cfg *zone)
+{
+    if (zone->category) {
+        return zone->category;
+    }
+    switch (zone->kind) {
+    case SO_ZONE_ILLEGAL_PARKING:
+        return "0505";
+    case SO_ZONE_NONMOTOR_PARKING:
+        return "0506";
+    case SO_ZONE_SIDEWALK_OCCUPIED:
+        return "0507";
+    case SO_ZONE_STALL_ENCROACHMENT:
+    default:
+        return "0504";
+    }
+}
+
+const char *so_category_name(const char *code)
+{
+    for (size_t i = 0; i < sizeof(categories) / sizeof(categories[0]); i++) {
+        if (strcmp(categories[i].code, code) == 0) {
+            return categories[i].name;
+        }
+    }
+    return NULL;
+}
+
+static void sha256_hex(const uint8_t *data, size_t size, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!EVP_Digest(data, size, md, &len, EVP_sha256(), NULL)) {
+        out[0] = 0;
+        return;
+    }
+    for (unsigned int i = 0; i < len && i < 32; i++) {
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    }
+}
+
+static const struct socv_color zone_color = {0, 215, 255};     /* amber */
+static const struct socv_color box_color = {0, 0, 255};        /* red */
+static const struct socv_color text_color = {255, 255, 255};
+
+int so_evidence_render(const struct so_report *rep, struct so_frame *frame, const char *role,
+                       int quality, struct so_evidence *out)
+{
+    struct socv_view v = {frame->bgr, frame->width, frame->height, frame->bgr_stride, 3};
+    struct socv_canvas *c = socv_canvas_create(&v);
+    if (!c) {
+        return -ENOMEM;
+    }
+    socv_canvas_polygon_blend(c, rep->zone_xy, rep->zone_xy_n, zone_color, 0.18);
+    socv_canvas_polygon(c, rep->zone_xy, rep->zone_xy_n, 1, zone_color, 2, 0);
+    if (strcmp(role, "after") != 0) {
+        for (int i = 0; i < rep->n_objects; i++) {
+            const int *b = rep->objects[i].box;
+            socv_canvas_rect(c, b[0], b[1], b[2], b[3], box_color, 2);
+        }
+    }
+    const struct so_camera_cfg *cam = rep->camera;
+    for (size_t m = 0; m < cam->n_privacy_masks; m++) {
+        const struct so_polygon *p = &cam->privacy_masks[m];
+        int xy[2 * 64];
+        int n = p->n > 64 ? 64 : (int)p->n;
+        struct so_polygon clipped = {p->pts, (size_t)n};
+        so_polygon_to_pixels(&clipped, frame->width, frame->height, xy);
+        socv_canvas_polygon(c, xy, n, 1, (struct socv_color){0, 0, 0}, 1, 1);
+    }
+    char caption[256], when[40];
+    so_time_iso8601(frame->wall_s, when, sizeof(when));
+    snprintf(caption, sizeof(caption), "%s %s %s %s %.19s", cam->id, rep->zone->id,
+             so_zone_kind_name(rep->zone->kind), role, when);
+    socv_canvas_text(c, caption, 6, 18, 0.45, text_color);
+    struct socv_view cv = socv_canvas_view(c);
+    enum socv_status st = socv_jpeg_encode(&cv, quality, &out->jpeg, &out->size);
+    socv_canvas_destroy(c);
+    if (st != SOCV_OK) {
+        return st == SOCV_ENOMEM ? -ENOMEM : -EIO;
+    }
+    snprintf(out->role, sizeof(out->role), "%s", role);
+    sha256_hex(out->jpeg, out->size, out->sha256);
+    return 0;
+}
+
+static json_t *time_or_null(const struct so_frame *now, double media)
+{
+    if (media < 0) {
+        return json_null();
+    }
+    char buf[40];
+    return json_string(so_time_iso8601(now->wall_s - (now->media_s - media), buf, sizeof(buf)));
+}
+
+static json_t *seconds_or_null(double media)
+{
+    return media < 0 ? json_null() : json_real(((long long)(media * 1000 + 0.5)) / 1000.0);
+}
+
+static const char *state_name(enum so_episode_action a)
+{
+    switch (a) {
+    case SO_EPISODE_OPENED:
+        return "opened";
+    case SO_EPISODE_UPDATE:
+        return "update";
+    case SO_EPISODE_CLEARED_NOW:
+        return "cleared";
+    default:
+        return "none";
+    }
+}
+
+static json_t *objects_json(const struct so_report *rep)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < rep->n_objects; i++) {
+        const struct so_object *o = &rep->objects[i];
+        json_t *obj = json_pack("{s:s, s:f, s:[i,i,i,i]}", "class", o->cls, "score", o->score,
+                                "box", o->box[0], o->box[1], o->box[2], o->box[3]);
+        if (o->track >= 0) {
+            json_object_set_new(obj, "track", json_integer(o->track));
+        }
+        json_array_append_new(arr, obj);
+    }
+    return arr;
+}
+
+struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so_report *rep)
+{
+    struct so_event *ev = calloc(1, sizeof(*ev));
+    if (!ev) {
+        return NULL;
+    }
+    const struct so_episode *ep = rep->episode;
+    const struct so_zone_cfg *zone = rep->zone;
+    const char *kind = so_zone_kind_name(zone->kind);
+    const char *state = state_name(rep->action);
+    int quality = ctx->jpeg_quality > 0 ? ctx->jpeg_quality : 85;
+    so_random_id(ev->event_id);
+    snprintf(ev->topic, sizeof(ev->topic), "event.%s.%s", kind, rep->camera->id);
+
+    /* Evidence: rest + confirm when opened, after when cleared, confirm for updates. */
+    const char *roles[SO_EVENT_MAX_EVIDENCE];
+    struct so_frame *frames[SO_EVENT_MAX_EVIDENCE];
+    int n = 0;
+    if (rep->action == SO_EPISODE_OPENED) {
+        if (rep->rest) {
+            roles[n] = "rest";
+            frames[n++] = rep->rest;
+        }
+        roles[n] = "confirm";
+        frames[n++] = rep->now;
+    } else if (rep->action == SO_EPISODE_CLEARED_NOW) {
+        roles[n] = "after";
+        frames[n++] = rep->now;
+    } else {
+        roles[n] = "confirm";
+        frames[n++] = rep->now;
+    }
+    json_t *evidence = json_array();
+    for (int i = 0; i < n; i++) {
+        struct so_evidence *e = &ev->evidence[ev->n_evidence];
+        if (so_evidence_render(rep, frames[i], roles[i], quality, e) < 0) {
+            continue;
+        }
+        char file[sizeof(e->file)];
+        snprintf(file, sizeof(file), "%s-%s.jpg", ev->event_id, roles[i]);
+        memcpy(e->file, file, sizeof(file));
+        json_array_append_new(evidence,
+                              json_pack("{s:s, s:s, s:I, s:s, s:s}", "role", e->role, "format",
+                                        "jpeg", "size", (json_int_t)e->size, "sha256", e->sha256,
+                                        "file", e->file));
+        ev->n_evidence++;
+    }
+
+    const char *code = so_category_code(zone);
+    const char *cname = so_category_name(code);
+    double end = rep->action == SO_EPISODE_CLEARED_NOW ? ep->end_s : -1;
+    double dwell_to = end >= 0 ? end : rep->now->media_s;
+    json_t *r = json_object();
+    json_object_set_new(r, "schema", json_string(SO_EVENT_SCHEMA));
+    json_object_set_new(r, "event_id", json_string(ev->event_id));
+    json_object_set_new(r, "episode_id", json_string(ep->id));
+    json_object_set_new(r, "kind", json_string(kind));
+    json_object_set_new(r, "state", json_string(state));
+    json_object_set_new(r, "reason", rep->reason ? json_string(rep->reason) : json_null());
+    json_object_set_new(r, "detector_id", json_string(ctx->detector_id));
+    json_object_set_new(r, "camera_id", json_string(rep->camera->id));
+    json_object_set_new(r, "zone_id", json_string(zone->id));
+    json_object_set_new(r, "category",
+                        json_pack("{s:s, s:s, s:s?}", "standard", "GB/T 30428.2", "code", code,
+                                  "name", cname));
+    json_object_set_new(r, "grid", zone->grid ? json_string(zone->grid) : json_null());
+    json_object_set_new(r, "address", zone->address ? json_string(zone->address) : json_null());
+    json_object_set_new(r, "media_start_s", seconds_or_null(ep->start_s));
+    json_object_set_new(r, "media_confirmed_s", seconds_or_null(ep->confirmed_s));
+    json_object_set_new(r, "media_end_s", seconds_or_null(end));
+    json_object_set_new(r, "started_at", time_or_null(rep->now, ep->start_s));
+    json_object_set_new(r, "confirmed_at", time_or_null(rep->now, ep->confirmed_s));
+    json_object_set_new(r, "ended_at", time_or_null(rep->now, end));
+    json_object_set_new(r, "dwell_s", seconds_or_null(dwell_to - ep->start_s));
+    json_object_set_new(r, "occupancy", rep->occupancy >= 0
+                                            ? json_real(((long long)(rep->occupancy * 10000 + 0.5))
+                                                        / 10000.0)
+                                            : json_null());
+    json_object_set_new(r, "objects", objects_json(rep));
+    json_object_set_new(r, "evidence", evidence);
+    json_object_set_new(r, "model", ctx->model ? json_string(ctx->model) : json_null());
+    json_object_set_new(r, "frame",
+                        json_pack("{s:i, s:i}", "width", rep->now->width, "height",
+                                  rep->now->height));
+    ev->record = r;
+
+    snprintf(ev->camera_id, sizeof(ev->camera_id), "%s", rep->camera->id);
+    snprintf(ev->zone_id, sizeof(ev->zone_id), "%s", zone->id);
+    snprintf(ev->kind, sizeof(ev->kind), "%s", kind);
+    snprintf(ev->state, sizeof(ev->state), "%s", state);
+    snprintf(ev->reason, sizeof(ev->reason), "%s", rep->reason ? rep->reason : "");
+    ev->media_start_s = ep->start_s;
+    ev->media_end_s = end;
+    ev->dwell_s = dwell_to - ep->start_s;
+    ev->wall_s = rep->now->wall_s;
+    ev->occupancy = rep->occupancy;
+    return ev;
+}
+
+void so_event_destroy(struct so_event *ev)
+{
+    if (!ev) {
+        return;
+    }
+    for (int i = 0; i < ev->n_evidence; i++) {
+        free(ev->evidence[i].jpeg);
+    }
+    json_decref(ev->record);
+    free(ev);
+}

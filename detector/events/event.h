@@ -1,0 +1,66 @@
+/*
+ * Event records (ARCHITECTURE "Event record", schema streetorder.event.v1): built from a rule's
+ * report on the analysis thread (JSON through jansson, evidence JPEGs encoded and hashed here,
+ * CPU only, no I/O), then handed to the outputs thread, which assigns `seq` and writes them.
+ *
+ * Ownership: so_event_create() returns an event owned by the caller until it is passed to
+ * so_outputs_submit() (which takes it, even on failure). Not shared between threads while
+ * owned.
+ */
+#ifndef SO_EVENTS_EVENT_H
+#define SO_EVENTS_EVENT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules.h"
+
+#define SO_EVENT_SCHEMA "streetorder.event.v1"
+#define SO_HEALTH_SCHEMA "streetorder.health.v1"
+#define SO_EVENT_MAX_EVIDENCE 3
+
+struct so_evidence {
+    char role[8];           /* rest | confirm | after */
+    uint8_t *jpeg;          /* malloc()ed JPEG bytes */
+    size_t size;
+    char sha256[65];
+    char file[96];          /* file name under the evidence folder */
+};
+
+struct so_event {
+    json_t *record;         /* the record without "seq" */
+    char event_id[33];
+    char topic[160];        /* event.<kind>.<camera_id> */
+    struct so_evidence evidence[SO_EVENT_MAX_EVIDENCE];
+    int n_evidence;
+    /* for the console line */
+    char camera_id[64], zone_id[64], kind[24], state[12], reason[16];
+    double media_start_s, media_end_s, dwell_s, wall_s;
+    double occupancy;
+};
+
+/* The standard category of a zone: code (zone override or the kind's default) and name. */
+const char *so_category_code(const struct so_zone_cfg *zone);
+const char *so_category_name(const char *code);
+
+struct so_event_ctx {
+    const char *detector_id;
+    const char *model;      /* NULL when class-agnostic */
+    int jpeg_quality;       /* 1..100, default 85 when 0 */
+};
+
+/* Build the record and evidence for a report. NULL only when out of memory. */
+struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so_report *rep);
+
+/* Free an event and its evidence. Accepts NULL. */
+void so_event_destroy(struct so_event *ev);
+
+/*
+ * Draw the zone, the object boxes and a caption on a copy of `frame`, black out the camera's
+ * privacy masks, and encode it as JPEG into `out` (role given). Returns 0 or a negative errno.
+ */
+int so_evidence_render(const struct so_report *rep, struct so_frame *frame, const char *role,
+                       int quality, struct so_evidence *out);
+
+#endif

@@ -1,0 +1,393 @@
+/*
+ * Why this file exists: it is where "something stays put" becomes "a violation in this zone".
+ * Inputs are the static-age map (analysis/static_model) and the camera's zones; outputs are
+ * episode reports. The per-pixel ages give both the decision (enough of the zone static for
+ * long enough) and the start time (when that share came to rest), so a late confirmation does
+ * not make a late start.
+ *
+ * Per frame: one static mask (age >= PRESENT_AGE_S, cleaned by a morphological open/close) and
+ * one connected-component pass shared by all zones. Per-zone kinds read coverage from the mask;
+ * vehicle kinds follow blobs of vehicle size and shape whose ground point lies in the zone,
+ * matched frame to frame by overlap, each with its own episode.
+ */
+#include "rules.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "socv.h"
+#include "zone_mask.h"
+
+#define PRESENT_AGE_S 1.5       /* a pixel counts as occupied after resting this long */
+#define MAX_BLOBS 128
+#define MAX_TRACKS 16
+#define TRACK_FORGET_S 3.0      /* an unconfirmed track absent this long is dropped */
+#define ABSENCE_LAG_S 1.0       /* the model needs this long to see a pixel is free again */
+#define VEHICLE_MIN_AREA 0.004  /* share of the frame */
+#define NONMOTOR_MIN_AREA 0.0008
+
+struct track {
+    bool used;
+    int id;
+    int box[4];
+    double start_est;
+    double last_seen_s;
+    bool seen;                  /* matched in the current frame */
+    struct so_episode ep;
+    struct so_frame *rest;
+};
+
+struct zone_state {
+    const struct so_zone_cfg *cfg;
+    struct so_zone_mask *zm;
+    struct so_episode ep;       /* per-zone kinds */
+    struct so_frame *rest;
+    struct track tracks[MAX_TRACKS];
+};
+
+struct so_rules {
+    const struct so_camera_cfg *cam;
+    int w, h;
+    struct zone_state *zones;
+    size_t n_zones;
+    uint8_t *mask;
+    int32_t *labels;
+    float *buf;
+    struct socv_blob blobs[MAX_BLOBS];
+    int n_blobs;
+    int next_track;
+    so_report_fn report;
+    void *opaque;
+};
+
+static bool per_vehicle(enum so_zone_kind k)
+{
+    return k == SO_ZONE_ILLEGAL_PARKING || k == SO_ZONE_NONMOTOR_PARKING;
+}
+
+void so_rules_destroy(struct so_rules *r)
+{
+    if (!r) {
+        return;
+    }
+    for (size_t i = 0; i < r->n_zones; i++) {
+        so_zone_mask_destroy(r->zones[i].zm);
+        so_frame_unref(r->zones[i].rest);
+        for (int t = 0; t < MAX_TRACKS; t++) {
+            so_frame_unref(r->zones[i].tracks[t].rest);
+        }
+    }
+    free(r->zones);
+    free(r->mask);
+    free(r->labels);
+    free(r->buf);
+    free(r);
+}
+
+struct so_rules *so_rules_create(const struct so_camera_cfg *camera, int width, int height,
+                                 so_report_fn report, void *opaque)
+{
+    struct so_rules *r = calloc(1, sizeof(*r));
+    if (!r) {
+        return NULL;
+    }
+    size_t n = (size_t)width * height;
+    r->cam = camera;
+    r->w = width;
+    r->h = height;
+    r->report = report;
+    r->opaque = opaque;
+    r->n_zones = camera->n_zones;
+    r->zones = calloc(camera->n_zones, sizeof(*r->zones));
+    r->mask = malloc(n);
+    r->labels = malloc(n * sizeof(int32_t));
+    r->buf = malloc(n * sizeof(float));
+    if (!r->zones || !r->mask || !r->labels || !r->buf) {
+        so_rules_destroy(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < camera->n_zones; i++) {
+        struct zone_state *z = &r->zones[i];
+        z->cfg = &camera->zones[i];
+        so_episode_init(&z->ep);
+        z->zm = so_zone_mask_create(&z->cfg->polygon, width, height);
+        if (!z->zm) {
+            so_rules_destroy(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+/* Quickselect: the k-th largest of v[0..n-1] (k from 1); reorders v. */
+static float kth_largest(float *v, int n, int k)
+{
+    int target = k - 1, lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pivot = v[(lo + hi) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] > pivot) {
+                i++;
+            }
+            while (v[j] < pivot) {
+                j--;
+            }
+            if (i <= j) {
+                float t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                j--;
+            }
+        }
+        if (target <= j) {
+            hi = j;
+        } else if (target >= i) {
+            lo = i;
+        } else {
+            break;
+        }
+    }
+    return v[target];
+}
+
+static double iou(const int a[4], const int b[4])
+{
+    int x0 = a[0] > b[0] ? a[0] : b[0];
+    int y0 = a[1] > b[1] ? a[1] : b[1];
+    int x1 = a[0] + a[2] < b[0] + b[2] ? a[0] + a[2] : b[0] + b[2];
+    int y1 = a[1] + a[3] < b[1] + b[3] ? a[1] + a[3] : b[1] + b[3];
+    if (x1 <= x0 || y1 <= y0) {
+        return 0;
+    }
+    double inter = (double)(x1 - x0) * (y1 - y0);
+    return inter / ((double)a[2] * a[3] + (double)b[2] * b[3] - inter);
+}
+
+static void emit(struct so_rules *r, struct zone_state *z, const struct so_episode *ep,
+                 enum so_episode_action action, double occupancy, const struct so_object *objs,
+                 int n_objs, struct so_frame *rest, struct so_frame *now)
+{
+    if (action == SO_EPISODE_NONE) {
+        return;
+    }
+    struct so_report rep = {
+        .action = action,
+        .reason = action == SO_EPISODE_CLEARED_NOW ? "left" : NULL,
+        .camera = r->cam,
+        .zone = z->cfg,
+        .episode = ep,
+        .zone_xy_n = z->zm->n,
+        .zone_xy = z->zm->xy,
+        .occupancy = occupancy,
+        .rest = rest,
+        .now = now,
+    };
+    rep.n_objects = n_objs > SO_REPORT_MAX_OBJECTS ? SO_REPORT_MAX_OBJECTS : n_objs;
+    memcpy(rep.objects, objs, sizeof(*objs) * (size_t)rep.n_objects);
+    r->report(r->opaque, &rep);
+}
+
+static double wall_at(const struct so_frame *f, double media)
+{
+    return f->wall_s - (f->media_s - media);
+}
+
+/* Per-zone kinds: coverage of static pixels. */
+static void process_zone(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                         const float *age)
+{
+    const struct so_zone_cfg *zc = z->cfg;
+    const struct so_zone_mask *zm = z->zm;
+    double now = frame->media_s;
+    int n = 0;
+    for (int y = zm->y0; y < zm->y1; y++) {
+        for (int x = zm->x0; x < zm->x1; x++) {
+            size_t i = (size_t)y * r->w + x;
+            if (zm->mask[i] && r->mask[i]) {
+                r->buf[n++] = age[i];
+            }
+        }
+    }
+    int need = (int)ceil(zc->min_occupancy * zm->area);
+    if (need < 1) {
+        need = 1;
+    }
+    double occupancy = zm->area ? (double)n / zm->area : 0;
+    bool open = z->ep.state == SO_EPISODE_OPEN;
+    bool present = open ? n >= (need + 1) / 2 : n >= need;
+    double start = now;
+    if (n >= need) {
+        start = now - kth_largest(r->buf, n, need);
+    }
+    bool enforced = so_schedule_active(&zc->schedule, wall_at(frame, now));
+    struct so_episode_params p = {zc->dwell_s, zc->report_interval_s, zc->clear_s};
+    bool was_candidate = z->ep.state == SO_EPISODE_CANDIDATE && z->ep.start_s >= 0;
+    enum so_episode_action a =
+        so_episode_step(&z->ep, &p, now, present, start, now - ABSENCE_LAG_S, enforced);
+    if (z->ep.state == SO_EPISODE_CANDIDATE) {
+        if (z->ep.start_s >= 0 && !was_candidate) {
+            so_frame_unref(z->rest);
+            z->rest = so_frame_ref(frame);
+        } else if (z->ep.start_s < 0 && z->rest) {
+            so_frame_unref(z->rest);
+            z->rest = NULL;
+        }
+    }
+    if (a == SO_EPISODE_NONE) {
+        return;
+    }
+    /* Objects: the static blobs that lie in the zone, largest first. */
+    struct so_object objs[SO_REPORT_MAX_OBJECTS];
+    int n_objs = 0;
+    for (int b = 0; b < r->n_blobs && n_objs < SO_REPORT_MAX_OBJECTS; b++) {
+        const struct socv_blob *bl = &r->blobs[b];
+        int cx = bl->x + bl->w / 2, cy = bl->y + bl->h / 2;
+        if (!zm->mask[(size_t)cy * r->w + cx] && !so_zone_mask_contains(zm, cx, bl->y + bl->h - 1)) {
+            continue;
+        }
+        objs[n_objs++] = (struct so_object){
+            .cls = "object", .score = 1.0, .box = {bl->x, bl->y, bl->w, bl->h}, .track = -1};
+    }
+    emit(r, z, &z->ep, a, occupancy, objs, n_objs, z->rest, frame);
+    if (a == SO_EPISODE_CLEARED_NOW) {
+        so_frame_unref(z->rest);
+        z->rest = NULL;
+        so_episode_init(&z->ep);
+    }
+}
+
+/* Age (seconds) that 75% of a blob's pixels have reached: when most of it came to rest. */
+static double blob_rest_age(struct so_rules *r, const struct socv_blob *b, const float *age)
+{
+    int n = 0;
+    for (int y = b->y; y < b->y + b->h; y++) {
+        for (int x = b->x; x < b->x + b->w; x++) {
+            size_t i = (size_t)y * r->w + x;
+            if (r->labels[i] == b->label) {
+                r->buf[n++] = age[i];
+            }
+        }
+    }
+    return n ? kth_largest(r->buf, n, (3 * n + 3) / 4) : 0;
+}
+
+static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                             const float *age)
+{
+    const struct so_zone_cfg *zc = z->cfg;
+    double now = frame->media_s;
+    double frame_area = (double)r->w * r->h;
+    double min_area = (zc->kind == SO_ZONE_ILLEGAL_PARKING ? VEHICLE_MIN_AREA : NONMOTOR_MIN_AREA)
+                      * frame_area;
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        z->tracks[t].seen = false;
+    }
+    for (int b = 0; b < r->n_blobs; b++) {
+        const struct socv_blob *bl = &r->blobs[b];
+        if (bl->area < min_area || bl->w < 0.7 * bl->h) {
+            continue;   /* too small, or upright like a standing person */
+        }
+        double gx = bl->x + bl->w / 2.0, gy = bl->y + bl->h - 1;
+        if (!so_zone_mask_contains(z->zm, gx, gy)) {
+            continue;
+        }
+        int box[4] = {bl->x, bl->y, bl->w, bl->h};
+        struct track *best = NULL;
+        double best_iou = 0.3;
+        for (int t = 0; t < MAX_TRACKS; t++) {
+            struct track *tr = &z->tracks[t];
+            double o = tr->used && !tr->seen ? iou(tr->box, box) : 0;
+            if (o >= best_iou) {
+                best_iou = o;
+                best = tr;
+            }
+        }
+        double start = now - blob_rest_age(r, bl, age);
+        if (!best) {
+            for (int t = 0; t < MAX_TRACKS && !best; t++) {
+                if (!z->tracks[t].used) {
+                    best = &z->tracks[t];
+                    *best = (struct track){.used = true, .id = r->next_track++};
+                    so_episode_init(&best->ep);
+                    best->rest = so_frame_ref(frame);
+                }
+            }
+            if (!best) {
+                continue;
+            }
+        }
+        memcpy(best->box, box, sizeof(box));
+        best->seen = true;
+        best->last_seen_s = now;
+        best->start_est = start;
+    }
+    bool enforced = so_schedule_active(&zc->schedule, wall_at(frame, now));
+    struct so_episode_params p = {zc->dwell_s, zc->report_interval_s, zc->clear_s};
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        struct track *tr = &z->tracks[t];
+        if (!tr->used) {
+            continue;
+        }
+        if (tr->ep.state != SO_EPISODE_OPEN && !tr->seen) {
+            if (now - tr->last_seen_s >= TRACK_FORGET_S) {
+                so_frame_unref(tr->rest);
+                *tr = (struct track){0};
+            }
+            continue;
+        }
+        enum so_episode_action a = so_episode_step(&tr->ep, &p, now, tr->seen, tr->start_est,
+                                                   tr->last_seen_s, enforced);
+        if (a == SO_EPISODE_NONE) {
+            continue;
+        }
+        struct so_object obj = {.cls = "object", .score = 1.0, .track = tr->id};
+        memcpy(obj.box, tr->box, sizeof(obj.box));
+        emit(r, z, &tr->ep, a, -1, &obj, 1, tr->rest, frame);
+        if (a == SO_EPISODE_CLEARED_NOW) {
+            so_frame_unref(tr->rest);
+            *tr = (struct track){0};
+        }
+    }
+}
+
+void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_static_model *model)
+{
+    const float *age = so_static_model_age(model);
+    size_t n = (size_t)r->w * r->h;
+    for (size_t i = 0; i < n; i++) {
+        r->mask[i] = age[i] >= PRESENT_AGE_S ? 255 : 0;
+    }
+    struct socv_view mv = {r->mask, r->w, r->h, r->w, 1};
+    socv_mask_open_close(&mv, 3, 5);
+    int min_blob = (int)(0.0002 * (double)n);
+    if (socv_mask_components(&mv, r->labels, min_blob > 4 ? min_blob : 4, r->blobs, MAX_BLOBS,
+                             &r->n_blobs) != SOCV_OK) {
+        so_warn(r->cam->id, "connected components failed: %s", socv_last_error());
+        r->n_blobs = 0;
+    }
+    for (size_t i = 0; i < r->n_zones; i++) {
+        struct zone_state *z = &r->zones[i];
+        if (per_vehicle(z->cfg->kind)) {
+            process_vehicles(r, z, frame, age);
+        } else {
+            process_zone(r, z, frame, age);
+        }
+    }
+}
+
+int so_rules_open_count(const struct so_rules *r)
+{
+    int n = 0;
+    for (size_t i = 0; i < r->n_zones; i++) {
+        const struct zone_state *z = &r->zones[i];
+        n += z->ep.state == SO_EPISODE_OPEN;
+        for (int t = 0; t < MAX_TRACKS; t++) {
+            n += z->tracks[t].used && z->tracks[t].ep.state == SO_EPISODE_OPEN;
+        }
+    }
+    return n;
+}

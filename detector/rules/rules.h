@@ -1,0 +1,70 @@
+/*
+ * Zone rules for one camera: turn the static-age map into episodes per zone kind.
+ *
+ * - sidewalk_occupied, stall_encroachment: one episode per zone; the zone is occupied while
+ *   static pixels cover at least min_occupancy of it; the episode starts when that share had
+ *   come to rest.
+ * - illegal_parking, nonmotor_parking: one episode per static blob of vehicle size and shape
+ *   whose ground point (bottom-centre) is in the zone (class-agnostic until the object
+ *   detector is wired in).
+ *
+ * Reports go out through a callback, synchronously, on the analysis thread; frames in a
+ * report are borrowed for the duration of the call (take a reference to keep one).
+ * Not thread-safe: one analysis thread per so_rules.
+ */
+#ifndef SO_RULES_RULES_H
+#define SO_RULES_RULES_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "episode.h"
+#include "frame.h"
+#include "static_model.h"
+
+#define SO_REPORT_MAX_OBJECTS 8
+
+struct so_object {
+    char cls[24];           /* "object" while class-agnostic */
+    double score;           /* 0..1 */
+    int box[4];             /* x, y, w, h in analysis pixels */
+    int track;              /* track id, -1 if none */
+};
+
+struct so_report {
+    enum so_episode_action action;      /* OPENED, UPDATE or CLEARED_NOW */
+    const char *reason;                 /* cleared: "left" or "zone_removed"; else NULL */
+    const struct so_camera_cfg *camera;
+    const struct so_zone_cfg *zone;
+    const struct so_episode *episode;
+    int zone_xy_n;                      /* zone polygon in analysis pixels, for drawing */
+    const int *zone_xy;
+    double occupancy;                   /* per-zone kinds: share of the zone; else -1 */
+    struct so_object objects[SO_REPORT_MAX_OBJECTS];
+    int n_objects;
+    struct so_frame *rest;              /* frame when it came to rest (may be NULL) */
+    struct so_frame *now;               /* current frame (confirm / after image) */
+};
+
+typedef void (*so_report_fn)(void *opaque, const struct so_report *report);
+
+struct so_rules;
+
+/* Rules for `camera` (borrowed: must outlive the rules) at the analysis size. */
+struct so_rules *so_rules_create(const struct so_camera_cfg *camera, int width, int height,
+                                 so_report_fn report, void *opaque);
+
+/* Closes nothing: open episodes simply stop being followed (end of input never clears). */
+void so_rules_destroy(struct so_rules *r);
+
+/*
+ * Evaluate all zones on `frame` with the model already updated on it. `wall_of_media` maps
+ * media to wall time for schedules (wall = frame->wall_s - (frame->media_s - media)).
+ */
+void so_rules_process(struct so_rules *r, struct so_frame *frame,
+                      struct so_static_model *model);
+
+/* Number of episodes currently open (all zones). */
+int so_rules_open_count(const struct so_rules *r);
+
+#endif

@@ -1,0 +1,56 @@
+/* Clock helpers: one place for realtime/monotonic reads and the ISO-8601 form of the contract. */
+#include "timeutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+double so_time_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+double so_time_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+char *so_time_iso8601(double unix_time, char *buf, size_t size)
+{
+    double whole = floor(unix_time);
+    time_t t = (time_t)whole;
+    int ms = (int)((unix_time - whole) * 1000.0 + 0.5);
+    if (ms >= 1000) {
+        t += 1;
+        ms -= 1000;
+    }
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char date[32], zone[8];
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    strftime(zone, sizeof(zone), "%z", &tm);    /* +0800 */
+    if (strlen(zone) == 5) {
+        snprintf(buf, size, "%s.%03d%.3s:%.2s", date, ms, zone, zone + 3);
+    } else {
+        snprintf(buf, size, "%s.%03dZ", date, ms);
+    }
+    return buf;
+}
+
+char *so_time_duration(double seconds, char *buf, size_t size)
+{
+    long s = seconds < 0 ? 0 : (long)(seconds + 0.5);
+    if (s >= 3600) {
+        snprintf(buf, size, "%ldh%02ldm%02lds", s / 3600, (s / 60) % 60, s % 60);
+    } else if (s >= 60) {
+        snprintf(buf, size, "%ldm%02lds", s / 60, s % 60);
+    } else {
+        snprintf(buf, size, "%lds", s);
+    }
+    return buf;
+}

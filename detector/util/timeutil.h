@@ -1,0 +1,20 @@
+/* Clocks and time formatting shared by every module. Thread-safe. */
+#ifndef SO_UTIL_TIMEUTIL_H
+#define SO_UTIL_TIMEUTIL_H
+
+#include <stddef.h>
+
+/* Unix time now (CLOCK_REALTIME), seconds. */
+double so_time_wall(void);
+
+/* Monotonic seconds (CLOCK_MONOTONIC) for intervals and timeouts. */
+double so_time_mono(void);
+
+/* ISO-8601 local time with milliseconds and offset, e.g. "2026-11-27T12:03:41.200+08:00",
+ * in the process time zone (TZ). Returns buf. */
+char *so_time_iso8601(double unix_time, char *buf, size_t size);
+
+/* "1h02m05s", "3m00s", "42s" for a duration in seconds. Returns buf. */
+char *so_time_duration(double seconds, char *buf, size_t size);
+
+#endif
