@@ -43,6 +43,8 @@ struct camera_run {
     int status;                 /* 0, or the error that ended the input */
     pthread_mutex_t *wake_lock;
     pthread_cond_t *wake;
+    const char *debug_dir;      /* STREETORDER_DEBUG_DIR, NULL when unset */
+    double debug_next;
 };
 
 static void on_health(void *opaque, enum so_health health, const char *detail)
@@ -91,6 +93,41 @@ static int setup_analysis(struct camera_run *c, const struct so_frame *f)
     return 0;
 }
 
+/*
+ * STREETORDER_DEBUG_DIR: once a second, write the frame, the static-age map and the foreground
+ * as one PGM (side by side) for tuning. Off in production; costs nothing when unset.
+ */
+static void debug_dump(struct camera_run *c, const struct so_frame *f)
+{
+    if (f->media_s < c->debug_next) {
+        return;
+    }
+    c->debug_next = f->media_s + 1.0;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s-%06.1f.pgm", c->debug_dir, c->cfg->id, f->media_s);
+    FILE *out = fopen(path, "wb");
+    if (!out) {
+        return;
+    }
+    int w = f->width, h = f->height;
+    const float *age = so_static_model_age(c->model);
+    const uint8_t *fg = so_static_model_foreground(c->model);
+    fprintf(out, "P5\n%d %d\n255\n", 3 * w, h);
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            fputc(f->gray[(size_t)y * f->gray_stride + x], out);
+        }
+        for (int x = 0; x < w; x++) {
+            float a = age[(size_t)y * w + x] * 4.0f;
+            fputc(a > 255 ? 255 : (int)a, out);
+        }
+        for (int x = 0; x < w; x++) {
+            fputc(fg[(size_t)y * w + x], out);
+        }
+    }
+    fclose(out);
+}
+
 static void *analysis_main(void *arg)
 {
     struct camera_run *c = arg;
@@ -110,6 +147,9 @@ static void *analysis_main(void *arg)
         }
         so_static_model_update(c->model, f->gray, f->gray_stride, f->media_s);
         so_rules_process(c->rules, f, c->model);
+        if (c->debug_dir) {
+            debug_dump(c, f);
+        }
         so_frame_unref(f);
     }
     atomic_store(&c->done, true);
@@ -189,6 +229,7 @@ int so_cmd_run(const struct so_run_opts *opts)
         c->ectx = (struct so_event_ctx){.detector_id = cfg->detector_id, .model = NULL};
         c->wake_lock = &wake_lock;
         c->wake = &wake;
+        c->debug_dir = getenv("STREETORDER_DEBUG_DIR");
         atomic_init(&c->done, false);
         struct so_source_opts so = {
             .url = c->cfg->resolved_url,

@@ -125,7 +125,8 @@ void so_config_destroy(struct so_config *cfg);
 /* Release the items of an error list (the struct itself is the caller's). */
 void so_config_errors_finish(struct so_config_errors *errors);
 
-/* Print each error as "FILE:LINE:COL: KEY: MESSAGE\n" ("FILE: MESSAGE" when line is 0). */
+/* Print each error as "FILE:LINE:COL: KEY: MESSAGE\n" ("FILE: MESSAGE" when line is 0,
+ * "FILE:LINE:COL: MESSAGE" when the key is "", e.g. a YAML syntax error). */
 void so_config_errors_print(const struct so_config_errors *errors, FILE *out);
 
 /* Print a human summary: detector id, state dir, outputs, each camera (redacted url, analysis

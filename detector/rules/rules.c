@@ -154,7 +154,9 @@ static float kth_largest(float *v, int n, int k)
     return v[target];
 }
 
-static double iou(const int a[4], const int b[4])
+/* Overlap of two boxes over the smaller one's area: a fragment of a vehicle's blob (half
+ * occluded, or splitting as it pulls out) still matches the vehicle's track. */
+static double overlap(const int a[4], const int b[4])
 {
     int x0 = a[0] > b[0] ? a[0] : b[0];
     int y0 = a[1] > b[1] ? a[1] : b[1];
@@ -164,7 +166,9 @@ static double iou(const int a[4], const int b[4])
         return 0;
     }
     double inter = (double)(x1 - x0) * (y1 - y0);
-    return inter / ((double)a[2] * a[3] + (double)b[2] * b[3] - inter);
+    double small = (double)a[2] * a[3] < (double)b[2] * b[3] ? (double)a[2] * a[3]
+                                                               : (double)b[2] * b[3];
+    return inter / small;
 }
 
 static void emit(struct so_rules *r, struct zone_state *z, const struct so_episode *ep,
@@ -297,14 +301,18 @@ static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so
         }
         int box[4] = {bl->x, bl->y, bl->w, bl->h};
         struct track *best = NULL;
-        double best_iou = 0.3;
+        double best_overlap = 0.5;
+        bool fragment = false;
         for (int t = 0; t < MAX_TRACKS; t++) {
             struct track *tr = &z->tracks[t];
-            double o = tr->used && !tr->seen ? iou(tr->box, box) : 0;
-            if (o >= best_iou) {
-                best_iou = o;
+            double o = tr->used ? overlap(tr->box, box) : 0;
+            if (o >= best_overlap) {
+                best_overlap = o;
                 best = tr;
             }
+        }
+        if (best && best->seen) {
+            fragment = true;    /* another piece of a vehicle already matched this frame */
         }
         double start = now - blob_rest_age(r, bl, age);
         if (!best) {
@@ -319,6 +327,9 @@ static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so
             if (!best) {
                 continue;
             }
+        }
+        if (fragment) {
+            continue;
         }
         memcpy(best->box, box, sizeof(box));
         best->seen = true;
@@ -354,6 +365,12 @@ static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so
     }
 }
 
+static int cmp_blob_area(const void *a, const void *b)
+{
+    const struct socv_blob *x = a, *y = b;
+    return (y->area > x->area) - (y->area < x->area);
+}
+
 void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_static_model *model)
 {
     const float *age = so_static_model_age(model);
@@ -369,6 +386,8 @@ void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_stat
         so_warn(r->cam->id, "connected components failed: %s", socv_last_error());
         r->n_blobs = 0;
     }
+    /* Largest first: a vehicle's main blob claims its track before its fragments do. */
+    qsort(r->blobs, (size_t)r->n_blobs, sizeof(r->blobs[0]), cmp_blob_area);
     for (size_t i = 0; i < r->n_zones; i++) {
         struct zone_state *z = &r->zones[i];
         if (per_vehicle(z->cfg->kind)) {

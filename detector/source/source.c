@@ -1,0 +1,864 @@
+/*
+ * Why this file exists: every camera needs one place that turns "a URL" into "analysis frames
+ * at a steady rate", whatever the container, codec or transport, and that survives the network.
+ *
+ * Design:
+ * - One decode thread per source, the only thread that touches FFmpeg objects of the source.
+ *   It demuxes with libavformat and decodes with libavcodec (send/receive API, EAGAIN/EOF are
+ *   flow control). The decoder runs with one thread: the product runs many cameras per core, so
+ *   parallelism comes from cameras, not from slices of one picture.
+ * - Media time is the frame's best_effort_timestamp (else pts, else frame counter / stream fps)
+ *   relative to the first frame, forced monotonic. After a network reconnect the new stream's
+ *   timestamps start over, so media time continues from the wall time elapsed since the very
+ *   first frame: monotonic, and the outage shows as a gap rather than being folded away.
+ * - Frame selection is by media time, not by arrival: a frame is due when it reaches next_due,
+ *   a multiple of 1/fps; if the stream skipped ahead, next_due jumps to the next multiple after
+ *   the frame instead of releasing a burst. Only due frames are scaled (libswscale to BGR24 and
+ *   GRAY8, contexts rebuilt when the decoded size/format changes), so decoding is the only cost
+ *   paid for frames analysis never sees. With the same input and fps the selection is
+ *   identical run after run, which is what makes --fast evaluation deterministic.
+ * - Hand-off is a depth-1 slot under a mutex + condvar. Live inputs overwrite an untaken frame
+ *   and count it as dropped (latest wins: analysis should look at "now", never at a backlog);
+ *   fast file runs make the decoder wait for the slot instead, so nothing is dropped.
+ * - Files without fast are paced against CLOCK_MONOTONIC from the first frame (every decoded
+ *   frame, so the end of the file also comes at its real-time end), so a file behaves like a
+ *   camera. Network inputs are never paced (they pace themselves).
+ * - Blocking I/O is interrupted through FFmpeg's interrupt callback, which returns 1 on stop
+ *   and when a per-operation deadline (io_timeout_s, re-armed before every open/read) passed.
+ *   Protocol timeouts alone do not cover every stall (a server that accepts and then sends
+ *   nothing during the RTSP handshake); the deadline does. Network failures mark the camera
+ *   blind, close everything and reopen after a capped exponential backoff whose sleep is a
+ *   condvar timed wait, so stop is immediate. Nothing is ever cancelled: stop is a flag plus a
+ *   broadcast, and the thread leaves at its next check.
+ * - One condvar (CLOCK_MONOTONIC) serves every wait: the consumer waiting for a frame, the fast
+ *   decoder waiting for the slot, the pacing sleep and the backoff sleep. Broadcasts are rare
+ *   (a few per analysed frame), so sharing it costs nothing and keeps stop to one broadcast.
+ *
+ * Lock order: only s->lock exists; on_health is called without it held.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "source.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/error.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#include "log.h"
+
+#define BACKOFF_MIN_S 0.5
+#define BACKOFF_MAX_S 30.0
+#define DEFAULT_IO_TIMEOUT_S 10.0
+#define DEFAULT_STREAM_FPS 25.0
+#define DUE_EPS 1e-6
+
+/* Media-time bookkeeping across sessions (reconnects). Decode thread only. */
+struct timeline {
+    bool started;           /* a frame has been decoded since create */
+    double mono0;           /* CLOCK_MONOTONIC at the first frame ever */
+    double last_media;      /* media time of the last decoded frame */
+    int64_t due_k;          /* next_due = due_k / fps */
+};
+
+/* Scaling contexts, rebuilt when the decoded picture changes. Decode thread only. */
+struct scaler {
+    struct SwsContext *bgr, *gray;
+    int src_w, src_h, src_fmt, src_full, dst_w, dst_h;
+};
+
+/* One open input: from open to close, i.e. one connection for network inputs. */
+struct input {
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    int stream;
+    AVRational tb;
+    double stream_fps;      /* for the frame-counter fallback when timestamps are missing */
+    bool have_first;
+    int64_t first_ts;       /* AV_NOPTS_VALUE when the first frame had none */
+    double offset;          /* media time of this input's first frame */
+    int64_t frames;         /* decoded from this input */
+};
+
+struct so_source {
+    /* Immutable after create. */
+    char *url;
+    char *camera_id;
+    char *safe_url;         /* url with credentials redacted: the only form that is logged */
+    double fps;
+    int max_width;
+    bool fast;              /* effective: opts->fast on a file input */
+    bool keyframes_only;
+    bool network;
+    bool image_seq;
+    double io_timeout_s;
+    double run_start_wall;
+    so_source_health_fn on_health;
+    void *opaque;
+
+    atomic_bool stop;
+    pthread_t thread;
+
+    /* Under lock; cond is broadcast on every change and on stop. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;    /* CLOCK_MONOTONIC */
+    struct so_frame *slot;
+    bool ended;             /* the decode thread has finished (file end or open failure) */
+    int end_err;
+    int64_t next_index;
+
+    /* Stats, any thread. */
+    _Atomic uint64_t frames_decoded, frames_analysed, frames_dropped, decode_errors, reconnects;
+    atomic_int health, src_width, src_height;
+
+    /* Decode thread only (the interrupt callback runs on it too). */
+    double io_deadline;     /* CLOCK_MONOTONIC; 0 = none */
+    bool io_timed_out;
+    int reported_health;    /* last value passed to on_health; -1 = none yet */
+    struct timeline tl;
+    struct scaler sc;
+};
+
+const char *so_health_name(enum so_health h)
+{
+    switch (h) {
+    case SO_HEALTH_LIVE:
+        return "live";
+    case SO_HEALTH_BLIND:
+        return "blind";
+    case SO_HEALTH_MOVED:
+        return "moved";
+    case SO_HEALTH_TAMPERED:
+        return "tampered";
+    }
+    return "unknown";
+}
+
+static double clock_s(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double mono_now(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
+}
+
+static bool stopping(const struct so_source *s)
+{
+    return atomic_load_explicit(&s->stop, memory_order_acquire);
+}
+
+/* Sleep until the CLOCK_MONOTONIC time `until`; returns false (early) when stop is requested. */
+static bool wait_until(struct so_source *s, double until)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)until;
+    ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->lock);
+    while (!stopping(s)) {
+        if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) == ETIMEDOUT) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return !stopping(s);
+}
+
+static bool is_network_url(const char *url)
+{
+    return strstr(url, "://") && strncasecmp(url, "file://", 7) != 0;
+}
+
+/*
+ * "frames/%05d.png", "img%d.jpg": a printf integer conversion means an image sequence, unless
+ * a file of exactly that name exists ("100%done.mp4").
+ */
+static bool is_image_pattern(const char *url)
+{
+    if (access(url, F_OK) == 0) {
+        return false;
+    }
+    for (const char *p = strchr(url, '%'); p; p = strchr(p + 1, '%')) {
+        const char *q = p + 1;
+        while (*q >= '0' && *q <= '9') {
+            q++;
+        }
+        if (*q == 'd') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* FFmpeg calls this on the decode thread while it blocks; 1 aborts the operation. */
+static int interrupt_cb(void *opaque)
+{
+    struct so_source *s = opaque;
+    if (stopping(s)) {
+        return 1;
+    }
+    if (s->io_deadline > 0 && mono_now() > s->io_deadline) {
+        s->io_timed_out = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* Start a new I/O operation's deadline (network inputs only). */
+static void arm_deadline(struct so_source *s)
+{
+    s->io_timed_out = false;
+    s->io_deadline = s->network ? mono_now() + s->io_timeout_s : 0;
+}
+
+static void set_health(struct so_source *s, enum so_health h, const char *detail)
+{
+    atomic_store(&s->health, (int)h);
+    if (s->reported_health == (int)h) {
+        return;
+    }
+    s->reported_health = (int)h;
+    if (s->on_health) {
+        s->on_health(s->opaque, h, detail);
+    }
+}
+
+/* ---- input open/close ---------------------------------------------------------------- */
+
+static void input_close(struct input *in)
+{
+    avcodec_free_context(&in->dec);
+    avformat_close_input(&in->fmt);
+}
+
+static void set_network_options(const struct so_source *s, AVDictionary **opts)
+{
+    char us[32];
+    snprintf(us, sizeof(us), "%lld", (long long)(s->io_timeout_s * 1e6));
+    if (strncasecmp(s->url, "rtsp", 4) == 0) {
+        av_dict_set(opts, "rtsp_transport", "tcp", 0);
+        av_dict_set(opts, "timeout", us, 0);     /* socket I/O timeout, µs (FFmpeg >= 5) */
+        av_dict_set(opts, "allowed_media_types", "video", 0);
+    } else {
+        av_dict_set(opts, "rw_timeout", us, 0);
+        if (strncasecmp(s->url, "http", 4) == 0) {
+            av_dict_set(opts, "timeout", us, 0);
+        }
+    }
+}
+
+static int input_open(struct so_source *s, struct input *in)
+{
+    AVDictionary *opts = NULL;
+    const AVInputFormat *ifmt = NULL;
+    if (s->network) {
+        set_network_options(s, &opts);
+    } else if (s->image_seq) {
+        ifmt = av_find_input_format("image2");
+        av_dict_set(&opts, "framerate", "25", 0);
+    }
+
+    in->fmt = avformat_alloc_context();
+    if (!in->fmt) {
+        av_dict_free(&opts);
+        return AVERROR(ENOMEM);
+    }
+    in->fmt->interrupt_callback.callback = interrupt_cb;
+    in->fmt->interrupt_callback.opaque = s;
+
+    arm_deadline(s);
+    int r = avformat_open_input(&in->fmt, s->url, ifmt, &opts); /* frees fmt on failure */
+    av_dict_free(&opts);
+    if (r < 0) {
+        return r;
+    }
+    arm_deadline(s);
+    r = avformat_find_stream_info(in->fmt, NULL);
+    if (r < 0) {
+        goto fail;
+    }
+    const AVCodec *codec = NULL;
+    r = av_find_best_stream(in->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (r < 0) {
+        goto fail;
+    }
+    in->stream = r;
+    for (unsigned i = 0; i < in->fmt->nb_streams; i++) {
+        if ((int)i != in->stream) {
+            in->fmt->streams[i]->discard = AVDISCARD_ALL;
+        }
+    }
+    AVStream *st = in->fmt->streams[in->stream];
+
+    in->dec = avcodec_alloc_context3(codec);
+    if (!in->dec) {
+        r = AVERROR(ENOMEM);
+        goto fail;
+    }
+    r = avcodec_parameters_to_context(in->dec, st->codecpar);
+    if (r < 0) {
+        goto fail;
+    }
+    in->dec->thread_count = 1;
+    in->dec->pkt_timebase = st->time_base;
+    if (s->keyframes_only) {
+        in->dec->skip_frame = AVDISCARD_NONKEY;
+    }
+    r = avcodec_open2(in->dec, codec, NULL);
+    if (r < 0) {
+        goto fail;
+    }
+    in->tb = st->time_base;
+    AVRational fr = av_guess_frame_rate(in->fmt, st, NULL);
+    in->stream_fps = (fr.num > 0 && fr.den > 0) ? av_q2d(fr) : DEFAULT_STREAM_FPS;
+    in->first_ts = AV_NOPTS_VALUE;
+    so_info(s->camera_id, "opened %s: %s %dx%d", s->safe_url, codec->name,
+            st->codecpar->width, st->codecpar->height);
+    return 0;
+
+fail:
+    input_close(in);
+    return r;
+}
+
+/* ---- timing and selection ------------------------------------------------------------ */
+
+static double frame_media_time(struct so_source *s, struct input *in, const AVFrame *f)
+{
+    struct timeline *tl = &s->tl;
+    int64_t ts = f->best_effort_timestamp;
+    if (ts == AV_NOPTS_VALUE) {
+        ts = f->pts;
+    }
+    if (!in->have_first) {
+        in->have_first = true;
+        in->first_ts = ts;
+        if (!tl->started) {
+            tl->started = true;
+            tl->mono0 = mono_now();
+            in->offset = 0;
+        } else {
+            /* A new connection: its timestamps start over; continue from wall time. */
+            in->offset = fmax(mono_now() - tl->mono0, tl->last_media + 1.0 / in->stream_fps);
+        }
+    }
+    double rel;
+    if (ts != AV_NOPTS_VALUE && in->first_ts != AV_NOPTS_VALUE) {
+        rel = (double)(ts - in->first_ts) * av_q2d(in->tb);
+    } else {
+        rel = (double)in->frames / in->stream_fps;
+    }
+    double media = in->offset + rel;
+    if (media < tl->last_media) {
+        media = tl->last_media;
+    }
+    tl->last_media = media;
+    return media;
+}
+
+/* Is a frame at `media` due at the analysis fps? Advances next_due when it is. */
+static bool frame_due(struct so_source *s, double media)
+{
+    struct timeline *tl = &s->tl;
+    if (media < (double)tl->due_k / s->fps - DUE_EPS) {
+        return false;
+    }
+    tl->due_k++;
+    if ((double)tl->due_k / s->fps <= media) {
+        tl->due_k = (int64_t)floor(media * s->fps + DUE_EPS) + 1; /* no burst to catch up */
+    }
+    return true;
+}
+
+/* ---- scaling ------------------------------------------------------------------------- */
+
+static void analysis_size(int sw, int sh, int max_w, int *w, int *h)
+{
+    int dw = (max_w > 0 && max_w < sw) ? max_w : sw;
+    int dh = (int)lround((double)sh * dw / sw / 2.0) * 2;
+    if (dh > sh) {
+        dh = sh & ~1;       /* odd source height: round down, never upscale */
+    }
+    if (dh < 2) {
+        dh = sh < 2 ? sh : 2;
+    }
+    *w = dw;
+    *h = dh;
+}
+
+/* The deprecated "J" formats mean full-range YUV; swscale wants the plain format + a flag. */
+static enum AVPixelFormat unjpeg(enum AVPixelFormat fmt, bool *full)
+{
+    switch (fmt) {
+    case AV_PIX_FMT_YUVJ420P:
+        *full = true;
+        return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P:
+        *full = true;
+        return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P:
+        *full = true;
+        return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P:
+        *full = true;
+        return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P:
+        *full = true;
+        return AV_PIX_FMT_YUV411P;
+    default:
+        return fmt;
+    }
+}
+
+static struct SwsContext *make_sws(int sw, int sh, enum AVPixelFormat sfmt, bool full, int dw,
+                                   int dh, enum AVPixelFormat dfmt)
+{
+    struct SwsContext *c = sws_getContext(sw, sh, sfmt, dw, dh, dfmt, SWS_AREA, NULL, NULL,
+                                          NULL);
+    if (c && full) {
+        int *inv, *tab, src_range, dst_range, bri, con, sat;
+        if (sws_getColorspaceDetails(c, &inv, &src_range, &tab, &dst_range, &bri, &con,
+                                     &sat) >= 0) {
+            sws_setColorspaceDetails(c, inv, 1, tab, dst_range, bri, con, sat);
+        }
+    }
+    return c;
+}
+
+static void scaler_free(struct scaler *sc)
+{
+    sws_freeContext(sc->bgr);
+    sws_freeContext(sc->gray);
+    sc->bgr = sc->gray = NULL;
+}
+
+static int scaler_setup(struct so_source *s, const AVFrame *f, int dw, int dh)
+{
+    struct scaler *sc = &s->sc;
+    bool full = f->color_range == AVCOL_RANGE_JPEG;
+    enum AVPixelFormat fmt = unjpeg((enum AVPixelFormat)f->format, &full);
+    if (sc->bgr && sc->gray && sc->src_w == f->width && sc->src_h == f->height &&
+        sc->src_fmt == (int)fmt && sc->src_full == (int)full && sc->dst_w == dw &&
+        sc->dst_h == dh) {
+        return 0;
+    }
+    if (sc->bgr) {
+        so_info(s->camera_id, "input changed to %dx%d %s, analysing at %dx%d", f->width,
+                f->height, av_get_pix_fmt_name(fmt) ? av_get_pix_fmt_name(fmt) : "?", dw, dh);
+    }
+    scaler_free(sc);
+    sc->bgr = make_sws(f->width, f->height, fmt, full, dw, dh, AV_PIX_FMT_BGR24);
+    sc->gray = make_sws(f->width, f->height, fmt, full, dw, dh, AV_PIX_FMT_GRAY8);
+    if (!sc->bgr || !sc->gray) {
+        scaler_free(sc);
+        return AVERROR(EINVAL);
+    }
+    *sc = (struct scaler){sc->bgr, sc->gray, f->width, f->height, (int)fmt, (int)full, dw, dh};
+    return 0;
+}
+
+/* Scale a decoded picture into a new analysis frame; NULL (logged) on failure. */
+static struct so_frame *scale_frame(struct so_source *s, const AVFrame *f)
+{
+    int dw, dh;
+    analysis_size(f->width, f->height, s->max_width, &dw, &dh);
+    int r = scaler_setup(s, f, dw, dh);
+    if (r < 0) {
+        so_warn(s->camera_id, "cannot convert %dx%d format %d: %s", f->width, f->height,
+                f->format, av_err2str(r));
+        return NULL;
+    }
+    struct so_frame *out = so_frame_alloc(dw, dh);
+    if (!out) {
+        so_warn(s->camera_id, "out of memory for a %dx%d frame; skipped", dw, dh);
+        return NULL;
+    }
+    const uint8_t *const *src = (const uint8_t *const *)f->data;
+    uint8_t *dst_bgr[4] = {out->bgr};
+    int stride_bgr[4] = {out->bgr_stride};
+    uint8_t *dst_gray[4] = {out->gray};
+    int stride_gray[4] = {out->gray_stride};
+    sws_scale(s->sc.bgr, src, f->linesize, 0, f->height, dst_bgr, stride_bgr);
+    sws_scale(s->sc.gray, src, f->linesize, 0, f->height, dst_gray, stride_gray);
+    out->src_width = f->width;
+    out->src_height = f->height;
+    return out;
+}
+
+/* ---- hand-off ------------------------------------------------------------------------ */
+
+/* Put a frame in the slot (takes ownership). Returns false when stopping (frame dropped). */
+static bool publish(struct so_source *s, struct so_frame *f)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->fast) {
+        while (s->slot && !stopping(s)) {
+            pthread_cond_wait(&s->cond, &s->lock);
+        }
+    }
+    if (stopping(s)) {
+        pthread_mutex_unlock(&s->lock);
+        so_frame_unref(f);
+        return false;
+    }
+    if (s->slot) {
+        so_frame_unref(s->slot);
+        atomic_fetch_add(&s->frames_dropped, 1);
+    }
+    s->slot = f;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    return true;
+}
+
+/* ---- decoding ------------------------------------------------------------------------ */
+
+/* One decoded picture: time it, select it, pace it, scale it, hand it over. */
+static int handle_frame(struct so_source *s, struct input *in, const AVFrame *f)
+{
+    atomic_fetch_add(&s->frames_decoded, 1);
+    if (f->width <= 0 || f->height <= 0 || f->format < 0) {
+        atomic_fetch_add(&s->decode_errors, 1);
+        return 0;
+    }
+    atomic_store(&s->src_width, f->width);
+    atomic_store(&s->src_height, f->height);
+    double media = frame_media_time(s, in, f);
+    double wall = s->network ? clock_s(CLOCK_REALTIME) : s->run_start_wall + media;
+    if (in->frames++ == 0) {
+        set_health(s, SO_HEALTH_LIVE, "frames flowing");
+    }
+    /* Pace every frame, not only due ones, so the file also ends at its real-time end. */
+    if (!s->network && !s->fast && !wait_until(s, s->tl.mono0 + media)) {
+        return AVERROR_EXIT;
+    }
+    if (!frame_due(s, media)) {
+        return 0;
+    }
+    struct so_frame *out = scale_frame(s, f);
+    if (!out) {
+        return 0;
+    }
+    out->media_s = media;
+    out->wall_s = wall;
+    return publish(s, out) ? 0 : AVERROR_EXIT;
+}
+
+/* Receive every frame the decoder has ready. Returns 0 or AVERROR_EXIT on stop. */
+static int drain_decoder(struct so_source *s, struct input *in, AVFrame *frm)
+{
+    for (;;) {
+        int r = avcodec_receive_frame(in->dec, frm);
+        if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) {
+            return 0;
+        }
+        if (r < 0) {
+            atomic_fetch_add(&s->decode_errors, 1);
+            return 0;
+        }
+        r = handle_frame(s, in, frm);
+        av_frame_unref(frm);
+        if (r < 0) {
+            return r;
+        }
+    }
+}
+
+/*
+ * Read and decode until the input ends. Returns AVERROR_EXIT on stop, AVERROR_EOF at the end
+ * of the input, or the read error that ended it. The decoder is flushed in the last two cases
+ * so the final frames come out.
+ */
+static int input_run(struct so_source *s, struct input *in, AVPacket *pkt, AVFrame *frm)
+{
+    bool again = false;
+    for (;;) {
+        if (stopping(s)) {
+            return AVERROR_EXIT;
+        }
+        if (!again) {
+            arm_deadline(s); /* an EAGAIN retry stays within the same read's deadline */
+        }
+        int r = av_read_frame(in->fmt, pkt);
+        again = r == AVERROR(EAGAIN);
+        if (again && s->io_deadline > 0 && mono_now() > s->io_deadline) {
+            s->io_timed_out = true;
+            r = AVERROR(ETIMEDOUT);
+        } else if (again) {
+            if (!wait_until(s, mono_now() + 0.01)) {
+                return AVERROR_EXIT;
+            }
+            continue;
+        }
+        if (r < 0) {
+            if (stopping(s)) {
+                return AVERROR_EXIT;
+            }
+            avcodec_send_packet(in->dec, NULL);
+            if (drain_decoder(s, in, frm) < 0) {
+                return AVERROR_EXIT;
+            }
+            return r;
+        }
+        if (pkt->stream_index != in->stream) {
+            av_packet_unref(pkt);
+            continue;
+        }
+        r = avcodec_send_packet(in->dec, pkt);
+        if (r == AVERROR(EAGAIN)) {
+            /* Not expected (we drain after every packet), but the API allows it. */
+            if (drain_decoder(s, in, frm) < 0) {
+                av_packet_unref(pkt);
+                return AVERROR_EXIT;
+            }
+            r = avcodec_send_packet(in->dec, pkt);
+        }
+        av_packet_unref(pkt);
+        if (r < 0 && r != AVERROR(EAGAIN) && r != AVERROR_EOF) {
+            atomic_fetch_add(&s->decode_errors, 1); /* corrupt data: skip it, keep going */
+        }
+        if (drain_decoder(s, in, frm) < 0) {
+            return AVERROR_EXIT;
+        }
+    }
+}
+
+/* Network input lost or not reachable: report blind once per outage. */
+static void go_blind(struct so_source *s, const char *what, int err, double retry_in)
+{
+    char detail[160];
+    if (s->io_timed_out) {
+        snprintf(detail, sizeof(detail), "%s: no response for %.0f s", what, s->io_timeout_s);
+    } else if (err == AVERROR_EOF) {
+        snprintf(detail, sizeof(detail), "%s: end of stream", what);
+    } else {
+        snprintf(detail, sizeof(detail), "%s: %s", what, av_err2str(err));
+    }
+    if (s->reported_health != SO_HEALTH_BLIND) {
+        so_warn(s->camera_id, "%s: %s; camera blind, reconnecting", s->safe_url, detail);
+    } else {
+        so_debug(s->camera_id, "%s: %s; retrying in %.1f s", s->safe_url, detail, retry_in);
+    }
+    set_health(s, SO_HEALTH_BLIND, detail);
+}
+
+static void *decode_main(void *arg)
+{
+    struct so_source *s = arg;
+    int end = AVERROR_EOF;
+    double backoff = BACKOFF_MIN_S;
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *frm = av_frame_alloc();
+    if (!pkt || !frm) {
+        so_err(s->camera_id, "out of memory starting the decoder");
+        end = AVERROR(ENOMEM);
+        goto done;
+    }
+    for (bool first = true; !stopping(s); first = false) {
+        if (!first) {
+            atomic_fetch_add(&s->reconnects, 1);
+        }
+        struct input in = {0};
+        int r = input_open(s, &in);
+        if (stopping(s)) {
+            input_close(&in);
+            break;
+        }
+        if (r < 0) {
+            if (!s->network) {
+                so_err(s->camera_id, "cannot open %s: %s", s->safe_url, av_err2str(r));
+                set_health(s, SO_HEALTH_BLIND, "cannot open input");
+                end = r;
+                break;
+            }
+            go_blind(s, "open failed", r, backoff);
+        } else {
+            r = input_run(s, &in, pkt, frm);
+            bool flowed = in.frames > 0;
+            input_close(&in);
+            if (r == AVERROR_EXIT && stopping(s)) {
+                break;
+            }
+            if (!s->network) {
+                if (r == AVERROR_EOF) {
+                    so_info(s->camera_id, "%s: end of file", s->safe_url);
+                } else {
+                    so_warn(s->camera_id, "%s: cannot read further (%s); ending", s->safe_url,
+                            av_err2str(r));
+                }
+                end = AVERROR_EOF;
+                break;
+            }
+            if (flowed) {
+                backoff = BACKOFF_MIN_S;
+            }
+            go_blind(s, "read failed", r, backoff);
+        }
+        if (!wait_until(s, mono_now() + backoff)) {
+            break;
+        }
+        backoff = fmin(backoff * 2, BACKOFF_MAX_S);
+    }
+done:
+    av_packet_free(&pkt);
+    av_frame_free(&frm);
+    scaler_free(&s->sc);
+    pthread_mutex_lock(&s->lock);
+    s->ended = true;
+    s->end_err = end;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* ---- public API ---------------------------------------------------------------------- */
+
+static void source_free(struct so_source *s)
+{
+    so_frame_unref(s->slot);
+    free(s->url);
+    free(s->camera_id);
+    free(s->safe_url);
+    free(s);
+}
+
+struct so_source *so_source_create(const struct so_source_opts *opts)
+{
+    const char *who = (opts && opts->camera_id) ? opts->camera_id : "source";
+    if (!opts || !opts->url || !*opts->url) {
+        so_err(who, "source: no url");
+        return NULL;
+    }
+    if (!(opts->fps > 0) || !isfinite(opts->fps)) {
+        so_err(who, "source: analysis fps must be > 0 (got %g)", opts->fps);
+        return NULL;
+    }
+    if (opts->max_width < 0 || !(opts->io_timeout_s >= 0)) {
+        so_err(who, "source: bad max_width %d or io_timeout_s %g", opts->max_width,
+               opts->io_timeout_s);
+        return NULL;
+    }
+    struct so_source *s = calloc(1, sizeof(*s));
+    if (!s) {
+        return NULL;
+    }
+    size_t n = strlen(opts->url) + 8;
+    s->url = strdup(opts->url);
+    s->camera_id = strdup(who);
+    s->safe_url = malloc(n);
+    if (!s->url || !s->camera_id || !s->safe_url) {
+        source_free(s);
+        return NULL;
+    }
+    so_log_redact_url(opts->url, s->safe_url, n);
+    s->network = is_network_url(opts->url);
+    s->image_seq = !s->network && is_image_pattern(opts->url);
+    s->fps = opts->fps;
+    s->max_width = opts->max_width;
+    s->fast = opts->fast && !s->network;
+    s->keyframes_only = opts->keyframes_only;
+    s->io_timeout_s = opts->io_timeout_s > 0 ? opts->io_timeout_s : DEFAULT_IO_TIMEOUT_S;
+    s->run_start_wall = opts->run_start_wall != 0 ? opts->run_start_wall
+                                                  : clock_s(CLOCK_REALTIME);
+    s->on_health = opts->on_health;
+    s->opaque = opts->opaque;
+    s->reported_health = -1;
+    atomic_init(&s->stop, false);
+    atomic_init(&s->health, SO_HEALTH_BLIND);
+
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->lock, NULL);
+
+    int r = pthread_create(&s->thread, NULL, decode_main, s);
+    if (r != 0) {
+        so_err(who, "source: cannot start decode thread: %s", strerror(r));
+        pthread_cond_destroy(&s->cond);
+        pthread_mutex_destroy(&s->lock);
+        source_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int so_source_next(struct so_source *s, struct so_frame **out)
+{
+    *out = NULL;
+    int r;
+    pthread_mutex_lock(&s->lock);
+    while (!s->slot && !s->ended && !stopping(s)) {
+        pthread_cond_wait(&s->cond, &s->lock);
+    }
+    if (stopping(s)) {
+        r = AVERROR_EXIT;
+    } else if (s->slot) {
+        struct so_frame *f = s->slot;
+        s->slot = NULL;
+        f->index = s->next_index++;
+        atomic_fetch_add(&s->frames_analysed, 1);
+        pthread_cond_broadcast(&s->cond); /* a fast decoder may be waiting for the slot */
+        *out = f;
+        r = 0;
+    } else {
+        r = s->end_err;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+void so_source_stop(struct so_source *s)
+{
+    if (!s) {
+        return;
+    }
+    atomic_store_explicit(&s->stop, true, memory_order_release);
+    pthread_mutex_lock(&s->lock);
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void so_source_get_stats(struct so_source *s, struct so_source_stats *out)
+{
+    *out = (struct so_source_stats){
+        .frames_decoded = atomic_load(&s->frames_decoded),
+        .frames_analysed = atomic_load(&s->frames_analysed),
+        .frames_dropped = atomic_load(&s->frames_dropped),
+        .decode_errors = atomic_load(&s->decode_errors),
+        .reconnects = atomic_load(&s->reconnects),
+        .health = (enum so_health)atomic_load(&s->health),
+        .src_width = atomic_load(&s->src_width),
+        .src_height = atomic_load(&s->src_height),
+    };
+}
+
+void so_source_destroy(struct so_source *s)
+{
+    if (!s) {
+        return;
+    }
+    so_source_stop(s);
+    pthread_join(s->thread, NULL);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    source_free(s);
+}

@@ -1,0 +1,664 @@
+/*
+ * Unit tests for detector/config/config.c: one table row per error class (place, key path and
+ * message checked), many errors in one run, a complete valid config with every value and
+ * default checked, relative url resolution, the error print format, the summary's redaction,
+ * and the shipped config/example.yaml.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "so_build_config.h"
+#include "testlib.h"
+
+/* Write `yaml` to a fresh temp file; its name goes to path (PATH_MAX). */
+static void write_temp(const char *yaml, char *path)
+{
+    snprintf(path, PATH_MAX, "/tmp/so_test_config_XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        perror("mkstemp");
+        exit(1);
+    }
+    size_t n = strlen(yaml);
+    if (write(fd, yaml, n) != (ssize_t)n) {
+        perror("write");
+        exit(1);
+    }
+    close(fd);
+}
+
+/* Load yaml text through a temp file (removed again). */
+static struct so_config *load_text(const char *yaml, struct so_config_errors *errors,
+                                   char *path)
+{
+    write_temp(yaml, path);
+    struct so_config *cfg = so_config_load(path, errors);
+    unlink(path);
+    return cfg;
+}
+
+/* Check that a multi-line text contains `needle`, without echoing the text into the TAP. */
+#define CHECK_TEXT(text, needle)                                                              \
+    so_test_check(strstr((text), (needle)) != NULL, __FILE__, __LINE__,                       \
+                  "text contains \"%.*s\"", (int)strcspn((needle), "\n"), (needle))
+
+static void dump_errors(const struct so_config_errors *errors)
+{
+    for (size_t i = 0; i < errors->n; i++) {
+        const struct so_config_error *e = &errors->items[i];
+        printf("#   %d:%d: %s: %s\n", e->line, e->column, e->key, e->message);
+    }
+}
+
+/* Is there an error at line:col whose key contains `key` and message contains `msg`? */
+static bool has_error(const struct so_config_errors *errors, int line, int col, const char *key,
+                      const char *msg)
+{
+    for (size_t i = 0; i < errors->n; i++) {
+        const struct so_config_error *e = &errors->items[i];
+        if (e->line == line && e->column == col && strstr(e->key, key) &&
+            strstr(e->message, msg)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A valid camera with one zone; each error row below changes or adds one line to it. Lines:
+ *  1 cameras:
+ *  2   - id: cam1            (camera mapping at column 5)
+ *  3     url: rtsp://h/s
+ *  4     zones:
+ *  5       - id: z1          (zone mapping at column 9)
+ *  6         kind: ...
+ *  7         polygon: ...    (value at column 18)
+ *  8         dwell_s: ...    (value at column 18)
+ *  9 (extra line)
+ */
+#define HEAD "cameras:\n  - id: cam1\n    url: rtsp://h/s\n    zones:\n      - id: z1\n"
+#define KIND "        kind: illegal_parking\n"
+#define POLY "        polygon: [[0.1,0.1],[0.9,0.1],[0.9,0.9],[0.1,0.9]]\n"
+#define DWELL "        dwell_s: 60\n"
+#define VALID HEAD KIND POLY DWELL
+#define SMALL_ZONES "    zones: [{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[1,1]], " \
+                    "dwell_s: 5}]\n"
+
+struct err_case {
+    const char *name;
+    const char *yaml;   /* NULL: load a file that does not exist */
+    int line, column;
+    const char *key;    /* substring of the key path */
+    const char *message;/* substring of the message */
+    int count;          /* exact number of errors expected; -1: do not check */
+};
+
+static const struct err_case err_cases[] = {
+    /* YAML syntax */
+    {"syntax error", HEAD "        kind: illegal: parking\n" POLY DWELL, 6, 22, "",
+     "YAML syntax error: mapping values are not allowed", 1},
+    {"syntax error, unclosed flow", HEAD KIND "        polygon: [[0.1,0.1]\n" DWELL, 8, 9, "",
+     "YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence "
+     "started at line 7, column 18)", 1},
+    /* unknown keys */
+    {"unknown key, did you mean", HEAD KIND POLY "        dwel_s: 60\n", 8, 9,
+     "cameras[0].zones[0].dwel_s", "unknown key \"dwel_s\" (did you mean \"dwell_s\"?)", 2},
+    {"unknown key, allowed list", "foo: 1\n" VALID, 1, 1, "foo",
+     "unknown key \"foo\"; allowed keys are detector, outputs, http, cameras", 1},
+    {"duplicate key", VALID "        dwell_s: 70\n", 9, 9, "cameras[0].zones[0].dwell_s",
+     "duplicate key \"dwell_s\" (first given at line 8)", 1},
+    /* wrong types */
+    {"wrong type: mapping expected", "detector: [a, b]\n" VALID, 1, 11, "detector",
+     "expected a mapping (keys: id, state_dir, model, weights_dir, timezone), got a list", 1},
+    {"wrong type: sequence expected", HEAD KIND "        polygon: {x: 1}\n" DWELL, 7, 18,
+     "cameras[0].zones[0].polygon", "expected a list of at least 3 points", 1},
+    {"wrong type: number expected", HEAD KIND POLY "        dwell_s: abc\n", 8, 18,
+     "cameras[0].zones[0].dwell_s", "expected a number from 1 to 86400, got \"abc\"", 1},
+    {"wrong type: boolean is not a number", VALID "        min_occupancy: true\n", 9, 24,
+     "zones[0].min_occupancy", "expected a number greater than 0 and at most 1, got \"true\"",
+     1},
+    {"wrong type: string expected", "cameras:\n  - id: cam1\n    url: {a: 1}\n" SMALL_ZONES, 3,
+     10, "cameras[0].url", "expected the stream URL or a file path, got a mapping", 1},
+    {"wrong type: cameras not a list", "cameras: {id: x}\n", 1, 10, "cameras",
+     "expected a list of cameras, got a mapping", 1},
+    /* missing required keys: reported at the mapping that lacks them */
+    {"missing zone kind", HEAD POLY DWELL, 5, 9, "cameras[0].zones[0].kind",
+     "missing required key \"kind\"", 1},
+    {"missing dwell_s", HEAD KIND POLY, 5, 9, "cameras[0].zones[0].dwell_s",
+     "missing required key \"dwell_s\" (expected a number from 1 to 86400)", 1},
+    {"missing camera url", "cameras:\n  - id: cam1\n" SMALL_ZONES, 2, 5, "cameras[0].url",
+     "missing required key \"url\"", 1},
+    {"missing cameras", "detector: {id: x}\n", 1, 1, "cameras",
+     "missing required key \"cameras\"", 1},
+    /* polygons */
+    {"polygon with 2 points", HEAD KIND "        polygon: [[0.1,0.1],[0.9,0.1]]\n" DWELL, 7, 18,
+     "cameras[0].zones[0].polygon", "expected at least 3 points, got 2", 1},
+    {"self-intersecting polygon",
+     HEAD KIND "        polygon: [[0.1,0.1],[0.9,0.9],[0.9,0.1],[0.1,0.9]]\n" DWELL, 7, 18,
+     "cameras[0].zones[0].polygon",
+     "expected a simple polygon (edges must not cross or touch), but the edge from point 0 "
+     "to 1 meets the edge from point 2 to 3", 1},
+    {"polygon with a repeated point",
+     HEAD KIND "        polygon: [[0.1,0.1],[0.9,0.1],[0.9,0.1],[0.1,0.9]]\n" DWELL, 7, 18,
+     "zones[0].polygon", "points 1 and 2 are the same", 1},
+    {"coordinate above 1", HEAD KIND "        polygon: [[0.1,0.1],[1.5,0.1],[0.9,0.9]]\n" DWELL,
+     7, 30, "cameras[0].zones[0].polygon[1][0]", "expected a number from 0 to 1, got \"1.5\"",
+     1},
+    {"coordinate below 0", HEAD KIND "        polygon: [[0.1,0.1],[0.5,-0.2],[0.9,0.9]]\n" DWELL,
+     7, 34, "polygon[1][1]", "expected a number from 0 to 1, got \"-0.2\"", 1},
+    {"point not a pair", HEAD KIND "        polygon: [[0.1,0.1],[0.9],[0.9,0.9],[0.1,0.9]]\n"
+     DWELL, 7, 29, "cameras[0].zones[0].polygon[1]",
+     "expected a point [x, y] of two numbers from 0 to 1, got a list of 1 item", 1},
+    {"point a scalar", HEAD KIND "        polygon: [[0.1,0.1],0.9,[0.9,0.9],[0.1,0.9]]\n" DWELL,
+     7, 29, "polygon[1]", "expected a point [x, y] of two numbers from 0 to 1, got \"0.9\"", 1},
+    {"privacy mask self-intersecting",
+     VALID "    privacy_masks: [[[0,0],[1,1],[1,0],[0,1]]]\n", 9, 21,
+     "cameras[0].privacy_masks[0]", "expected a simple polygon", 1},
+    /* duplicates */
+    {"duplicate camera id",
+     "cameras:\n  - id: cam1\n    url: a.mp4\n" SMALL_ZONES
+     "  - id: cam1\n    url: b.mp4\n" SMALL_ZONES, 5, 9, "cameras[1].id",
+     "duplicate camera id \"cam1\" (first defined at line 2)", 1},
+    {"duplicate zone id", VALID "      - id: z1\n" KIND POLY DWELL, 9, 13,
+     "cameras[0].zones[1].id", "duplicate zone id \"z1\" in camera \"cam1\" (first defined at "
+     "line 5)", 1},
+    /* schedules */
+    {"bad schedule string", VALID "        schedule: \"monday 7-20\"\n", 9, 19,
+     "cameras[0].zones[0].schedule",
+     "expected \"DAYS HH:MM-HH:MM\" with DAYS like mon-fri or sat,sun, got \"monday 7-20\"", 1},
+    {"bad schedule in a list",
+     VALID "        schedule: [\"mon-fri 07:00-20:00\", \"xyz 07:00-08:00\"]\n", 9, 43,
+     "cameras[0].zones[0].schedule[1]", "unknown day \"xyz\"", 1},
+    {"schedule not a string", VALID "        schedule: {mon: 1}\n", 9, 19, "zones[0].schedule",
+     "expected a window like \"mon-fri 07:00-20:00\" or a list of them, got a mapping", 1},
+    /* numeric ranges */
+    {"dwell_s zero", HEAD KIND POLY "        dwell_s: 0\n", 8, 18, "cameras[0].zones[0].dwell_s",
+     "expected a number from 1 to 86400, got \"0\"", 1},
+    {"dwell_s too long", HEAD KIND POLY "        dwell_s: 86401\n", 8, 18, "dwell_s",
+     "expected a number from 1 to 86400, got \"86401\"", 1},
+    {"min_occupancy zero", VALID "        min_occupancy: 0\n", 9, 24, "zones[0].min_occupancy",
+     "expected a number greater than 0 and at most 1, got \"0\"", 1},
+    {"min_occupancy above 1", VALID "        min_occupancy: 1.5\n", 9, 24, "min_occupancy",
+     "expected a number greater than 0 and at most 1, got \"1.5\"", 1},
+    {"negative report_interval_s", VALID "        report_interval_s: -1\n", 9, 28,
+     "cameras[0].zones[0].report_interval_s", "expected a number >= 0, got \"-1\"", 1},
+    {"negative clear_s", VALID "        clear_s: -5\n", 9, 18, "cameras[0].zones[0].clear_s",
+     "expected a number >= 0, got \"-5\"", 1},
+    {"analysis.fps zero", VALID "    analysis: {fps: 0}\n", 9, 21, "cameras[0].analysis.fps",
+     "expected a number greater than 0 and at most 60, got \"0\"", 1},
+    {"analysis.fps too high", VALID "    analysis: {fps: 61}\n", 9, 21, "analysis.fps",
+     "expected a number greater than 0 and at most 60, got \"61\"", 1},
+    {"analysis.width too small", VALID "    analysis: {width: 8}\n", 9, 23,
+     "cameras[0].analysis.width", "expected an integer from 16 to 4096, got \"8\"", 1},
+    {"analysis.width not an integer", VALID "    analysis: {width: 640.5}\n", 9, 23,
+     "analysis.width", "expected an integer from 16 to 4096, got \"640.5\"", 1},
+    {"detect_fps too high", VALID "    analysis: {detect_fps: 31}\n", 9, 28,
+     "cameras[0].analysis.detect_fps", "expected a number from 0 to 30, got \"31\"", 1},
+    {"negative drain_s", "outputs: {deliver: {drain_s: -1}}\n" VALID, 1, 30,
+     "outputs.deliver.drain_s", "expected a number >= 0, got \"-1\"", 1},
+    /* enumerations and codes */
+    {"bad kind", HEAD "        kind: parking\n" POLY DWELL, 6, 15, "cameras[0].zones[0].kind",
+     "expected one of illegal_parking, nonmotor_parking, sidewalk_occupied, "
+     "stall_encroachment, got \"parking\"", 1},
+    {"bad kind, did you mean", HEAD "        kind: ilegal_parking\n" POLY DWELL, 6, 15, "kind",
+     "(did you mean \"illegal_parking\"?)", 1},
+    {"grid too short", VALID "        grid: \"12345\"\n", 9, 15, "cameras[0].zones[0].grid",
+     "expected a grid cell code of exactly 15 digits, got \"12345\"", 1},
+    {"grid with letters", VALID "        grid: \"62010200100100A\"\n", 9, 15, "zones[0].grid",
+     "exactly 15 digits", 1},
+    {"category not 4 digits", VALID "        category: \"54\"\n", 9, 19, "zones[0].category",
+     "expected a category code of exactly 4 digits like \"0504\", got \"54\"", 1},
+    {"bad decode", VALID "    decode: all\n", 9, 13, "cameras[0].decode",
+     "expected full or keyframes, got \"all\"", 1},
+    {"bad camera id", "cameras:\n  - id: cam 1\n    url: a.mp4\n" SMALL_ZONES, 2, 9,
+     "cameras[0].id", "expected an id of 1 to 64 letters, digits, '_', '.' or '-'", 1},
+    {"publish not an endpoint", "outputs: {publish: localhost}\n" VALID, 1, 20,
+     "outputs.publish", "expected a ZeroMQ endpoint like \"tcp://127.0.0.1:5556\"", 1},
+    {"http listen without port", "http: {listen: localhost}\n" VALID, 1, 16, "http.listen",
+     "expected HOST:PORT like \"127.0.0.1:8080\", got \"localhost\"", 1},
+    /* files and documents */
+    {"missing file", NULL, 0, 0, "", "cannot read: No such file or directory", 1},
+    {"invalid UTF-8", "cameras:\n  - id: caf\xe9\n", 2, 12, "",
+     "YAML error: incomplete UTF-8 octet sequence", 1},
+    {"empty file", "", 0, 0, "", "the file is empty: expected a mapping", 1},
+    {"only comments", "# nothing here\n", 0, 0, "", "the file is empty", 1},
+    {"document not a mapping", "- a\n- b\n", 1, 1, "",
+     "expected a mapping at the top of the file (keys: detector, outputs, http, cameras), "
+     "got a list of 2 items", 1},
+    {"document a scalar", "hello\n", 1, 1, "", "expected a mapping at the top of the file", 1},
+    {"two documents", VALID "---\nfoo: 1\n", 10, 1, "", "expected one YAML document", 1},
+    {"cameras empty", "cameras: []\n", 1, 10, "cameras",
+     "expected at least one camera, got an empty list", 1},
+    {"zones empty", "cameras:\n  - id: c\n    url: a.mp4\n    zones: []\n", 4, 12,
+     "cameras[0].zones", "expected at least one zone, got an empty list", 1},
+};
+
+static void test_error_table(void)
+{
+    char path[PATH_MAX];
+    for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
+        const struct err_case *c = &err_cases[i];
+        struct so_config_errors errors = {0};
+        struct so_config *cfg;
+        if (c->yaml) {
+            cfg = load_text(c->yaml, &errors, path);
+        } else {
+            cfg = so_config_load("/nonexistent/streetorder/config.yaml", &errors);
+        }
+        so_test_check(cfg == NULL, __FILE__, __LINE__, "%s: load fails", c->name);
+        bool found = has_error(&errors, c->line, c->column, c->key, c->message);
+        so_test_check(found, __FILE__, __LINE__, "%s: error at %d:%d, key ~ \"%s\", message ~ "
+                      "\"%s\"", c->name, c->line, c->column, c->key, c->message);
+        if (c->count >= 0) {
+            so_test_check((int)errors.n == c->count, __FILE__, __LINE__,
+                          "%s: %d error(s) (got %zu)", c->name, c->count, errors.n);
+        }
+        if (!found || (c->count >= 0 && (int)errors.n != c->count)) {
+            dump_errors(&errors);
+        }
+        so_config_destroy(cfg);
+        so_config_errors_finish(&errors);
+    }
+}
+
+static void test_many_errors(void)
+{
+    static const char yaml[] =
+        "detecter: {id: x}\n"                                        /* 1 unknown key */
+        "cameras:\n"                                                 /* 2 */
+        "  - id: cam1\n"                                             /* 3 */
+        "    url: a.mp4\n"                                           /* 4 */
+        "    analysis: {fps: 100}\n"                                 /* 5 fps */
+        "    zones:\n"                                               /* 6 */
+        "      - id: z1\n"                                           /* 7 */
+        "        kind: parking\n"                                    /* 8 bad kind */
+        "        polygon: [[0,0],[2,0],[1,1]]\n"                     /* 9 coordinate */
+        "        dwell_s: 0\n"                                       /* 10 dwell */
+        "        schedule: [\"mon-fri 07:00-20:00\", \"weekends\"]\n" /* 11 schedule */
+        "      - id: z1\n"                                           /* 12 duplicate zone */
+        "        kind: sidewalk_occupied\n"                          /* 13 */
+        "        polygon: [[0,0],[1,1],[1,0],[0,1]]\n"               /* 14 bow-tie */
+        "        dwell_s: 10\n"                                      /* 15 */
+        "  - url: b.mp4\n"                                           /* 16 missing id */
+        "    zones: []\n";                                           /* 17 empty zones */
+    char path[PATH_MAX];
+    struct so_config_errors errors = {0};
+    struct so_config *cfg = load_text(yaml, &errors, path);
+    CHECK(cfg == NULL);
+    CHECK_INT(errors.n, 10);
+    CHECK(has_error(&errors, 1, 1, "detecter", "did you mean \"detector\""));
+    CHECK(has_error(&errors, 5, 21, "cameras[0].analysis.fps", "at most 60"));
+    CHECK(has_error(&errors, 8, 15, "cameras[0].zones[0].kind", "expected one of"));
+    CHECK(has_error(&errors, 9, 26, "cameras[0].zones[0].polygon[1][0]", "from 0 to 1"));
+    CHECK(has_error(&errors, 10, 18, "cameras[0].zones[0].dwell_s", "from 1 to 86400"));
+    CHECK(has_error(&errors, 11, 43, "cameras[0].zones[0].schedule[1]", "DAYS HH:MM-HH:MM"));
+    CHECK(has_error(&errors, 12, 13, "cameras[0].zones[1].id", "duplicate zone id"));
+    CHECK(has_error(&errors, 14, 18, "cameras[0].zones[1].polygon", "simple polygon"));
+    CHECK(has_error(&errors, 16, 5, "cameras[1].id", "missing required key \"id\""));
+    CHECK(has_error(&errors, 17, 12, "cameras[1].zones", "at least one zone"));
+    /* in file order */
+    bool sorted = true;
+    for (size_t i = 1; i < errors.n; i++) {
+        const struct so_config_error *a = &errors.items[i - 1], *b = &errors.items[i];
+        sorted = sorted && (a->line < b->line || (a->line == b->line && a->column <= b->column));
+    }
+    CHECK(sorted);
+    if (errors.n != 10) {
+        dump_errors(&errors);
+    }
+    so_config_errors_finish(&errors);
+}
+
+static void test_full_config(void)
+{
+    static const char yaml[] =
+        "detector:\n"
+        "  id: nvr-07\n"
+        "  state_dir: /srv/so\n"
+        "  model: yolo-fastest-1.1-xl\n"
+        "  weights_dir: /opt/w\n"
+        "  timezone: Asia/Shanghai\n"
+        "outputs:\n"
+        "  jsonl: events.jsonl\n"
+        "  publish: \"tcp://127.0.0.1:5556\"\n"
+        "  evidence_dir: /srv/so/ev\n"
+        "  deliver: {endpoint: \"tcp://platform:5560\", drain_s: 2.5}\n"
+        "http: {listen: \"127.0.0.1:8080\"}\n"
+        "cameras:\n"
+        "  - id: cam-023\n"                                                  /* line 14 */
+        "    url: rtsp://user:pass@192.0.2.10/ch23/sub\n"
+        "    evidence_url: rtsp://user:pass@192.0.2.10/ch23/main\n"
+        "    decode: keyframes\n"
+        "    analysis: {fps: 2.5, width: 960, detect_fps: 0}\n"
+        "    privacy_masks:\n"
+        "      - [[0.7, 0], [1, 0], [1, 0.25]]\n"
+        "    zones:\n"
+        "      - id: bay-a\n"                                                /* line 22 */
+        "        kind: illegal_parking\n"
+        "        polygon: [[0.10,0.60],[0.45,0.60],[0.45,0.95],[0.10,0.95]]\n"
+        "        dwell_s: 180\n"
+        "        min_occupancy: 0.5\n"
+        "        schedule: [\"mon-fri 07:00-20:00\", \"sat-sun 09:00-18:00\"]\n"
+        "        report_interval_s: 0\n"
+        "        clear_s: 15\n"
+        "        grid: 620102001001001\n"
+        "        address: \"永定路东口北侧\"\n"
+        "        category: \"0505\"\n"
+        "      - id: walk\n"
+        "        kind: sidewalk_occupied\n"
+        "        polygon: [[0,0],[1,0],[1,1]]\n"
+        "        dwell_s: 1\n"
+        "        schedule: \"sun 22:00-06:00\"\n"
+        "      - {id: stall, kind: stall_encroachment, polygon: [[0,0],[1,0],[0,1]], "
+        "dwell_s: 86400}\n"
+        "      - {id: bikes, kind: nonmotor_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}\n"
+        "  - id: cam2\n"
+        "    url: clips/street.mp4\n"
+        "    zones: [{id: bay-a, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], "
+        "dwell_s: 60}]\n";
+    char path[PATH_MAX];
+    struct so_config_errors errors = {0};
+    struct so_config *cfg = load_text(yaml, &errors, path);
+    CHECK(cfg != NULL);
+    CHECK_INT(errors.n, 0);
+    dump_errors(&errors);
+    so_config_errors_finish(&errors);
+    if (!cfg) {
+        return;
+    }
+    CHECK_STR(cfg->path, path);
+    CHECK_STR(cfg->detector_id, "nvr-07");
+    CHECK_STR(cfg->state_dir, "/srv/so");
+    CHECK_STR(cfg->model, "yolo-fastest-1.1-xl");
+    CHECK_STR(cfg->weights_dir, "/opt/w");
+    CHECK_STR(cfg->timezone, "Asia/Shanghai");
+    CHECK_STR(cfg->jsonl, "events.jsonl");
+    CHECK_STR(cfg->publish, "tcp://127.0.0.1:5556");
+    CHECK_STR(cfg->evidence_dir, "/srv/so/ev");
+    CHECK_STR(cfg->deliver.endpoint, "tcp://platform:5560");
+    CHECK_DBL(cfg->deliver.drain_s, 2.5, 0);
+    CHECK_STR(cfg->http_listen, "127.0.0.1:8080");
+    CHECK_INT(cfg->n_cameras, 2);
+
+    const struct so_camera_cfg *cam = so_config_find_camera(cfg, "cam-023");
+    CHECK(cam == &cfg->cameras[0]);
+    CHECK(so_config_find_camera(cfg, "nope") == NULL);
+    if (!cam) {
+        so_config_destroy(cfg);
+        return;
+    }
+    CHECK_INT(cam->line, 14);
+    CHECK_INT(cam->column, 5);
+    CHECK_STR(cam->url, "rtsp://user:pass@192.0.2.10/ch23/sub");
+    CHECK_STR(cam->resolved_url, "rtsp://user:pass@192.0.2.10/ch23/sub");
+    CHECK_STR(cam->evidence_url, "rtsp://user:pass@192.0.2.10/ch23/main");
+    CHECK_INT(cam->decode, SO_DECODE_KEYFRAMES);
+    CHECK_DBL(cam->analysis.fps, 2.5, 0);
+    CHECK_INT(cam->analysis.width, 960);
+    CHECK_DBL(cam->analysis.detect_fps, 0, 0);
+    CHECK_INT(cam->n_privacy_masks, 1);
+    CHECK_INT(cam->privacy_masks[0].n, 3);
+    CHECK_DBL(cam->privacy_masks[0].pts[2].y, 0.25, 0);
+    CHECK_INT(cam->n_zones, 4);
+
+    const struct so_zone_cfg *z = so_camera_find_zone(cam, "bay-a");
+    CHECK(z == &cam->zones[0]);
+    CHECK(so_camera_find_zone(cam, "nope") == NULL);
+    CHECK_INT(z->line, 22);
+    CHECK_INT(z->column, 9);
+    CHECK_INT(z->kind, SO_ZONE_ILLEGAL_PARKING);
+    CHECK_INT(z->polygon.n, 4);
+    CHECK_DBL(z->polygon.pts[1].x, 0.45, 0);
+    CHECK_DBL(z->polygon.pts[3].y, 0.95, 0);
+    CHECK_DBL(z->dwell_s, 180, 0);
+    CHECK_DBL(z->min_occupancy, 0.5, 0);
+    CHECK_DBL(z->report_interval_s, 0, 0);
+    CHECK_DBL(z->clear_s, 15, 0);
+    CHECK(!z->schedule.always);
+    CHECK(so_schedule_active_at(&z->schedule, 0 * 1440 + 7 * 60));      /* mon 07:00 */
+    CHECK(!so_schedule_active_at(&z->schedule, 0 * 1440 + 20 * 60));    /* mon 20:00 */
+    CHECK(so_schedule_active_at(&z->schedule, 6 * 1440 + 9 * 60));      /* sun 09:00 */
+    CHECK(!so_schedule_active_at(&z->schedule, 5 * 1440 + 8 * 60));     /* sat 08:00 */
+    CHECK_STR(z->grid, "620102001001001"); /* unquoted: its text is kept */
+    CHECK_STR(z->address, "永定路东口北侧");
+    CHECK_STR(z->category, "0505");
+
+    z = &cam->zones[1];
+    CHECK_STR(z->id, "walk");
+    CHECK_INT(z->kind, SO_ZONE_SIDEWALK_OCCUPIED);
+    CHECK_DBL(z->dwell_s, 1, 0);
+    CHECK(so_schedule_active_at(&z->schedule, 0 * 1440 + 3 * 60));      /* mon 03:00 */
+    CHECK(!so_schedule_active_at(&z->schedule, 6 * 1440 + 3 * 60));     /* sun 03:00 */
+    /* defaults */
+    CHECK_DBL(z->min_occupancy, 0.02, 0);
+    CHECK_DBL(z->report_interval_s, 60, 0);
+    CHECK_DBL(z->clear_s, 10, 0);
+    CHECK(z->grid == NULL);
+    CHECK(z->address == NULL);
+    CHECK(z->category == NULL);
+    CHECK_INT(cam->zones[2].kind, SO_ZONE_STALL_ENCROACHMENT);
+    CHECK_DBL(cam->zones[2].dwell_s, 86400, 0);
+    CHECK(cam->zones[2].schedule.always);
+    CHECK_INT(cam->zones[3].kind, SO_ZONE_NONMOTOR_PARKING);
+
+    /* second camera: defaults, relative url, same zone id in another camera is fine */
+    const struct so_camera_cfg *c2 = &cfg->cameras[1];
+    char dir[PATH_MAX], expect[PATH_MAX + 32];
+    CHECK(realpath("/tmp", dir) != NULL);
+    snprintf(expect, sizeof(expect), "%s/clips/street.mp4", dir);
+    CHECK_STR(c2->url, "clips/street.mp4");
+    CHECK_STR(c2->resolved_url, expect);
+    CHECK_STR(cfg->dir, dir);
+    CHECK(c2->evidence_url == NULL);
+    CHECK_INT(c2->decode, SO_DECODE_FULL);
+    CHECK_DBL(c2->analysis.fps, 5, 0);
+    CHECK_INT(c2->analysis.width, 640);
+    CHECK_DBL(c2->analysis.detect_fps, 1, 0);
+    CHECK_INT(c2->n_privacy_masks, 0);
+    CHECK_STR(c2->zones[0].id, "bay-a");
+
+    /* summary: readable and never shows credentials */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    so_config_print_summary(cfg, mem);
+    fclose(mem);
+    CHECK_TEXT(buf, "camera cam-023: rtsp://***@192.0.2.10/ch23/sub");
+    CHECK_TEXT(buf, "evidence: rtsp://***@192.0.2.10/ch23/main");
+    CHECK(strstr(buf, "user:pass") == NULL);
+    CHECK_TEXT(buf, "zone bay-a: illegal_parking, 4 points");
+    CHECK_TEXT(buf, "enforced: mon-fri 07:00-20:00, sat,sun 09:00-18:00");
+    CHECK_TEXT(buf, "grid 620102001001001, address 永定路东口北侧");
+    CHECK_TEXT(buf, "decode keyframes, analysis 2.5 fps at width 960");
+    free(buf);
+    so_config_destroy(cfg);
+}
+
+static void test_defaults(void)
+{
+    char path[PATH_MAX];
+    struct so_config_errors errors = {0};
+    setenv("XDG_STATE_HOME", "/tmp/so-xdg", 1);
+    struct so_config *cfg = load_text(VALID, &errors, path);
+    CHECK(cfg != NULL);
+    CHECK_INT(errors.n, 0);
+    so_config_errors_finish(&errors);
+    if (!cfg) {
+        return;
+    }
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    CHECK_STR(cfg->detector_id, host);
+    CHECK_STR(cfg->state_dir, geteuid() == 0 ? "/var/lib/streetorder" : "/tmp/so-xdg/streetorder");
+    CHECK(cfg->model == NULL);
+    CHECK(cfg->weights_dir == NULL);
+    CHECK(cfg->timezone == NULL);
+    CHECK(cfg->jsonl == NULL);
+    CHECK(cfg->publish == NULL);
+    CHECK(cfg->evidence_dir == NULL);
+    CHECK(cfg->deliver.endpoint == NULL);
+    CHECK_DBL(cfg->deliver.drain_s, 10, 0);
+    CHECK(cfg->http_listen == NULL);
+    CHECK_INT(cfg->cameras[0].n_zones, 1);
+    CHECK(cfg->cameras[0].zones[0].schedule.always);
+    so_config_destroy(cfg);
+
+    if (geteuid() != 0) {
+        unsetenv("XDG_STATE_HOME");
+        setenv("HOME", "/home/someone", 1);
+        cfg = load_text(VALID, &errors, path);
+        CHECK(cfg && strcmp(cfg->state_dir, "/home/someone/.local/state/streetorder") == 0);
+        so_config_destroy(cfg);
+        so_config_errors_finish(&errors);
+    }
+
+    /* null values count as absent; a single quoted number is accepted */
+    cfg = load_text("detector: {model: ~, timezone: }\n" HEAD KIND POLY
+                    "        dwell_s: \"30\"\n", &errors, path);
+    CHECK(cfg != NULL);
+    dump_errors(&errors);
+    if (cfg) {
+        CHECK(cfg->model == NULL);
+        CHECK(cfg->timezone == NULL);
+        CHECK_DBL(cfg->cameras[0].zones[0].dwell_s, 30, 0);
+    }
+    so_config_destroy(cfg);
+    so_config_errors_finish(&errors);
+}
+
+static void test_url_resolution(void)
+{
+    /* A config in a sub-folder: relative urls join that folder, others are kept. */
+    char dir[] = "/tmp/so_test_dir_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/cams.yaml", dir);
+    FILE *f = fopen(path, "w");
+    fputs("cameras:\n"
+          "  - {id: a, url: clip.mp4, evidence_url: ../hi/clip.mp4, zones: "
+          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n"
+          "  - {id: b, url: /data/clip.mp4, zones: "
+          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n"
+          "  - {id: c, url: \"rtsp://10.0.0.1/x\", evidence_url: \"file:///srv/x.mp4\", zones: "
+          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n",
+          f);
+    fclose(f);
+    struct so_config_errors errors = {0};
+    struct so_config *cfg = so_config_load(path, &errors);
+    CHECK(cfg != NULL);
+    dump_errors(&errors);
+    if (cfg) {
+        char real[PATH_MAX], expect[PATH_MAX + 32];
+        CHECK(realpath(dir, real) != NULL);
+        snprintf(expect, sizeof(expect), "%s/clip.mp4", real);
+        CHECK_STR(cfg->cameras[0].resolved_url, expect);
+        snprintf(expect, sizeof(expect), "%s/../hi/clip.mp4", real);
+        CHECK_STR(cfg->cameras[0].evidence_url, expect);
+        CHECK_STR(cfg->cameras[1].resolved_url, "/data/clip.mp4");
+        CHECK_STR(cfg->cameras[2].resolved_url, "rtsp://10.0.0.1/x");
+        CHECK_STR(cfg->cameras[2].evidence_url, "file:///srv/x.mp4");
+    }
+    so_config_destroy(cfg);
+    so_config_errors_finish(&errors);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_print_errors(void)
+{
+    char path[PATH_MAX], line1[PATH_MAX + 128], line2[PATH_MAX + 128];
+    struct so_config_errors errors = {0};
+    struct so_config *cfg = load_text(HEAD KIND POLY "        dwell_s: 0\n", &errors, path);
+    CHECK(cfg == NULL);
+    so_config_load("/nonexistent/x.yaml", &errors); /* appends to the same list */
+    CHECK_INT(errors.n, 2);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    so_config_errors_print(&errors, mem);
+    fclose(mem);
+    snprintf(line1, sizeof(line1), "%s:8:18: cameras[0].zones[0].dwell_s: expected a number "
+             "from 1 to 86400, got \"0\"\n", path);
+    snprintf(line2, sizeof(line2), "/nonexistent/x.yaml: cannot read: No such file or "
+             "directory\n");
+    CHECK_TEXT(buf, line1);
+    CHECK_TEXT(buf, line2);
+    CHECK_INT(len, strlen(line1) + strlen(line2));
+    free(buf);
+    so_config_errors_finish(&errors);
+    CHECK_INT(errors.n, 0);
+    so_config_errors_finish(&errors); /* idempotent */
+}
+
+static void test_kinds(void)
+{
+    const char *names[] = {"illegal_parking", "nonmotor_parking", "sidewalk_occupied",
+                           "stall_encroachment"};
+    for (int k = 0; k < SO_ZONE_KIND_COUNT; k++) {
+        enum so_zone_kind parsed = SO_ZONE_KIND_COUNT;
+        CHECK_STR(so_zone_kind_name((enum so_zone_kind)k), names[k]);
+        CHECK(so_zone_kind_parse(names[k], &parsed));
+        CHECK_INT(parsed, k);
+    }
+    CHECK(so_zone_kind_name(SO_ZONE_KIND_COUNT) == NULL);
+    CHECK(!so_zone_kind_parse("parking", NULL));
+    CHECK(!so_zone_kind_parse(NULL, NULL));
+    so_config_destroy(NULL);
+
+    /* a folder is not a config file */
+    struct so_config_errors errors = {0};
+    CHECK(so_config_load("/tmp", &errors) == NULL);
+    CHECK_INT(errors.n, 1);
+    CHECK_STR(errors.items[0].message, "cannot read: Is a directory");
+    CHECK_INT(errors.items[0].line, 0);
+    so_config_errors_finish(&errors);
+}
+
+static void test_example(void)
+{
+    struct so_config_errors errors = {0};
+    struct so_config *cfg = so_config_load(SO_SOURCE_DIR "/config/example.yaml", &errors);
+    CHECK(cfg != NULL);
+    CHECK_INT(errors.n, 0);
+    dump_errors(&errors);
+    so_config_errors_finish(&errors);
+    if (!cfg) {
+        return;
+    }
+    CHECK_INT(cfg->n_cameras, 1);
+    const struct so_camera_cfg *cam = &cfg->cameras[0];
+    CHECK_INT(cam->n_zones, 4);
+    CHECK_INT(cam->n_privacy_masks, 1);
+    bool seen[SO_ZONE_KIND_COUNT] = {false};
+    for (size_t i = 0; i < cam->n_zones; i++) {
+        seen[cam->zones[i].kind] = true;
+        CHECK(cam->zones[i].address != NULL);
+    }
+    for (int k = 0; k < SO_ZONE_KIND_COUNT; k++) {
+        so_test_check(seen[k], __FILE__, __LINE__, "example has a %s zone",
+                      so_zone_kind_name((enum so_zone_kind)k));
+    }
+    CHECK_STR(cam->zones[0].grid, "620102001001001");
+    CHECK(!cam->zones[0].schedule.always);
+    CHECK(cfg->deliver.endpoint != NULL);
+    so_config_destroy(cfg);
+}
+
+int main(void)
+{
+    test_error_table();
+    test_many_errors();
+    test_full_config();
+    test_defaults();
+    test_url_resolution();
+    test_print_errors();
+    test_kinds();
+    test_example();
+    return so_test_done();
+}

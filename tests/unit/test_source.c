@@ -1,0 +1,690 @@
+/*
+ * Unit tests for the video source. Inputs are generated at test time with the ffmpeg CLI into
+ * a temporary folder (nothing committed); network behaviour is tested against a local TCP
+ * listener that accepts and then says nothing, and against a closed port.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavutil/error.h>
+
+#include "source.h"
+#include "testlib.h"
+
+static char dir[64];
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static char *path_in(const char *name, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s", dir, name);
+    return buf;
+}
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    int r = system(cmd);
+    if (r != 0) {
+        printf("# command failed (%d): %s\n", r, cmd);
+    }
+    return r;
+}
+
+/* Copy the first `share` of a file's bytes. */
+static int truncate_copy(const char *from, const char *to, double share)
+{
+    FILE *in = fopen(from, "rb");
+    FILE *out = fopen(to, "wb");
+    int r = -1;
+    if (in && out) {
+        fseek(in, 0, SEEK_END);
+        long size = ftell(in);
+        fseek(in, 0, SEEK_SET);
+        long keep = (long)(size * share);
+        char buf[4096];
+        while (keep > 0) {
+            size_t n = fread(buf, 1, keep < (long)sizeof(buf) ? (size_t)keep : sizeof(buf), in);
+            if (n == 0) {
+                break;
+            }
+            fwrite(buf, 1, n, out);
+            keep -= (long)n;
+        }
+        r = 0;
+    }
+    if (in) {
+        fclose(in);
+    }
+    if (out) {
+        fclose(out);
+    }
+    return r;
+}
+
+/* Deterministic "random" bytes (xorshift), so the case behaves the same on every run. */
+static int random_file(const char *to, size_t size)
+{
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        return -1;
+    }
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < size; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        fputc((int)(x & 0xff), out);
+    }
+    fclose(out);
+    return 0;
+}
+
+static int make_inputs(void)
+{
+    const char *src = "ffmpeg -v error -y -f lavfi -i testsrc2=size=320x240:rate=25";
+    const char *x264 = "-c:v libx264 -g 25 -sc_threshold 0 -pix_fmt yuv420p";
+    char a[128], b[128];
+    int r = 0;
+    r |= run("%s -t 4 %s -movflags +faststart %s", src, x264, path_in("x.mp4", a, sizeof(a)));
+    r |= run("%s -t 2 %s %s", src, x264, path_in("short.mp4", a, sizeof(a)));
+    r |= run("%s -t 4 -c:v mpeg4 -q:v 5 %s", src, path_in("x.avi", a, sizeof(a)));
+    r |= run("mkdir -p %s/seq && %s -t 2 -f image2 %s/seq/%%05d.png", dir, src, dir);
+    /* A stream whose resolution changes half way: two MPEG-TS segments back to back. */
+    r |= run("%s -t 1 %s %s", src, x264, path_in("a.ts", a, sizeof(a)));
+    r |= run("ffmpeg -v error -y -f lavfi -i testsrc2=size=160x120:rate=25 -t 1 %s "
+             "-output_ts_offset 1 %s",
+             x264, path_in("b.ts", a, sizeof(a)));
+    r |= run("%s -t 1 %s %s", src, x264, path_in("net.ts", a, sizeof(a)));
+    r |= run("cat %s/a.ts %s/b.ts > %s", dir, dir, path_in("switch.ts", a, sizeof(a)));
+    r |= truncate_copy(path_in("x.mp4", a, sizeof(a)), path_in("trunc.mp4", b, sizeof(b)), 0.4);
+    r |= random_file(path_in("random.mp4", a, sizeof(a)), 200000);
+    return r;
+}
+
+/* ---- file cases ---------------------------------------------------------------------- */
+
+enum expect_end { END_EOF, END_ERROR };
+
+struct file_case {
+    const char *name;
+    const char *file;       /* in the temp folder */
+    double fps;
+    int max_width;
+    bool keyframes_only;
+    enum expect_end end;
+    int min_frames, max_frames;
+    int width, height;      /* of the analysis frames; 0 = not checked */
+    double step;            /* frame i must be at i*step media seconds; 0 = not checked */
+    double tol;             /* ... within this (a due frame is the first at or after i*step) */
+};
+
+static const struct file_case file_cases[] = {
+    {"h264 mp4 scaled", "x.mp4", 5, 160, false, END_EOF, 20, 20, 160, 120, 0.2, 1e-3},
+    {"h264 mp4 not upscaled", "x.mp4", 5, 640, false, END_EOF, 20, 20, 320, 240, 0.2, 1e-3},
+    {"h264 mp4 no width limit", "x.mp4", 2, 0, false, END_EOF, 8, 8, 320, 240, 0.5, 0.041},
+    {"mpeg4 avi", "x.avi", 5, 160, false, END_EOF, 20, 20, 160, 120, 0.2, 1e-3},
+    {"png sequence", "seq/%05d.png", 5, 320, false, END_EOF, 10, 10, 320, 240, 0.2, 1e-3},
+    {"keyframes only", "x.mp4", 5, 160, true, END_EOF, 4, 4, 160, 120, 1.0, 1e-3},
+    {"resolution change", "switch.ts", 5, 640, false, END_EOF, 10, 10, 0, 0, 0.2, 1e-3},
+    {"truncated mp4", "trunc.mp4", 5, 160, false, END_EOF, 1, 19, 160, 120, 0.2, 1e-3},
+    {"random bytes", "random.mp4", 5, 160, false, END_ERROR, 0, 0, 0, 0, 0, 1e-3},
+    {"missing file", "nope/missing.mp4", 5, 160, false, END_ERROR, 0, 0, 0, 0, 0, 1e-3},
+};
+
+/* Does the plane vary (not one flat colour)? */
+static bool plane_varies(const uint8_t *p, int stride, int row_bytes, int rows)
+{
+    uint8_t lo = 255, hi = 0;
+    for (int y = 0; y < rows; y++) {
+        for (int x = 0; x < row_bytes; x++) {
+            uint8_t v = p[(size_t)y * stride + x];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+    }
+    return hi - lo > 32;
+}
+
+static void test_file_case(const struct file_case *c)
+{
+    printf("# case: %s\n", c->name);
+    char url[256];
+    path_in(c->file, url, sizeof(url));
+    struct so_source_opts o = {
+        .url = url, .camera_id = "test", .fps = c->fps, .max_width = c->max_width,
+        .fast = true, .keyframes_only = c->keyframes_only, .run_start_wall = 1700000000.0,
+    };
+    struct so_source *s = so_source_create(&o);
+    CHECK(s != NULL);
+    if (!s) {
+        return;
+    }
+    int n = 0, r;
+    double last = -1;
+    bool monotonic = true, timing = true, sized = true, planes = true, wall = true;
+    bool saw_big = false, saw_small = false;
+    struct so_frame *f;
+    double t0 = now_s();
+    while ((r = so_source_next(s, &f)) == 0) {
+        if (f->media_s < last) {
+            monotonic = false;
+        }
+        last = f->media_s;
+        double want = n * c->step;
+        if (c->step > 0 && (f->media_s - want > c->tol || want - f->media_s > 1e-3)) {
+            printf("# frame %d at %.6f s, expected %.6f\n", n, f->media_s, n * c->step);
+            timing = false;
+        }
+        if (c->width && (f->width != c->width || f->height != c->height)) {
+            printf("# frame %d is %dx%d\n", n, f->width, f->height);
+            sized = false;
+        }
+        if (f->index != n || f->wall_s - (1700000000.0 + f->media_s) > 1e-6 ||
+            1700000000.0 + f->media_s - f->wall_s > 1e-6) {
+            wall = false;
+        }
+        if (!plane_varies(f->bgr, f->bgr_stride, f->width * 3, f->height) ||
+            !plane_varies(f->gray, f->gray_stride, f->width, f->height)) {
+            planes = false;
+        }
+        saw_big |= f->src_width == 320 && f->width == 320 && f->height == 240;
+        saw_small |= f->src_width == 160 && f->width == 160 && f->height == 120;
+        so_frame_unref(f);
+        n++;
+        if (now_s() - t0 > 20) {
+            break;
+        }
+    }
+    CHECK(f == NULL);
+    if (c->end == END_EOF) {
+        CHECK_INT(r, AVERROR_EOF);
+    } else {
+        CHECK(r < 0 && r != AVERROR_EOF && r != AVERROR_EXIT);
+    }
+    CHECK(n >= c->min_frames && n <= c->max_frames);
+    if (c->min_frames == c->max_frames) {
+        CHECK_INT(n, c->min_frames);
+    }
+    CHECK(monotonic);
+    CHECK(timing);
+    CHECK(sized);
+    CHECK(wall);
+    CHECK(planes);
+    if (strcmp(c->file, "switch.ts") == 0) {
+        CHECK(saw_big);
+        CHECK(saw_small);
+    }
+    struct so_source_stats st;
+    so_source_get_stats(s, &st);
+    CHECK_INT(st.frames_analysed, n);
+    CHECK_INT(st.frames_dropped, 0);
+    CHECK(st.frames_decoded >= (uint64_t)n);
+    if (n > 0) {
+        CHECK_INT(st.health, SO_HEALTH_LIVE);
+    }
+    /* Calling again after the end keeps returning the end. */
+    CHECK_INT(so_source_next(s, &f), r);
+    so_source_destroy(s);
+}
+
+/* ---- pacing, dropping, stop ---------------------------------------------------------- */
+
+static void test_realtime_pacing(void)
+{
+    printf("# case: realtime pacing\n");
+    char url[256];
+    struct so_source_opts o = {
+        .url = path_in("short.mp4", url, sizeof(url)), .camera_id = "pace", .fps = 5,
+        .max_width = 160,
+    };
+    double t0 = now_s();
+    struct so_source *s = so_source_create(&o);
+    CHECK(s != NULL);
+    struct so_frame *f;
+    int n = 0, r;
+    while ((r = so_source_next(s, &f)) == 0) {
+        so_frame_unref(f);
+        n++;
+    }
+    double took = now_s() - t0;
+    printf("# %d frames in %.2f s\n", n, took);
+    CHECK_INT(r, AVERROR_EOF);
+    CHECK(took >= 1.7);
+    CHECK(took < 6);
+    CHECK(n >= 8 && n <= 10);
+    so_source_destroy(s);
+}
+
+static void test_live_drops(void)
+{
+    printf("# case: slow consumer drops frames (latest wins)\n");
+    char url[256];
+    struct so_source_opts o = {
+        .url = path_in("short.mp4", url, sizeof(url)), .camera_id = "drop", .fps = 5,
+        .max_width = 160,
+    };
+    struct so_source *s = so_source_create(&o);
+    struct so_frame *f;
+    int n = 0, r;
+    double last = -1;
+    bool monotonic = true;
+    while ((r = so_source_next(s, &f)) == 0) {
+        monotonic &= f->media_s > last;
+        last = f->media_s;
+        so_frame_unref(f);
+        n++;
+        sleep_s(0.5);
+    }
+    struct so_source_stats st;
+    so_source_get_stats(s, &st);
+    printf("# analysed %d, dropped %llu\n", n, (unsigned long long)st.frames_dropped);
+    CHECK_INT(r, AVERROR_EOF);
+    CHECK(monotonic);
+    CHECK(st.frames_dropped > 0);
+    CHECK(n + st.frames_dropped == 10);
+    so_source_destroy(s);
+}
+
+struct stopper {
+    struct so_source *src;
+    double delay;
+    double stopped_at;
+};
+
+static void *stop_later(void *arg)
+{
+    struct stopper *st = arg;
+    sleep_s(st->delay);
+    st->stopped_at = now_s();
+    so_source_stop(st->src);
+    return NULL;
+}
+
+static void test_stop_interrupts_next(void)
+{
+    printf("# case: stop from another thread interrupts so_source_next\n");
+    char url[256];
+    /* One frame per 5 s: after the first frame so_source_next blocks until the file ends. */
+    struct so_source_opts o = {
+        .url = path_in("x.mp4", url, sizeof(url)), .camera_id = "stop", .fps = 0.2,
+        .max_width = 160,
+    };
+    struct so_source *s = so_source_create(&o);
+    struct so_frame *f;
+    CHECK_INT(so_source_next(s, &f), 0);
+    so_frame_unref(f);
+    struct stopper st = {s, 0.3, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, stop_later, &st);
+    int r = so_source_next(s, &f);
+    double woke = now_s();
+    pthread_join(t, NULL);
+    CHECK_INT(r, AVERROR_EXIT);
+    CHECK(f == NULL);
+    CHECK(woke - st.stopped_at < 1.0);
+    CHECK_INT(so_source_next(s, &f), AVERROR_EXIT);
+    double t0 = now_s();
+    so_source_destroy(s);
+    CHECK(now_s() - t0 < 1.0);
+}
+
+static void test_options_and_names(void)
+{
+    printf("# case: options and names\n");
+    CHECK_STR(so_health_name(SO_HEALTH_LIVE), "live");
+    CHECK_STR(so_health_name(SO_HEALTH_BLIND), "blind");
+    CHECK_STR(so_health_name(SO_HEALTH_MOVED), "moved");
+    CHECK_STR(so_health_name(SO_HEALTH_TAMPERED), "tampered");
+    struct so_source_opts bad_fps = {.url = "x.mp4", .fps = 0, .max_width = 640};
+    CHECK(so_source_create(&bad_fps) == NULL);
+    struct so_source_opts no_url = {.url = NULL, .fps = 5, .max_width = 640};
+    CHECK(so_source_create(&no_url) == NULL);
+    so_source_destroy(NULL);
+    so_source_stop(NULL);
+}
+
+/* ---- network ------------------------------------------------------------------------- */
+
+/* A TCP server that accepts every connection and never sends a byte. */
+struct silent_server {
+    int fd;
+    int port;
+    atomic_bool stop;
+    int clients[64];
+    int nclients;
+    pthread_t thread;
+};
+
+static void *silent_main(void *arg)
+{
+    struct silent_server *sv = arg;
+    while (!atomic_load(&sv->stop)) {
+        struct pollfd p = {sv->fd, POLLIN, 0};
+        if (poll(&p, 1, 50) > 0) {
+            int c = accept(sv->fd, NULL, NULL);
+            if (c >= 0 && sv->nclients < 64) {
+                sv->clients[sv->nclients++] = c;
+            } else if (c >= 0) {
+                close(c);
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Bind 127.0.0.1 on an ephemeral port; returns the fd and sets *port. */
+static int listen_local(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 16) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+struct health_log {
+    pthread_mutex_t lock;
+    int blind, live;
+    double first_blind;
+    char detail[256];
+};
+
+static void on_health(void *opaque, enum so_health h, const char *detail)
+{
+    struct health_log *hl = opaque;
+    pthread_mutex_lock(&hl->lock);
+    if (h == SO_HEALTH_BLIND) {
+        if (hl->blind++ == 0) {
+            hl->first_blind = now_s();
+        }
+    } else if (h == SO_HEALTH_LIVE) {
+        hl->live++;
+    }
+    snprintf(hl->detail, sizeof(hl->detail), "%s", detail ? detail : "");
+    pthread_mutex_unlock(&hl->lock);
+}
+
+struct net_case {
+    const char *name;
+    const char *scheme;
+    const char *path;
+    bool silent;                /* a server accepts and says nothing; else the port is closed */
+    double wait_s;              /* how long to let it run before checking */
+    double max_blind_s;         /* BLIND must be reported within this */
+    bool expect_reconnects;
+};
+
+static const struct net_case net_cases[] = {
+    {"rtsp silent server", "rtsp", "stream", true, 2.0, 2.0, false},
+    {"http silent server", "http", "live.ts", true, 2.0, 2.0, false},
+    {"rtsp closed port", "rtsp", "stream", false, 2.0, 1.0, true},
+};
+
+static void test_net_case(const struct net_case *c)
+{
+    printf("# case: %s\n", c->name);
+    struct silent_server sv = {.fd = -1};
+    int port = 0;
+    int fd = listen_local(&port);
+    CHECK(fd >= 0);
+    if (fd < 0) {
+        return;
+    }
+    if (c->silent) {
+        sv.fd = fd;
+        sv.port = port;
+        atomic_init(&sv.stop, false);
+        pthread_create(&sv.thread, NULL, silent_main, &sv);
+    } else {
+        close(fd); /* nothing listens there now: connections are refused */
+    }
+    char url[128];
+    snprintf(url, sizeof(url), "%s://user:secret@127.0.0.1:%d/%s", c->scheme, port, c->path);
+    struct health_log hl = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct so_source_opts o = {
+        .url = url, .camera_id = "net", .fps = 5, .max_width = 160, .io_timeout_s = 1,
+        .on_health = on_health, .opaque = &hl,
+    };
+    double t0 = now_s();
+    struct so_source *s = so_source_create(&o);
+    CHECK(s != NULL);
+    sleep_s(c->wait_s);
+    struct so_source_stats st;
+    so_source_get_stats(s, &st);
+    double t1 = now_s();
+    so_source_destroy(s);
+    double destroy_s = now_s() - t1;
+
+    pthread_mutex_lock(&hl.lock);
+    printf("# blind after %.2f s (%s), reconnects %llu, destroy took %.2f s\n",
+           hl.blind ? hl.first_blind - t0 : -1.0, hl.detail, (unsigned long long)st.reconnects,
+           destroy_s);
+    CHECK_INT(hl.blind, 1);
+    CHECK_INT(hl.live, 0);
+    CHECK(hl.blind && hl.first_blind - t0 <= c->max_blind_s);
+    CHECK(strstr(hl.detail, "secret") == NULL);
+    pthread_mutex_unlock(&hl.lock);
+    CHECK_INT(st.health, SO_HEALTH_BLIND);
+    if (c->expect_reconnects) {
+        CHECK(st.reconnects > 0);
+    }
+    CHECK(destroy_s < 2.0);
+
+    if (c->silent) {
+        atomic_store(&sv.stop, true);
+        pthread_join(sv.thread, NULL);
+        for (int i = 0; i < sv.nclients; i++) {
+            close(sv.clients[i]);
+        }
+        close(sv.fd);
+    }
+}
+
+/* An HTTP server that sends a short MPEG-TS clip and hangs up: every connection is a stream
+ * that plays for a moment and then ends, so the source has to reconnect again and again. */
+struct clip_server {
+    int fd;
+    atomic_bool stop;
+    const char *file;
+    pthread_t thread;
+};
+
+static void serve_clip(int c, const char *file)
+{
+    char req[2048];
+    size_t got = 0;
+    while (got < sizeof(req) - 1) {
+        struct pollfd p = {c, POLLIN, 0};
+        if (poll(&p, 1, 1000) <= 0) {
+            return;
+        }
+        ssize_t n = read(c, req + got, sizeof(req) - 1 - got);
+        if (n <= 0) {
+            return;
+        }
+        got += (size_t)n;
+        req[got] = 0;
+        if (strstr(req, "\r\n\r\n")) {
+            break;
+        }
+    }
+    const char *head = "HTTP/1.0 200 OK\r\nContent-Type: video/mp2t\r\n\r\n";
+    if (write(c, head, strlen(head)) < 0) {
+        return;
+    }
+    FILE *in = fopen(file, "rb");
+    char buf[8192];
+    size_t n;
+    while (in && (n = fread(buf, 1, sizeof(buf), in)) > 0) {
+        if (write(c, buf, n) < 0) {
+            break;
+        }
+    }
+    if (in) {
+        fclose(in);
+    }
+}
+
+static void *clip_main(void *arg)
+{
+    struct clip_server *sv = arg;
+    while (!atomic_load(&sv->stop)) {
+        struct pollfd p = {sv->fd, POLLIN, 0};
+        if (poll(&p, 1, 50) > 0) {
+            int c = accept(sv->fd, NULL, NULL);
+            if (c >= 0) {
+                serve_clip(c, sv->file);
+                close(c);
+            }
+        }
+    }
+    return NULL;
+}
+
+struct collector {
+    struct so_source *src;
+    int n;
+    double media[256];
+    double wall[256];
+    int last_ret;
+};
+
+static void *collect_main(void *arg)
+{
+    struct collector *co = arg;
+    struct so_frame *f;
+    while ((co->last_ret = so_source_next(co->src, &f)) == 0) {
+        if (co->n < 256) {
+            co->media[co->n] = f->media_s;
+            co->wall[co->n] = f->wall_s;
+            co->n++;
+        }
+        so_frame_unref(f);
+    }
+    return NULL;
+}
+
+static void test_net_reconnect(void)
+{
+    printf("# case: http stream that keeps ending: blind, reconnect, live again\n");
+    char file[256], url[128];
+    struct clip_server sv = {.file = path_in("net.ts", file, sizeof(file))};
+    int port = 0;
+    sv.fd = listen_local(&port);
+    CHECK(sv.fd >= 0);
+    if (sv.fd < 0) {
+        return;
+    }
+    atomic_init(&sv.stop, false);
+    pthread_create(&sv.thread, NULL, clip_main, &sv);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/net.ts", port);
+    struct health_log hl = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct so_source_opts o = {
+        .url = url, .camera_id = "reconnect", .fps = 5, .max_width = 160, .io_timeout_s = 2,
+        .on_health = on_health, .opaque = &hl,
+    };
+    struct collector co = {.src = so_source_create(&o)};
+    CHECK(co.src != NULL);
+    pthread_t t;
+    pthread_create(&t, NULL, collect_main, &co);
+    sleep_s(2.3);
+    struct so_source_stats st;
+    so_source_get_stats(co.src, &st);
+    so_source_stop(co.src);
+    pthread_join(t, NULL);
+    so_source_destroy(co.src);
+
+    bool monotonic = true, wall_ok = true;
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    for (int i = 0; i < co.n; i++) {
+        monotonic &= i == 0 || co.media[i] > co.media[i - 1];
+        wall_ok &= co.wall[i] > (double)rt.tv_sec - 10 && co.wall[i] <= (double)rt.tv_sec + 1;
+    }
+    printf("# %d frames, last media %.2f s, live %d, blind %d, reconnects %llu\n", co.n,
+           co.n ? co.media[co.n - 1] : -1.0, hl.live, hl.blind,
+           (unsigned long long)st.reconnects);
+    CHECK_INT(co.last_ret, AVERROR_EXIT);
+    CHECK(co.n >= 4); /* live: a loaded machine may drop some, never all */
+    CHECK(monotonic);
+    CHECK(wall_ok);
+    CHECK(co.n > 0 && co.media[co.n - 1] > 1.0); /* continued after the first stream ended */
+    CHECK(hl.live >= 2);
+    CHECK(hl.blind >= 1);
+    CHECK(st.reconnects >= 3); /* backoff was reset to 0.5 s because frames flowed */
+
+    atomic_store(&sv.stop, true);
+    pthread_join(sv.thread, NULL);
+    close(sv.fd);
+}
+
+int main(void)
+{
+    if (system("ffmpeg -version >/dev/null 2>&1") != 0) {
+        printf("1..0 # SKIP ffmpeg CLI not found\n");
+        return 77;
+    }
+    snprintf(dir, sizeof(dir), "/tmp/so_test_source_XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    if (make_inputs() != 0) {
+        printf("Bail out! could not generate test inputs in %s\n", dir);
+        run("rm -rf %s", dir);
+        return 1;
+    }
+    test_options_and_names();
+    for (size_t i = 0; i < sizeof(file_cases) / sizeof(file_cases[0]); i++) {
+        test_file_case(&file_cases[i]);
+    }
+    test_realtime_pacing();
+    test_live_drops();
+    test_stop_interrupts_next();
+    for (size_t i = 0; i < sizeof(net_cases) / sizeof(net_cases[0]); i++) {
+        test_net_case(&net_cases[i]);
+    }
+    test_net_reconnect();
+    run("rm -rf %s", dir);
+    return so_test_done();
+}
