@@ -327,6 +327,12 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
         if (fg) {
             m->miss[i] = 0;
             if (!moving) {
+                if (m->age[i] <= 0) {
+                    /* The short-term average needed this long to settle on the new value:
+                     * the object has been at rest that long already. */
+                    float settle = fabsf(in - bg) / (0.8f * thr);
+                    m->age[i] = settle > 1.0f ? (float)m->p.fast_tau_s * logf(settle) : 0;
+                }
                 m->age[i] += fdt;
                 m->hold[i] = 0;
             } else if (m->age[i] > 0) {

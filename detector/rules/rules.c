@@ -305,7 +305,11 @@ static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so
         bool fragment = false;
         for (int t = 0; t < MAX_TRACKS; t++) {
             struct track *tr = &z->tracks[t];
-            double o = tr->used ? overlap(tr->box, box) : 0;
+            /* A vehicle often splits into pieces (windows, a pole in front): pieces within a
+             * quarter of its size around its box belong to it. */
+            int grown[4] = {tr->box[0] - tr->box[2] / 4, tr->box[1] - tr->box[3] / 4,
+                            tr->box[2] + tr->box[2] / 2, tr->box[3] + tr->box[3] / 2};
+            double o = tr->used ? overlap(grown, box) : 0;
             if (o >= best_overlap) {
                 best_overlap = o;
                 best = tr;

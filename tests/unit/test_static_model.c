@@ -351,7 +351,7 @@ static const struct sm_case cases[] = {
      {.duration = 60, .gain = {{0, 1.0}, {19.9, 1.0}, {20.0, 1.3}}, .n_gain = 3, NO_BLOCK,
       NO_MOVER},
      {{0.0, 60, R_ALL, S_MAX_AGE, 0, 2.999},
-      {25.0, 60, R_ALL, S_GAIN, 1.25, 1.35}},
+      {25.0, 60, R_ALL, S_GAIN, 1.15, 1.35}},
      2},
     {"(e) gradual darkening x0.7",
      {.duration = 50,
