@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "select.h"
 #include "socv.h"
 
 #define WARMUP_SAMPLES 16
@@ -146,37 +147,9 @@ struct so_static_model *so_static_model_create(int width, int height,
     return m;
 }
 
-/* Quickselect median of v[0..n-1] (reorders v). */
 static float median(float *v, int n)
 {
-    int k = n / 2, lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pivot = v[(lo + hi) / 2];
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) {
-                i++;
-            }
-            while (v[j] > pivot) {
-                j--;
-            }
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                j--;
-            }
-        }
-        if (k <= j) {
-            hi = j;
-        } else if (k >= i) {
-            lo = i;
-        } else {
-            break;
-        }
-    }
-    return v[k];
+    return so_kth_smallest(v, n, n / 2 + 1);
 }
 
 static void compute_gain(struct so_static_model *m)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "select.h"
 #include "socv.h"
 #include "zone_mask.h"
 
@@ -121,39 +122,6 @@ struct so_rules *so_rules_create(const struct so_camera_cfg *camera, int width, 
     return r;
 }
 
-/* Quickselect: the k-th largest of v[0..n-1] (k from 1); reorders v. */
-static float kth_largest(float *v, int n, int k)
-{
-    int target = k - 1, lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pivot = v[(lo + hi) / 2];
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] > pivot) {
-                i++;
-            }
-            while (v[j] < pivot) {
-                j--;
-            }
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                j--;
-            }
-        }
-        if (target <= j) {
-            hi = j;
-        } else if (target >= i) {
-            lo = i;
-        } else {
-            break;
-        }
-    }
-    return v[target];
-}
-
 /* Overlap of two boxes over the smaller one's area: a fragment of a vehicle's blob (half
  * occluded, or splitting as it pulls out) still matches the vehicle's track. */
 static double overlap(const int a[4], const int b[4])
@@ -225,7 +193,7 @@ static void process_zone(struct so_rules *r, struct zone_state *z, struct so_fra
     bool present = open ? n >= (need + 1) / 2 : n >= need;
     double start = now;
     if (n >= need) {
-        start = now - kth_largest(r->buf, n, need);
+        start = now - so_kth_largest(r->buf, n, need);
     }
     bool enforced = so_schedule_active(&zc->schedule, wall_at(frame, now));
     struct so_episode_params p = {zc->dwell_s, zc->report_interval_s, zc->clear_s};
@@ -276,7 +244,7 @@ static double blob_rest_age(struct so_rules *r, const struct socv_blob *b, const
             }
         }
     }
-    return n ? kth_largest(r->buf, n, (3 * n + 3) / 4) : 0;
+    return n ? so_kth_largest(r->buf, n, (3 * n + 3) / 4) : 0;
 }
 
 static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so_frame *frame,

@@ -7,6 +7,7 @@ Usage: run_truth.py BIN TRUTH.yaml            (a clip of the shared assets)
 Shared clips come from $STREETORDER_ASSETS (default ../shared/assets beside the source tree);
 when they are missing the test is skipped (exit 77) unless CI is set, where it fails.
 """
+import json
 import os
 import subprocess
 import sys
@@ -34,9 +35,37 @@ def main(argv):
                 return 1
             print(f"skip: assets missing: {truth}")
             return 77
-    r = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "eval"), "--strict",
-                        "--bin", binary, truth])
-    return r.returncode
+    # Run the real binary once, score its events, and validate every record against the
+    # published schema (config/event.schema.json).
+    import tempfile
+    import jsonschema
+    import yaml
+    folder = os.path.dirname(truth)
+    config = os.path.join(folder, yaml.safe_load(open(truth))["config"])
+    with tempfile.TemporaryDirectory() as tmp:
+        events = os.path.join(tmp, "events.jsonl")
+        cfg = yaml.safe_load(open(config))
+        for cam in cfg["cameras"]:
+            if "://" not in cam["url"] and not os.path.isabs(cam["url"]):
+                cam["url"] = os.path.join(folder, cam["url"])
+        cfg.setdefault("detector", {})["state_dir"] = os.path.join(tmp, "state")
+        run_cfg = os.path.join(tmp, "config.yaml")
+        yaml.safe_dump(cfg, open(run_cfg, "w"), allow_unicode=True)
+        r = subprocess.run([binary, "run", "-c", run_cfg, "--fast", "--quiet", "--events", events])
+        if r.returncode != 0:
+            print(f"detector exited {r.returncode}")
+            return 1
+        schema = json.load(open(os.path.join(ROOT, "config", "event.schema.json")))
+        bad = 0
+        for n, line in enumerate(open(events), 1):
+            try:
+                jsonschema.validate(json.loads(line), schema)
+            except (ValueError, jsonschema.ValidationError) as e:
+                print(f"events line {n} does not match the schema: {e}")
+                bad += 1
+        r = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "eval"), "--strict",
+                            "--events", events, truth])
+        return 1 if bad else r.returncode
 
 
 if __name__ == "__main__":
