@@ -49,6 +49,10 @@ struct so_static_model {
     float *gain;            /* per-pixel gain */
     int bs, nbx, nby;       /* gain blocks */
     float *block_gain, *block_smooth, *scratch;
+    float *block_ref;       /* slow average of each block's gain */
+    uint64_t *block_hist;   /* per block, 2 words: bit k = light changing k seconds ago */
+    long hist_sec;          /* the second that bit 0 stands for */
+    double median_ref;      /* slow average of median_gain */
     double median_gain;
     bool started;
     double last_t, t0;
@@ -88,6 +92,8 @@ void so_static_model_destroy(struct so_static_model *m)
     free(m->gain);
     free(m->block_gain);
     free(m->block_smooth);
+    free(m->block_ref);
+    free(m->block_hist);
     free(m->scratch);
     free(m->samples);
     free(m);
@@ -134,15 +140,22 @@ struct so_static_model *so_static_model_create(int width, int height,
     m->gain = malloc(n * sizeof(float));
     m->block_gain = malloc(nb * sizeof(float));
     m->block_smooth = malloc(nb * sizeof(float));
+    m->block_ref = malloc(nb * sizeof(float));
+    m->block_hist = calloc(nb * 2, sizeof(uint64_t));
     m->scratch = malloc(scratch * sizeof(float));
     m->samples = malloc(n * WARMUP_SAMPLES);
     if (!m->blur || !m->frame || !m->bg || !m->fast || !m->age || !m->hold || !m->miss ||
-        !m->fg || !m->gain || !m->block_gain || !m->block_smooth || !m->scratch ||
+        !m->fg || !m->gain || !m->block_gain || !m->block_smooth ||
+        !m->block_ref || !m->block_hist || !m->scratch ||
         !m->samples) {
         so_static_model_destroy(m);
         return NULL;
     }
+    for (size_t i = 0; i < nb; i++) {
+        m->block_ref[i] = 1.0f;
+    }
     m->median_gain = 1.0;
+    m->median_ref = 1.0;
     m->warming = true;
     return m;
 }
@@ -208,6 +221,69 @@ static void compute_gain(struct so_static_model *m)
             m->gain[(size_t)y * w + x] = top + (bot - top) * ty;
         }
     }
+}
+
+/*
+ * Light-change history. A cast shadow that vanishes when a cloud covers the sun (or the change
+ * of contrast a cloud brings) alters patches that no smooth gain field explains, and they then
+ * stay put like objects. What gives them away is timing: they came to rest while the light
+ * was changing there. Each block keeps 128 one-second bits of "its gain moved by more than
+ * LIGHT_CHANGE against its 2-second average, while the frame's median gain moved by more than
+ * GLOBAL_CHANGE" (an object entering a block moves that block's gain a little, never the
+ * frame's median). Rules ask about a blob's blocks at the time it came to rest.
+ */
+#define LIGHT_CHANGE 0.06
+#define GLOBAL_CHANGE 0.03
+#define HIST_BITS 128
+
+static void track_light_changes(struct so_static_model *m, double dt, double media_s)
+{
+    long sec = (long)floor(media_s);
+    long shift = sec - m->hist_sec;
+    m->hist_sec = sec;
+    float alpha = (float)(1.0 - exp(-dt / 2.0));
+    bool global = fabs(m->median_gain - m->median_ref) / m->median_ref > GLOBAL_CHANGE;
+    m->median_ref += alpha * (m->median_gain - m->median_ref);
+    for (int b = 0; b < m->nbx * m->nby; b++) {
+        uint64_t *h = m->block_hist + 2 * b;
+        if (shift >= HIST_BITS) {
+            h[0] = h[1] = 0;
+        } else if (shift >= 64) {
+            h[1] = h[0] << (shift - 64);
+            h[0] = 0;
+        } else if (shift > 0) {
+            h[1] = (h[1] << shift) | (h[0] >> (64 - shift));
+            h[0] <<= shift;
+        }
+        float g = m->block_smooth[b], ref = m->block_ref[b];
+        if (global && fabsf(g - ref) / ref > LIGHT_CHANGE) {
+            h[0] |= 1;
+        }
+        m->block_ref[b] = ref + alpha * (g - ref);
+    }
+}
+
+bool so_static_model_light_changed(const struct so_static_model *m, int x, int y, int w, int h,
+                                   double t0, double t1)
+{
+    long s0 = (long)floor(t0), s1 = (long)floor(t1);
+    int bx0 = x / m->bs, by0 = y / m->bs;
+    int bx1 = (x + w - 1) / m->bs, by1 = (y + h - 1) / m->bs;
+    for (int by = by0; by <= by1 && by < m->nby; by++) {
+        for (int bx = bx0; bx <= bx1 && bx < m->nbx; bx++) {
+            const uint64_t *hb = m->block_hist + 2 * (by * m->nbx + bx);
+            for (long s = s0; s <= s1; s++) {
+                long k = m->hist_sec - s;
+                if (k < 0 || k >= HIST_BITS) {
+                    continue;
+                }
+                if ((k < 64 ? hb[0] >> k : hb[1] >> (k - 64)) & 1) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
 }
 
 static int cmp_u8(const void *a, const void *b)
@@ -278,6 +354,7 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
         m->median_gain = 1.0;
     } else {
         compute_gain(m);
+        track_light_changes(m, dt, media_s);
     }
 
     float a_bg = (float)(1.0 - exp(-dt / m->p.bg_tau_s));

@@ -65,6 +65,14 @@ bool so_static_model_warming_up(const struct so_static_model *m);
  */
 void so_static_model_absorb(struct so_static_model *m, const uint8_t *mask);
 
+/*
+ * Did the light change (the local gain move, as part of a change over much of the frame)
+ * anywhere over the box x,y,w,h (pixels) between media times t0 and t1 (within the last 128 s)?
+ * Tells a vanished shadow from an object: the former comes to rest while the light changes.
+ */
+bool so_static_model_light_changed(const struct so_static_model *m, int x, int y, int w, int h,
+                                   double t0, double t1);
+
 /* Current normalised frame and background (for ghost tests and snapshots). */
 const float *so_static_model_frame(const struct so_static_model *m);
 const float *so_static_model_background(const struct so_static_model *m);

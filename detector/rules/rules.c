@@ -24,8 +24,12 @@
 #define PRESENT_AGE_S 1.5       /* a pixel counts as occupied after resting this long */
 #define MAX_BLOBS 128
 #define MAX_TRACKS 16
-#define TRACK_FORGET_S 3.0      /* an unconfirmed track absent this long is dropped */
+#define TRACK_FORGET_S 3.0
+#define TRACK_CONFIRM_S 5.0     /* a track must be followed this long before it can open */      /* an unconfirmed track absent this long is dropped */
 #define ABSENCE_LAG_S 1.0       /* the model needs this long to see a pixel is free again */
+#define GHOST_MIN_AGE_S 3.0     /* blobs are judged light artefact or object once settled */
+#define GHOST_MAX_AGE_S 6.0
+#define GHOST_WINDOW_S 4.0      /* light changing this long before coming to rest counts */
 #define VEHICLE_MIN_AREA 0.004  /* share of the frame */
 #define NONMOTOR_MIN_AREA 0.0008
 
@@ -34,6 +38,7 @@ struct track {
     int id;
     int box[4];
     double start_est;
+    double first_seen_s;
     double last_seen_s;
     bool seen;                  /* matched in the current frame */
     struct so_episode ep;
@@ -54,6 +59,7 @@ struct so_rules {
     struct zone_state *zones;
     size_t n_zones;
     uint8_t *mask;
+    uint8_t *ghost;
     int32_t *labels;
     float *buf;
     struct socv_blob blobs[MAX_BLOBS];
@@ -82,6 +88,7 @@ void so_rules_destroy(struct so_rules *r)
     }
     free(r->zones);
     free(r->mask);
+    free(r->ghost);
     free(r->labels);
     free(r->buf);
     free(r);
@@ -103,9 +110,10 @@ struct so_rules *so_rules_create(const struct so_camera_cfg *camera, int width, 
     r->n_zones = camera->n_zones;
     r->zones = calloc(camera->n_zones, sizeof(*r->zones));
     r->mask = malloc(n);
+    r->ghost = malloc(n);
     r->labels = malloc(n * sizeof(int32_t));
     r->buf = malloc(n * sizeof(float));
-    if (!r->zones || !r->mask || !r->labels || !r->buf) {
+    if (!r->zones || !r->mask || !r->ghost || !r->labels || !r->buf) {
         so_rules_destroy(r);
         return NULL;
     }
@@ -291,7 +299,8 @@ static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so
             for (int t = 0; t < MAX_TRACKS && !best; t++) {
                 if (!z->tracks[t].used) {
                     best = &z->tracks[t];
-                    *best = (struct track){.used = true, .id = r->next_track++};
+                    *best = (struct track){.used = true, .id = r->next_track++,
+                                           .first_seen_s = now};
                     so_episode_init(&best->ep);
                     best->rest = so_frame_ref(frame);
                 }
@@ -322,8 +331,12 @@ static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so
             }
             continue;
         }
+        /* A vehicle must be followed a few seconds before it can be confirmed, however old
+         * its pixels: a blob that only now took a vehicle's shape (pieces of a car merging as
+         * it pulls out) is gone before then. */
+        bool followed = now - tr->first_seen_s >= TRACK_CONFIRM_S;
         enum so_episode_action a = so_episode_step(&tr->ep, &p, now, tr->seen, tr->start_est,
-                                                   tr->last_seen_s, enforced);
+                                                   tr->last_seen_s, enforced && followed);
         if (a == SO_EPISODE_NONE) {
             continue;
         }
@@ -334,6 +347,97 @@ static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so
             so_frame_unref(tr->rest);
             *tr = (struct track){0};
         }
+    }
+}
+
+/*
+ * Light artefacts: a static blob that came to rest while the light over it was changing, and
+ * whose outline has no more edges in the frame than in the background, is taken for a vanished
+ * cast shadow or a contrast change, not an object put down, and is absorbed into the
+ * background. Blobs are judged once they have settled (GHOST_MIN_AGE_S) and
+ * never after GHOST_MAX_AGE_S, so an established object is not dropped by a later cloud. (The
+ * warm-up median takes care of things present at start-up.)
+ */
+static double blob_rest_age(struct so_rules *r, const struct socv_blob *b, const float *age);
+
+/*
+ * Mean edge strength along a blob's outline in the normalised frame and in the background. An
+ * object put down brings its outline with it (frame edges); a vanished shadow or a contrast
+ * change does not add edges (the background has as many or more). Returns false if the blob has
+ * too little outline to judge.
+ */
+static bool outline_edges(struct so_rules *r, const struct socv_blob *b, const float *frame,
+                          const float *bg, double *e_frame, double *e_bg)
+{
+    int w = r->w, h = r->h;
+    double ef = 0, eb = 0;
+    int n = 0;
+    for (int y = b->y; y < b->y + b->h; y++) {
+        for (int x = b->x; x < b->x + b->w; x++) {
+            size_t i = (size_t)y * w + x;
+            if (r->labels[i] != b->label || x < 2 || y < 2 || x >= w - 2 || y >= h - 2) {
+                continue;
+            }
+            if (r->labels[i - 1] == b->label && r->labels[i + 1] == b->label &&
+                r->labels[i - w] == b->label && r->labels[i + w] == b->label) {
+                continue;   /* interior */
+            }
+            size_t dy = 2 * (size_t)w;
+            ef += fabsf(frame[i + 2] - frame[i - 2]) + fabsf(frame[i + dy] - frame[i - dy]);
+            eb += fabsf(bg[i + 2] - bg[i - 2]) + fabsf(bg[i + dy] - bg[i - dy]);
+            n++;
+        }
+    }
+    if (n < 8) {
+        return false;
+    }
+    *e_frame = ef / n;
+    *e_bg = eb / n;
+    return true;
+}
+
+static void remove_light_artefacts(struct so_rules *r, struct so_static_model *model,
+                                   double now)
+{
+    const float *age = so_static_model_age(model);
+    const float *frame = so_static_model_frame(model);
+    const float *bg = so_static_model_background(model);
+    bool any = false;
+    int kept = 0;
+    for (int b = 0; b < r->n_blobs; b++) {
+        const struct socv_blob *bl = &r->blobs[b];
+        double rest = blob_rest_age(r, bl, age), e_frame, e_bg;
+        if (rest < GHOST_MIN_AGE_S || rest > GHOST_MAX_AGE_S ||
+            !so_static_model_light_changed(model, bl->x, bl->y, bl->w, bl->h,
+                                           now - rest - GHOST_WINDOW_S, now - rest + 1.0) ||
+            !outline_edges(r, bl, frame, bg, &e_frame, &e_bg) ||
+            e_frame > 1.2 * e_bg + 4.0) {
+            r->blobs[kept++] = *bl;
+            continue;
+        }
+        if (!any) {
+            memset(r->ghost, 0, (size_t)r->w * r->h);
+            any = true;
+        }
+        for (int y = bl->y; y < bl->y + bl->h; y++) {
+            for (int x = bl->x; x < bl->x + bl->w; x++) {
+                size_t i = (size_t)y * r->w + x;
+                /* Only what came to rest with it: an older object the artefact has merged
+                 * with (goods on a lawn a cloud darkens) keeps its age. */
+                if (r->labels[i] == bl->label && age[i] <= GHOST_MAX_AGE_S + GHOST_WINDOW_S) {
+                    r->ghost[i] = 255;
+                    r->mask[i] = 0;
+                    r->labels[i] = 0;
+                }
+            }
+        }
+        so_debug(r->cam->id, "blob at %d,%d %dx%d came to rest while the light changed and "
+                 "brought no outline (edges %.1f, background %.1f): absorbed", bl->x, bl->y,
+                 bl->w, bl->h, e_frame, e_bg);
+    }
+    r->n_blobs = kept;
+    if (any) {
+        so_static_model_absorb(model, r->ghost);
     }
 }
 
@@ -360,6 +464,7 @@ void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_stat
     }
     /* Largest first: a vehicle's main blob claims its track before its fragments do. */
     qsort(r->blobs, (size_t)r->n_blobs, sizeof(r->blobs[0]), cmp_blob_area);
+    remove_light_artefacts(r, model, frame->media_s);
     for (size_t i = 0; i < r->n_zones; i++) {
         struct zone_state *z = &r->zones[i];
         if (per_vehicle(z->cfg->kind)) {
