@@ -46,6 +46,7 @@ struct so_static_model {
     float *fast;            /* short-term running average */
     float *age, *hold, *miss;
     uint8_t *fg;
+    uint8_t *moving;        /* 255 where the frame differs from the short-term average */
     float *gain;            /* per-pixel gain */
     int bs, nbx, nby;       /* gain blocks */
     float *block_gain, *block_smooth, *scratch;
@@ -89,6 +90,7 @@ void so_static_model_destroy(struct so_static_model *m)
     free(m->hold);
     free(m->miss);
     free(m->fg);
+    free(m->moving);
     free(m->gain);
     free(m->block_gain);
     free(m->block_smooth);
@@ -137,6 +139,7 @@ struct so_static_model *so_static_model_create(int width, int height,
     m->hold = calloc(n, sizeof(float));
     m->miss = calloc(n, sizeof(float));
     m->fg = calloc(n, 1);
+    m->moving = calloc(n, 1);
     m->gain = malloc(n * sizeof(float));
     m->block_gain = malloc(nb * sizeof(float));
     m->block_smooth = malloc(nb * sizeof(float));
@@ -145,7 +148,7 @@ struct so_static_model *so_static_model_create(int width, int height,
     m->scratch = malloc(scratch * sizeof(float));
     m->samples = malloc(n * WARMUP_SAMPLES);
     if (!m->blur || !m->frame || !m->bg || !m->fast || !m->age || !m->hold || !m->miss ||
-        !m->fg || !m->gain || !m->block_gain || !m->block_smooth ||
+        !m->fg || !m->moving || !m->gain || !m->block_gain || !m->block_smooth ||
         !m->block_ref || !m->block_hist || !m->scratch ||
         !m->samples) {
         so_static_model_destroy(m);
@@ -374,6 +377,7 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
         bool moving = fabsf(in - m->fast[i]) > 0.8f * thr;
         m->fast[i] += a_fast * (in - m->fast[i]);
         m->fg[i] = fg ? 255 : 0;
+        m->moving[i] = moving ? 255 : 0;
         if (fg) {
             m->miss[i] = 0;
             if (!moving) {
@@ -425,6 +429,23 @@ const float *so_static_model_age(const struct so_static_model *m)
 const uint8_t *so_static_model_foreground(const struct so_static_model *m)
 {
     return m->fg;
+}
+
+double so_static_model_moving_share(const struct so_static_model *m, int x, int y, int w, int h)
+{
+    int x0 = x < 0 ? 0 : x, y0 = y < 0 ? 0 : y;
+    int x1 = x + w > m->w ? m->w : x + w, y1 = y + h > m->h ? m->h : y + h;
+    if (x1 <= x0 || y1 <= y0) {
+        return 0;
+    }
+    long n = 0;
+    for (int yy = y0; yy < y1; yy++) {
+        const uint8_t *row = m->moving + (size_t)yy * m->w;
+        for (int xx = x0; xx < x1; xx++) {
+            n += row[xx] != 0;
+        }
+    }
+    return (double)n / ((double)(x1 - x0) * (y1 - y0));
 }
 
 double so_static_model_gain(const struct so_static_model *m)

@@ -52,6 +52,10 @@ const float *so_static_model_age(const struct so_static_model *m);
 /* Per-pixel foreground flags of the last update (255 = differs from background). */
 const uint8_t *so_static_model_foreground(const struct so_static_model *m);
 
+/* Share of the pixels of box x,y,w,h (clipped to the frame) that moved in the last update
+ * (differ from the short-term average): a parked car is still, traffic is not. */
+double so_static_model_moving_share(const struct so_static_model *m, int x, int y, int w, int h);
+
 /* Median of the local gain field of the last frame (1.0 = reference illumination). */
 double so_static_model_gain(const struct so_static_model *m);
 

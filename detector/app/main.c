@@ -11,6 +11,7 @@
 #include "app.h"
 #include "config.h"
 #include "log.h"
+#include "model.h"
 #include "so_build_config.h"
 
 static void usage(FILE *out)
@@ -39,7 +40,17 @@ static int cmd_check(const char *path)
         so_config_errors_finish(&errors);
         return 1;
     }
+    char err[2048];
+    if (so_model_check(cfg->model, cfg->weights_dir, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: detector.model: %s\n", path, err);
+        so_config_destroy(cfg);
+        so_config_errors_finish(&errors);
+        return 1;
+    }
     so_config_print_summary(cfg, stdout);
+    if (!cfg->model) {
+        printf("no model: detection is class-agnostic (static objects)\n");
+    }
     printf("%s: OK\n", path);
     so_config_destroy(cfg);
     so_config_errors_finish(&errors);

@@ -21,13 +21,18 @@
 
 #include "app.h"
 #include "config.h"
+#include "detector.h"
 #include "event.h"
+#include "model.h"
 #include "log.h"
 #include "outputs.h"
 #include "rules.h"
 #include "source.h"
 #include "static_model.h"
 #include "timeutil.h"
+#include "tracker.h"
+
+#define HEALTH_HEARTBEAT_S 5.0
 
 struct camera_run {
     const struct so_camera_cfg *cfg;
@@ -36,6 +41,11 @@ struct camera_run {
     struct so_source *source;
     struct so_static_model *model;
     struct so_rules *rules;
+    struct so_detector *detector;       /* NULL: class-agnostic */
+    struct so_tracker *tracker;         /* with the detector */
+    double next_detect_s;
+    struct so_box rois[8];              /* close-up regions around small vehicle zones */
+    int n_rois;
     int width, height;
     pthread_t thread;
     bool thread_started;
@@ -43,6 +53,7 @@ struct camera_run {
     int status;                 /* 0, or the error that ended the input */
     pthread_mutex_t *wake_lock;
     pthread_cond_t *wake;
+    atomic_int health;          /* last enum so_health reported, -1 before any */
     const char *debug_dir;      /* STREETORDER_DEBUG_DIR, NULL when unset */
     double debug_next;
 };
@@ -50,6 +61,7 @@ struct camera_run {
 static void on_health(void *opaque, enum so_health health, const char *detail)
 {
     struct camera_run *c = opaque;
+    atomic_store(&c->health, (int)health);
     so_outputs_health(c->outputs, c->cfg->id, so_health_name(health), detail);
 }
 
@@ -64,6 +76,8 @@ static void on_report(void *opaque, const struct so_report *rep)
     so_outputs_submit(c->outputs, ev);
 }
 
+static void plan_rois(struct camera_run *c, int width, int height);
+
 /* (Re)build the per-size analysis state for a frame size. */
 static int setup_analysis(struct camera_run *c, const struct so_frame *f)
 {
@@ -77,12 +91,19 @@ static int setup_analysis(struct camera_run *c, const struct so_frame *f)
     }
     so_rules_destroy(c->rules);
     so_static_model_destroy(c->model);
+    so_tracker_destroy(c->tracker);
     c->rules = NULL;
+    c->tracker = NULL;
     c->model = so_static_model_create(width, height, NULL);
     if (c->model) {
         c->rules = so_rules_create(c->cfg, width, height, on_report, c);
     }
-    if (!c->model || !c->rules) {
+    if (c->detector) {
+        plan_rois(c, width, height);
+        double fps = c->cfg->analysis.detect_fps;
+        c->tracker = so_tracker_create(width, height, fps > 0 ? 1.0 / fps : 1.0);
+    }
+    if (!c->model || !c->rules || (c->detector && !c->tracker)) {
         so_err(c->cfg->id, "out of memory for a %dx%d analysis", width, height);
         return -ENOMEM;
     }
@@ -126,6 +147,101 @@ static void debug_dump(struct camera_run *c, const struct so_frame *f)
         }
     }
     fclose(out);
+    const char *px = getenv("STREETORDER_DEBUG_PIXEL");
+    int dx, dy;
+    if (px && sscanf(px, "%d,%d", &dx, &dy) == 2 && dx >= 0 && dy >= 0 && dx < w && dy < h) {
+        size_t i = (size_t)dy * w + dx;
+        so_debug(c->cfg->id, "pixel %d,%d at %.1f: raw %d frame %.1f bg %.1f age %.1f fg %d", dx,
+                 dy, f->media_s, f->gray[(size_t)dy * f->gray_stride + dx],
+                 so_static_model_frame(c->model)[i], so_static_model_background(c->model)[i],
+                 age[i], fg[i]);
+    }
+}
+
+/*
+ * Close-ups: the detector sees a fixed-size input (320x320 for the small models), so a vehicle
+ * zone that covers a small part of the frame gets a second pass on a region around it (the
+ * zone's box grown to twice its size, at least 128 px a side): distant parked cars become big
+ * enough to be found. Zones that cover much of the frame are served by the whole-frame pass.
+ */
+static void plan_rois(struct camera_run *c, int width, int height)
+{
+    c->n_rois = 0;
+    for (size_t i = 0; i < c->cfg->n_zones && c->n_rois < 8; i++) {
+        const struct so_zone_cfg *z = &c->cfg->zones[i];
+        if (z->kind != SO_ZONE_ILLEGAL_PARKING && z->kind != SO_ZONE_NONMOTOR_PARKING) {
+            continue;
+        }
+        double x0, y0, x1, y1;
+        so_polygon_bounds(&z->polygon, &x0, &y0, &x1, &y1);
+        double w = (x1 - x0) * width, h = (y1 - y0) * height;
+        double side_w = w * 2 > 128 ? w * 2 : 128, side_h = h * 2 > 128 ? h * 2 : 128;
+        if (side_w * side_h > 0.4 * width * height) {
+            continue;
+        }
+        double cx = (x0 + x1) / 2 * width, cy = (y0 + y1) / 2 * height;
+        int rx = (int)(cx - side_w / 2), ry = (int)(cy - side_h / 2);
+        int rw = (int)side_w, rh = (int)side_h;
+        rx = rx < 0 ? 0 : (rx + rw > width ? width - rw : rx);
+        ry = ry < 0 ? 0 : (ry + rh > height ? height - rh : ry);
+        rx = rx < 0 ? 0 : rx;
+        ry = ry < 0 ? 0 : ry;
+        rw = rw > width ? width : rw;
+        rh = rh > height ? height : rh;
+        c->rois[c->n_rois++] = (struct so_box){rx, ry, rw, rh};
+    }
+}
+
+/*
+ * Object detection at the camera's detect_fps (by media time, so --fast runs are
+ * deterministic), on the whole analysis frame; the tracker advances on every frame.
+ */
+#define MAX_DETECTIONS 128
+#define MAX_MOVING_SHARE 0.25
+
+static void detect(struct camera_run *c, struct so_frame *f)
+{
+    struct so_detection dets[MAX_DETECTIONS];
+    int n = 0;
+    bool ran = false;
+    double fps = c->cfg->analysis.detect_fps;
+    if (fps > 0 && f->media_s >= c->next_detect_s - 1e-6) {
+        c->next_detect_s += 1.0 / fps;
+        if (c->next_detect_s <= f->media_s) {
+            c->next_detect_s = f->media_s + 1.0 / fps;
+        }
+        struct so_image img = {f->bgr, f->width, f->height, f->bgr_stride};
+        struct so_detect_filter filter = {
+            .roles = SO_ROLE_BIT(SO_ROLE_VEHICLE) | SO_ROLE_BIT(SO_ROLE_NONMOTOR) |
+                     SO_ROLE_BIT(SO_ROLE_PERSON) | SO_ROLE_BIT(SO_ROLE_STALL_CUE),
+        };
+        ran = true;
+        for (int r = -1; r < c->n_rois; r++) {
+            int got = 0;
+            if (so_detector_run(c->detector, &img, r < 0 ? NULL : &c->rois[r], &filter, dets + n,
+                                MAX_DETECTIONS - n, &got) < 0) {
+                so_warn(c->cfg->id, "object detector failed: %s",
+                        so_detector_last_error(c->detector));
+                ran = false;
+                break;
+            }
+            n += got;
+        }
+        if (c->n_rois) {
+            n = so_detect_nms(dets, n, so_detector_model(c->detector)->nms_threshold);
+        }
+    }
+    /* The tracker follows things at rest: a vehicle box over moving pixels is traffic. */
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        bool vehicle = dets[i].role == SO_ROLE_VEHICLE || dets[i].role == SO_ROLE_NONMOTOR;
+        const struct so_box *b = &dets[i].box;
+        if (!vehicle ||
+            so_static_model_moving_share(c->model, b->x, b->y, b->w, b->h) < MAX_MOVING_SHARE) {
+            dets[kept++] = dets[i];
+        }
+    }
+    so_tracker_update(c->tracker, f, dets, kept, ran);
 }
 
 static void *analysis_main(void *arg)
@@ -146,7 +262,13 @@ static void *analysis_main(void *arg)
             break;
         }
         so_static_model_update(c->model, f->gray, f->gray_stride, f->media_s);
-        so_rules_process(c->rules, f, c->model);
+        const struct so_track *tracks = NULL;
+        int n_tracks = 0;
+        if (c->detector) {
+            detect(c, f);
+            n_tracks = so_tracker_tracks(c->tracker, &tracks);
+        }
+        so_rules_process(c->rules, f, c->model, tracks, n_tracks);
         if (c->debug_dir) {
             debug_dump(c, f);
         }
@@ -165,6 +287,19 @@ static bool all_done(struct camera_run *cams, size_t n)
         if (!atomic_load(&cams[i].done)) {
             return false;
         }
+    }
+    return true;
+}
+
+/* While draining delivery: keep waiting unless SIGINT/SIGTERM arrived (they do not drain). */
+static bool no_stop_signal(void *opaque)
+{
+    struct timespec zero = {0, 0};
+    int sig = sigtimedwait(opaque, NULL, &zero);
+    if (sig == SIGINT || sig == SIGTERM) {
+        so_info("run", "%s: stopping without waiting for delivery",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+        return false;
     }
     return true;
 }
@@ -207,11 +342,19 @@ int so_cmd_run(const struct so_run_opts *opts)
     }
     so_info("run", "detector %s: %zu camera%s, state in %s", cfg->detector_id, cfg->n_cameras,
             cfg->n_cameras == 1 ? "" : "s", cfg->state_dir);
+    struct so_model_desc *model = NULL;
     if (!cfg->model) {
         so_info("run", "no model configured: detecting class-agnostic (static objects)");
     } else {
-        so_warn("run", "model %s is configured but this build has no object detector yet: "
-                "detecting class-agnostic", cfg->model);
+        char err[1024];
+        model = so_model_open(cfg->model, cfg->weights_dir, err, sizeof(err));
+        if (!model) {
+            so_err("run", "model %s: %s", cfg->model, err);
+            so_outputs_destroy(outputs);
+            so_config_destroy(cfg);
+            return 1;
+        }
+        so_info("run", "object detector: %s", cfg->model);
     }
 
     pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -226,11 +369,22 @@ int so_cmd_run(const struct so_run_opts *opts)
         struct camera_run *c = &cams[i];
         c->cfg = &cfg->cameras[i];
         c->outputs = outputs;
-        c->ectx = (struct so_event_ctx){.detector_id = cfg->detector_id, .model = NULL};
+        c->ectx = (struct so_event_ctx){.detector_id = cfg->detector_id, .model = cfg->model};
+        if (model) {
+            char err[1024];
+            c->detector = so_detector_create(model, 1, err, sizeof(err));
+            if (!c->detector) {
+                so_err(c->cfg->id, "cannot create the object detector: %s", err);
+                atomic_store(&c->done, true);
+                status = 1;
+                continue;
+            }
+        }
         c->wake_lock = &wake_lock;
         c->wake = &wake;
         c->debug_dir = getenv("STREETORDER_DEBUG_DIR");
         atomic_init(&c->done, false);
+        atomic_init(&c->health, -1);
         struct so_source_opts so = {
             .url = c->cfg->resolved_url,
             .camera_id = c->cfg->id,
@@ -255,7 +409,19 @@ int so_cmd_run(const struct so_run_opts *opts)
 
     /* Wait for a stop signal or for every input to end. */
     bool signalled = false;
+    double next_heartbeat = so_time_mono() + HEALTH_HEARTBEAT_S;
     while (!all_done(cams, cfg->n_cameras)) {
+        if (so_time_mono() >= next_heartbeat) {
+            /* Health is published on change and repeated, so that a subscriber that joins
+             * late (or lost messages: PUB drops for slow readers) learns every camera's state. */
+            next_heartbeat += HEALTH_HEARTBEAT_S;
+            for (size_t i = 0; i < cfg->n_cameras; i++) {
+                int h = atomic_load(&cams[i].health);
+                if (h >= 0) {
+                    so_outputs_health(outputs, cams[i].cfg->id, so_health_name(h), "heartbeat");
+                }
+            }
+        }
         struct timespec ts = {0, 200 * 1000 * 1000};
         int sig = sigtimedwait(&stop_sigs, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM) {
@@ -285,6 +451,12 @@ int so_cmd_run(const struct so_run_opts *opts)
         so_source_destroy(c->source);
         so_rules_destroy(c->rules);
         so_static_model_destroy(c->model);
+        so_tracker_destroy(c->tracker);
+        so_detector_destroy(c->detector);
+    }
+    so_model_destroy(model);
+    if (!signalled) {   /* inputs ended: give the platform drain_s to acknowledge */
+        so_outputs_drain(outputs, cfg->deliver.drain_s, no_stop_signal, &stop_sigs);
     }
     so_outputs_destroy(outputs);
     so_info("run", "%s", signalled ? "stopped" : "all inputs ended");

@@ -39,43 +39,14 @@
 
 #include <yaml.h>
 
+#include "xalloc.h"
+
 #include "log.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* --- small helpers -------------------------------------------------------------------------- */
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        abort();
-    }
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s ? s : "");
-    if (!p) {
-        abort();
-    }
-    return p;
-}
-
-static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        abort();
-    }
-    return s;
-}
 
 static void add_error(struct so_config_errors *errors, const char *file, int line, int column,
                       const char *key, const char *message)
@@ -87,11 +58,11 @@ static void add_error(struct so_config_errors *errors, const char *file, int lin
     }
     errors->items = items;
     items[errors->n++] = (struct so_config_error){
-        .file = xstrdup(file),
+        .file = so_xstrdup(file),
         .line = line,
         .column = column,
-        .key = xstrdup(key),
-        .message = xstrdup(message),
+        .key = so_xstrdup(key),
+        .message = so_xstrdup(message),
     };
 }
 
@@ -420,7 +391,7 @@ static bool val_string(struct loader *ld, yaml_node_t *v, const char *what, char
         return false;
     }
     free(*out);
-    *out = xstrdup(text(v));
+    *out = so_xstrdup(text(v));
     return true;
 }
 
@@ -450,7 +421,7 @@ static bool val_id(struct loader *ld, yaml_node_t *v, char **out)
         return false;
     }
     free(*out);
-    *out = xstrdup(text(v));
+    *out = so_xstrdup(text(v));
     return true;
 }
 
@@ -512,6 +483,8 @@ static const struct range R_FPS = {0, 60, true, false};
 static const struct range R_DETECT_FPS = {0, 30, false, false};
 static const struct range R_WIDTH = {16, 4096, false, true};
 static const struct range R_COORD = {0, 1, false, false};
+static const struct range R_QUOTA = {0, 65536, true, false};
+static const struct range R_RESEND = {0.1, 3600, false, false};
 
 static const char *range_text(const struct range *r, char *buf, size_t size)
 {
@@ -592,6 +565,49 @@ static void key_endpoint(struct loader *ld, yaml_node_t *map, const char *key, c
     }
 }
 
+/* A boolean: true/false (also yes/no, on/off). */
+static void key_bool(struct loader *ld, yaml_node_t *map, const char *key, bool *out)
+{
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "on", "On"};
+    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "off", "Off"};
+    const char *what = "true or false";
+    char gbuf[96];
+    size_t mark;
+    yaml_node_t *v = enter(ld, map, key, false, what, &mark);
+    if (v) {
+        bool found = false;
+        for (size_t i = 0; v->type == YAML_SCALAR_NODE && i < ARRAY_LEN(yes) && !found; i++) {
+            if (!strcmp(text(v), yes[i]) || !strcmp(text(v), no[i])) {
+                *out = !strcmp(text(v), yes[i]);
+                found = true;
+            }
+        }
+        if (!found) {
+            errorf(ld, v, "expected %s, got %s", what, got(v, gbuf, sizeof(gbuf)));
+        }
+    }
+    path_pop(ld, mark);
+}
+
+/* A CURVE key: 40 characters of the Z85 alphabet (`streetorder keygen` prints them). */
+static yaml_node_t *key_curve(struct loader *ld, yaml_node_t *map, const char *key, char **out)
+{
+    static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              ".-:+=^!/*?&<>()[]{}@%$#";
+    const char *what = "a 40-character Z85 CURVE key (see `streetorder keygen`)";
+    char gbuf[96];
+    yaml_node_t *v = key_string(ld, map, key, false, what, out);
+    if (v && (strlen(*out) != 40 || strspn(*out, z85) != 40)) {
+        size_t mark = path_key(ld, key);
+        errorf(ld, v, "expected %s, got %s", what, got(v, gbuf, sizeof(gbuf)));
+        path_pop(ld, mark);
+        free(*out);
+        *out = NULL;
+        v = NULL;
+    }
+    return v;
+}
+
 /* A scalar of exactly `n` digits (an unquoted integer keeps its text). */
 static void key_digits(struct loader *ld, yaml_node_t *map, const char *key, size_t n,
                        const char *what, char **out)
@@ -605,7 +621,7 @@ static void key_digits(struct loader *ld, yaml_node_t *map, const char *key, siz
             ok = isdigit((unsigned char)text(v)[i]);
         }
         if (ok) {
-            *out = xstrdup(text(v));
+            *out = so_xstrdup(text(v));
         } else {
             errorf(ld, v, "expected %s, got %s", what, got(v, gbuf, sizeof(gbuf)));
         }
@@ -626,7 +642,7 @@ static bool val_polygon(struct loader *ld, yaml_node_t *v, struct so_polygon *po
         return false;
     }
     size_t n = seq_len(v);
-    poly->pts = xcalloc(n, sizeof(*poly->pts));
+    poly->pts = so_xcalloc(n, sizeof(*poly->pts));
     poly->n = n;
     bool ok = true;
     for (size_t i = 0; i < n; i++) {
@@ -679,7 +695,8 @@ static const char *const top_keys[] = {"detector", "outputs", "http", "cameras"}
 static const char *const detector_keys[] = {"id", "state_dir", "model", "weights_dir",
                                             "timezone"};
 static const char *const outputs_keys[] = {"jsonl", "publish", "evidence_dir", "deliver"};
-static const char *const deliver_keys[] = {"endpoint", "drain_s"};
+static const char *const deliver_keys[] = {"endpoint", "drain_s", "quota_mb", "resend_s",
+                                           "fsync", "server_key", "public_key", "secret_key"};
 static const char *const http_keys[] = {"listen"};
 static const char *const camera_keys[] = {"id",     "url",      "evidence_url", "decode",
                                           "analysis", "zones", "privacy_masks"};
@@ -785,9 +802,9 @@ static void load_zone(struct loader *ld, yaml_node_t *node, struct so_camera_cfg
 static char *resolve_url(const char *dir, const char *url)
 {
     if (strstr(url, "://") || url[0] == '/' || !dir) {
-        return xstrdup(url);
+        return so_xstrdup(url);
     }
-    return xprintf("%s/%s", dir, url);
+    return so_xprintf("%s/%s", dir, url);
 }
 
 static void load_analysis(struct loader *ld, yaml_node_t *cmap, struct so_analysis_cfg *a)
@@ -861,7 +878,7 @@ static void load_camera(struct loader *ld, struct so_config *cfg, yaml_node_t *n
         errorf(ld, v, "expected at least one zone, got an empty list");
     } else if (v) {
         cam->n_zones = seq_len(v);
-        cam->zones = xcalloc(cam->n_zones, sizeof(*cam->zones));
+        cam->zones = so_xcalloc(cam->n_zones, sizeof(*cam->zones));
         for (size_t i = 0; i < cam->n_zones; i++) {
             size_t mi = path_index(ld, i);
             load_zone(ld, seq_item(ld, v, i), cam, i);
@@ -875,7 +892,7 @@ static void load_camera(struct loader *ld, struct so_config *cfg, yaml_node_t *n
         errorf(ld, v, "expected a list of polygons, got %s", got(v, gbuf, sizeof(gbuf)));
     } else if (v) {
         cam->n_privacy_masks = seq_len(v);
-        cam->privacy_masks = xcalloc(cam->n_privacy_masks, sizeof(*cam->privacy_masks));
+        cam->privacy_masks = so_xcalloc(cam->n_privacy_masks, sizeof(*cam->privacy_masks));
         for (size_t i = 0; i < cam->n_privacy_masks; i++) {
             size_t mi = path_index(ld, i);
             val_polygon(ld, seq_item(ld, v, i), &cam->privacy_masks[i]);
@@ -901,6 +918,9 @@ static void load_root(struct loader *ld, struct so_config *cfg, yaml_node_t *roo
     char gbuf[96];
     size_t mark, m2;
     cfg->deliver.drain_s = 10;
+    cfg->deliver.quota_mb = 1024;
+    cfg->deliver.resend_s = 5;
+    cfg->deliver.fsync = true;
     if (!check_mapping(ld, root, top_keys, ARRAY_LEN(top_keys),
                        "a mapping at the top of the file")) {
         return;
@@ -929,6 +949,26 @@ static void load_root(struct loader *ld, struct so_config *cfg, yaml_node_t *roo
         if (del) {
             key_endpoint(ld, del, "endpoint", &cfg->deliver.endpoint);
             key_number(ld, del, "drain_s", false, &R_NONNEG, &cfg->deliver.drain_s);
+            key_number(ld, del, "quota_mb", false, &R_QUOTA, &cfg->deliver.quota_mb);
+            key_number(ld, del, "resend_s", false, &R_RESEND, &cfg->deliver.resend_s);
+            key_bool(ld, del, "fsync", &cfg->deliver.fsync);
+            yaml_node_t *sk = key_curve(ld, del, "server_key", &cfg->deliver.server_key);
+            yaml_node_t *pk = key_curve(ld, del, "public_key", &cfg->deliver.public_key);
+            yaml_node_t *xk = key_curve(ld, del, "secret_key", &cfg->deliver.secret_key);
+            if ((pk || xk) && !(pk && xk)) {
+                size_t m3 = path_key(ld, pk ? "secret_key" : "public_key");
+                errorf(ld, pk ? pk : xk, "expected public_key and secret_key together");
+                path_pop(ld, m3);
+            } else if (sk && !pk) {
+                size_t m3 = path_key(ld, "public_key");
+                errorf(ld, sk, "expected public_key and secret_key with server_key (CURVE)");
+                path_pop(ld, m3);
+            } else if (pk && !sk) {
+                size_t m3 = path_key(ld, "server_key");
+                errorf(ld, pk, "expected server_key (the platform's public key) with "
+                       "public_key and secret_key");
+                path_pop(ld, m3);
+            }
         }
         path_pop(ld, m2);
     }
@@ -959,7 +999,7 @@ static void load_root(struct loader *ld, struct so_config *cfg, yaml_node_t *roo
         errorf(ld, cams, "expected at least one camera, got an empty list");
     } else if (cams) {
         cfg->n_cameras = seq_len(cams);
-        cfg->cameras = xcalloc(cfg->n_cameras, sizeof(*cfg->cameras));
+        cfg->cameras = so_xcalloc(cfg->n_cameras, sizeof(*cfg->cameras));
         for (size_t i = 0; i < cfg->n_cameras; i++) {
             size_t mi = path_index(ld, i);
             load_camera(ld, cfg, seq_item(ld, cams, i), i);
@@ -983,17 +1023,17 @@ static char *default_detector_id(void)
             *p = '-';
         }
     }
-    return xstrdup(host);
+    return so_xstrdup(host);
 }
 
 static char *default_state_dir(void)
 {
     if (geteuid() == 0) {
-        return xstrdup("/var/lib/streetorder");
+        return so_xstrdup("/var/lib/streetorder");
     }
     const char *xdg = getenv("XDG_STATE_HOME");
     if (xdg && xdg[0] == '/') { /* the XDG spec ignores relative values */
-        return xprintf("%s/streetorder", xdg);
+        return so_xprintf("%s/streetorder", xdg);
     }
     const char *home = getenv("HOME");
     if (!home || !*home) {
@@ -1001,9 +1041,9 @@ static char *default_state_dir(void)
         home = pw ? pw->pw_dir : NULL;
     }
     if (home && *home) {
-        return xprintf("%s/.local/state/streetorder", home);
+        return so_xprintf("%s/.local/state/streetorder", home);
     }
-    return xprintf("/var/tmp/streetorder-%ld", (long)geteuid());
+    return so_xprintf("/var/tmp/streetorder-%ld", (long)geteuid());
 }
 
 /* The folder holding `path`, absolute when it can be made so. */
@@ -1012,11 +1052,11 @@ static char *folder_of(const char *path)
     const char *slash = strrchr(path, '/');
     char *dir;
     if (!slash) {
-        dir = xstrdup(".");
+        dir = so_xstrdup(".");
     } else if (slash == path) {
-        dir = xstrdup("/");
+        dir = so_xstrdup("/");
     } else {
-        dir = xprintf("%.*s", (int)(slash - path), path);
+        dir = so_xprintf("%.*s", (int)(slash - path), path);
     }
     char *abs = realpath(dir, NULL);
     if (abs) {
@@ -1126,8 +1166,8 @@ struct so_config *so_config_load(const char *path, struct so_config_errors *erro
         return NULL;
     }
 
-    struct so_config *cfg = xcalloc(1, sizeof(*cfg));
-    cfg->path = xstrdup(path);
+    struct so_config *cfg = so_xcalloc(1, sizeof(*cfg));
+    cfg->path = so_xstrdup(path);
     cfg->dir = folder_of(path);
 
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -1209,6 +1249,9 @@ void so_config_destroy(struct so_config *cfg)
     free(cfg->publish);
     free(cfg->evidence_dir);
     free(cfg->deliver.endpoint);
+    free(cfg->deliver.server_key);
+    free(cfg->deliver.public_key);
+    free(cfg->deliver.secret_key);
     free(cfg->http_listen);
     free(cfg);
 }
@@ -1262,8 +1305,11 @@ void so_config_print_summary(const struct so_config *cfg, FILE *out)
     fprintf(out, "  publish: %s\n",
             cfg->publish ? so_log_redact_url(cfg->publish, url, sizeof(url)) : "none");
     if (cfg->deliver.endpoint) {
-        fprintf(out, "  deliver: %s (drain %g s at the end of file inputs)\n",
-                so_log_redact_url(cfg->deliver.endpoint, url, sizeof(url)), cfg->deliver.drain_s);
+        fprintf(out, "  deliver: %s (drain %g s at the end of file inputs, outbox quota %g MiB, "
+                "%s, %s)\n",
+                so_log_redact_url(cfg->deliver.endpoint, url, sizeof(url)), cfg->deliver.drain_s,
+                cfg->deliver.quota_mb, cfg->deliver.fsync ? "fsync each event" : "no fsync",
+                cfg->deliver.server_key ? "CURVE" : "plain");
     } else {
         fprintf(out, "  deliver: none\n");
     }

@@ -77,6 +77,16 @@ struct so_camera_cfg {
 struct so_deliver_cfg {
     char *endpoint;     /* NULL = no reliable delivery */
     double drain_s;     /* default 10 */
+    double quota_mb;    /* outbox disk quota in MiB, default 1024, (0, 65536] */
+    double resend_s;    /* first resend timeout of an unacknowledged event, default 5 (doubles
+                           on each resend up to 60) */
+    bool fsync;         /* fsync the outbox after every append, default true */
+    /* CURVE (Z85, 40 characters each), all NULL = plain TCP. server_key is the platform's
+     * public key; public_key/secret_key the detector's pair (`streetorder keygen`). When
+     * server_key is set, the pair is required. */
+    char *server_key;
+    char *public_key;
+    char *secret_key;
 };
 
 struct so_config {

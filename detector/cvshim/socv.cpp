@@ -7,6 +7,7 @@
  * which own a copy so that drawing never touches a shared, ref-counted frame.
  */
 #include "socv.h"
+#include "socv_internal.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -24,44 +25,10 @@ struct socv_canvas {
 
 namespace {
 
-thread_local char last_error[512];
-
-void set_error(const char *msg)
-{
-    std::snprintf(last_error, sizeof(last_error), "%s", msg ? msg : "");
-}
-
-template <typename F>
-socv_status guard(F &&body)
-{
-    try {
-        return body();
-    } catch (const cv::Exception &e) {
-        set_error(e.what());
-        return SOCV_ECV;
-    } catch (const std::bad_alloc &) {
-        set_error("out of memory");
-        return SOCV_ENOMEM;
-    } catch (const std::exception &e) {
-        set_error(e.what());
-        return SOCV_ECV;
-    } catch (...) {
-        set_error("unknown C++ exception");
-        return SOCV_ECV;
-    }
-}
-
-bool valid(const socv_view *v, int channels)
-{
-    return v && v->data && v->width > 0 && v->height > 0 && v->channels == channels &&
-           v->stride >= v->width * channels;
-}
-
-cv::Mat wrap(const socv_view *v)
-{
-    return cv::Mat(v->height, v->width, v->channels == 3 ? CV_8UC3 : CV_8UC1, v->data,
-                   (size_t)v->stride);
-}
+using socv_detail::guard;
+using socv_detail::set_error;
+using socv_detail::valid;
+using socv_detail::wrap;
 
 std::vector<cv::Point> points(const int *xy, int n)
 {
@@ -83,7 +50,7 @@ extern "C" {
 
 const char *socv_last_error(void)
 {
-    return last_error;
+    return socv_detail::last_error;
 }
 
 struct socv_canvas *socv_canvas_create(const struct socv_view *bgr)

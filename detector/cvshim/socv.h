@@ -102,6 +102,53 @@ enum socv_status socv_mask_components(const struct socv_view *mask, int32_t *lab
                                       int min_area, struct socv_blob *blobs, int max_blobs,
                                       int *n_blobs);
 
+/* ---- DNN (socv_dnn.cpp): a darknet network through cv::dnn, CPU backend and target. */
+struct socv_net;
+
+/* How an image becomes the network's input blob (cv::dnn::blobFromImage, crop = false). */
+struct socv_dnn_input {
+    int width, height;      /* network input size; the image is resized to it, no letterbox */
+    double scale;           /* pixel multiplier, e.g. 1/255 */
+    double mean[3];         /* subtracted per channel (in the order after any swap) */
+    int swap_rb;            /* non-zero: BGR -> RGB */
+};
+
+/*
+ * Read a darknet network (cv::dnn::readNetFromDarknet) and select the OpenCV backend on the
+ * CPU target. NULL on failure (unreadable or malformed file), message in socv_last_error().
+ * The net is used by one thread at a time; different nets may run concurrently.
+ */
+struct socv_net *socv_net_create_darknet(const char *cfg_path, const char *weights_path);
+
+/* Free; accepts NULL. */
+void socv_net_destroy(struct socv_net *net);
+
+/*
+ * Run the network on a BGR view (any size: pass a sub-view to run on a region of interest).
+ * On success *rows points to *n_rows x *n_cols floats, the outputs of every unconnected layer
+ * concatenated in layer order (for darknet region layers: cx, cy, w, h as fractions of the
+ * input, objectness, then one score per class). The buffer belongs to the net and stays valid
+ * until the next forward or destroy.
+ */
+enum socv_status socv_net_forward(struct socv_net *net, const struct socv_view *bgr,
+                                  const struct socv_dnn_input *input, const float **rows,
+                                  int *n_rows, int *n_cols);
+
+/*
+ * cv::setNumThreads(): the size of OpenCV's worker pool. PROCESS-WIDE (OpenCV has one pool
+ * for every thread and every net), so the last call wins; 0 or less keeps OpenCV's default
+ * (all cores).
+ */
+enum socv_status socv_set_num_threads(int threads);
+
+/*
+ * Read an image file (cv::imread, any format OpenCV decodes) as BGR. On success *bgr is a
+ * malloc()ed buffer of *height rows of *stride bytes (= width * 3) that the caller free()s.
+ * SOCV_EIO when the file is missing or cannot be decoded.
+ */
+enum socv_status socv_image_read(const char *path, uint8_t **bgr, int *width, int *height,
+                                 int *stride);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,7 +22,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "channel.h"
 #include "log.h"
+#include "outbox.h"
 #include "timeutil.h"
 
 struct item {
@@ -46,7 +48,12 @@ struct so_outputs {
     pthread_cond_t cond;
     struct item *head, *tail;
     bool stopping;
+    bool busy;                  /* the thread is handling an item (for drain) */
     atomic_ulong written;
+    /* reliable delivery (outputs.deliver.endpoint), else NULL */
+    struct so_outbox *outbox;
+    struct so_channel *channel;
+    atomic_ulong lost;          /* events that could not be journalled (quota, disk) */
 };
 
 int so_mkdirs(const char *path)
@@ -201,6 +208,34 @@ static void publish(struct so_outputs *o, const char *topic, const char *json,
     }
 }
 
+/*
+ * Append the event to the outbox (and so, with the default policy, fsync it) before it goes
+ * anywhere else, then wake the delivery thread. When the journal refuses it (quota, full disk)
+ * the event still goes to the JSONL files and the live feed, but it will never reach the
+ * platform: say so loudly and count it.
+ */
+static void journal(struct so_outputs *o, const struct so_event *ev, const char *json,
+                    size_t len)
+{
+    struct so_outbox_part parts[SO_EVENT_MAX_EVIDENCE];
+    for (int i = 0; i < ev->n_evidence; i++) {
+        parts[i] = (struct so_outbox_part){ev->evidence[i].jpeg, ev->evidence[i].size};
+    }
+    int rc = so_outbox_append(o->outbox, o->seq, json, len, parts, ev->n_evidence);
+    if (rc == 0) {
+        so_channel_notify(o->channel, o->seq);
+        return;
+    }
+    unsigned long lost = atomic_fetch_add(&o->lost, 1) + 1;
+    const char *why = rc == -EDQUOT ? "the outbox quota (outputs.deliver.quota_mb) is full"
+                      : rc == -ENOSPC ? "the disk is full"
+                                      : strerror(-rc);
+    so_err("outputs", "DELIVERY LOSS: event seq %llu (%s) not journalled: %s; it is written to "
+           "the JSONL files and the live feed but will NOT be delivered to the platform "
+           "(%lu lost to delivery so far; %zu events wait for the platform)", o->seq,
+           ev->event_id, why, lost, so_outbox_pending(o->outbox));
+}
+
 static void handle_event(struct so_outputs *o, struct so_event *ev)
 {
     o->seq++;
@@ -214,6 +249,9 @@ static void handle_event(struct so_outputs *o, struct so_event *ev)
         return;
     }
     size_t len = strlen(json);
+    if (o->outbox) {
+        journal(o, ev, json, len);
+    }
     json[len] = '\n';   /* json_dumps allocates len + 1: reuse the NUL for the newline */
     if (o->events_fd >= 0 && !write_all(o->events_fd, json, len + 1)) {
         so_err("outputs", "cannot write the events file: %s", strerror(errno));
@@ -247,6 +285,7 @@ static void *thread_main(void *arg)
         if (!o->head) {
             o->tail = NULL;
         }
+        o->busy = true;
         pthread_mutex_unlock(&o->lock);
         if (it->ev) {
             handle_event(o, it->ev);
@@ -261,6 +300,10 @@ static void *thread_main(void *arg)
         }
         free(it);
         pthread_mutex_lock(&o->lock);
+        o->busy = false;
+        if (!o->head) {
+            pthread_cond_broadcast(&o->cond);   /* drain waits for an idle, empty queue */
+        }
     }
     pthread_mutex_unlock(&o->lock);
     return NULL;
@@ -275,7 +318,7 @@ static void enqueue(struct so_outputs *o, struct item *it)
         o->head = it;
     }
     o->tail = it;
-    pthread_cond_signal(&o->cond);
+    pthread_cond_broadcast(&o->cond);   /* drain may wait on the same condition */
     pthread_mutex_unlock(&o->lock);
 }
 
@@ -312,6 +355,44 @@ unsigned long so_outputs_count(struct so_outputs *o)
     return atomic_load(&o->written);
 }
 
+unsigned long so_outputs_lost(struct so_outputs *o)
+{
+    return atomic_load(&o->lost);
+}
+
+size_t so_outputs_drain(struct so_outputs *o, double seconds, bool (*go_on)(void *opaque),
+                        void *opaque)
+{
+    if (!o || !o->channel) {
+        return 0;
+    }
+    /* First let the outputs thread journal everything queued (never long: local disk). */
+    pthread_mutex_lock(&o->lock);
+    while (o->thread_started && (o->head || o->busy)) {
+        pthread_cond_wait(&o->cond, &o->lock);
+    }
+    pthread_mutex_unlock(&o->lock);
+    size_t pending = so_outbox_pending(o->outbox);
+    if (pending == 0) {
+        return 0;
+    }
+    so_info("outputs", "waiting up to %g s for the platform to acknowledge %zu event%s",
+            seconds, pending, pending == 1 ? "" : "s");
+    double left = seconds;
+    do {
+        double step = left < 0.2 ? left : 0.2;
+        pending = so_channel_drain(o->channel, step);
+        left -= step;
+    } while (pending && left > 0 && (!go_on || go_on(opaque)));
+    if (pending) {
+        so_warn("outputs", "%zu event%s still unacknowledged: kept in the outbox, resent first "
+                "at the next start", pending, pending == 1 ? "" : "s");
+    } else {
+        so_info("outputs", "every event acknowledged by the platform");
+    }
+    return pending;
+}
+
 void so_outputs_destroy(struct so_outputs *o)
 {
     if (!o) {
@@ -320,11 +401,20 @@ void so_outputs_destroy(struct so_outputs *o)
     if (o->thread_started) {
         pthread_mutex_lock(&o->lock);
         o->stopping = true;
-        pthread_cond_signal(&o->cond);
+        pthread_cond_broadcast(&o->cond);
         pthread_mutex_unlock(&o->lock);
         pthread_join(o->thread, NULL);
         unsigned long n = atomic_load(&o->written);
         so_info("outputs", "%lu event%s written", n, n == 1 ? "" : "s");
+    }
+    so_channel_destroy(o->channel);
+    if (o->outbox) {
+        size_t pending = so_outbox_pending(o->outbox);
+        if (pending) {
+            so_info("outputs", "%zu event%s unacknowledged, kept in the outbox", pending,
+                    pending == 1 ? "" : "s");
+        }
+        so_outbox_close(o->outbox);
     }
     while (o->head) {   /* only when the thread never started */
         struct item *it = o->head;
@@ -367,6 +457,7 @@ struct so_outputs *so_outputs_create(const struct so_outputs_opts *opts)
     pthread_mutex_init(&o->lock, NULL);
     pthread_cond_init(&o->cond, NULL);
     atomic_init(&o->written, 0);
+    atomic_init(&o->lost, 0);
 
     int rc = so_mkdirs(cfg->state_dir);
     if (rc < 0) {
@@ -383,6 +474,37 @@ struct so_outputs *so_outputs_create(const struct so_outputs_opts *opts)
     }
     o->seq_path = so_outputs_resolve(cfg, "seq");
     load_seq(o);
+    if (cfg->deliver.endpoint) {
+        char *dir = so_outputs_resolve(cfg, "outbox");
+        struct so_outbox_opts bo = {
+            .dir = dir,
+            .quota_bytes = (uint64_t)(cfg->deliver.quota_mb * 1024 * 1024),
+            .fsync = cfg->deliver.fsync,
+        };
+        o->outbox = so_outbox_open(&bo);
+        free(dir);
+        if (!o->outbox) {
+            goto fail;
+        }
+        /* The journal is the source of truth for numbering; the seq file also covers events
+         * that could not be journalled. */
+        unsigned long long last = so_outbox_last_seq(o->outbox);
+        if (last > o->seq) {
+            o->seq = last;
+        }
+        struct so_channel_opts co = {
+            .endpoint = cfg->deliver.endpoint,
+            .outbox = o->outbox,
+            .resend_s = cfg->deliver.resend_s,
+            .server_key = cfg->deliver.server_key,
+            .public_key = cfg->deliver.public_key,
+            .secret_key = cfg->deliver.secret_key,
+        };
+        o->channel = so_channel_create(&co);
+        if (!o->channel) {
+            goto fail;
+        }
+    }
     if (opts->events_path) {
         o->events_fd = open_parent_and_file(opts->events_path, O_TRUNC);
         if (o->events_fd < 0) {

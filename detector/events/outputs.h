@@ -3,7 +3,9 @@
  * waits on a disk or a socket. It numbers events (`seq`, per detector, monotonic across
  * restarts through <state_dir>/seq), writes evidence JPEGs, appends each record as one line in a
  * single write(2) to the `--events` file and the configured JSONL file, publishes on the
- * ZeroMQ PUB live feed, and prints one human line per event on stdout.
+ * ZeroMQ PUB live feed, and prints one human line per event on stdout. With
+ * outputs.deliver.endpoint it also owns the outbox journal (appends and fsyncs, before any
+ * other output of the event) and the delivery channel's thread (detector/delivery/).
  *
  * Thread-safety: so_outputs_submit() and so_outputs_health() may be called from any thread.
  * create/destroy from the owning (main) thread.
@@ -12,6 +14,7 @@
 #define SO_EVENTS_OUTPUTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config.h"
 #include "event.h"
@@ -39,7 +42,23 @@ void so_outputs_health(struct so_outputs *o, const char *camera_id, const char *
 /* Number of events written so far (any thread). */
 unsigned long so_outputs_count(struct so_outputs *o);
 
-/* Write everything queued, stop the thread, close files and sockets. Accepts NULL. */
+/* Number of events that could not be journalled in the outbox (quota or disk full): they
+ * were written to the JSONL files and the live feed but will not reach the platform. */
+unsigned long so_outputs_lost(struct so_outputs *o);
+
+/*
+ * At the end of file inputs: wait until every queued event is journalled, then up to
+ * `seconds` for the platform to acknowledge them all. `go_on` (may be NULL) is asked every
+ * 200 ms whether to keep waiting (e.g. false once a stop signal arrived). Returns the number
+ * still pending (they stay in the outbox and are resent first at the next start); 0 without
+ * reliable delivery. Call from the owning thread, after the producers have stopped. Accepts
+ * NULL.
+ */
+size_t so_outputs_drain(struct so_outputs *o, double seconds, bool (*go_on)(void *opaque),
+                        void *opaque);
+
+/* Write everything queued, stop the thread, close files and sockets. The delivery thread stops
+ * at once: unacknowledged events stay in the outbox. Accepts NULL. */
 void so_outputs_destroy(struct so_outputs *o);
 
 /* Resolve a configured output path: absolute paths as they are, relative ones under

@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -25,6 +26,7 @@
 #define MAX_BLOBS 128
 #define MAX_TRACKS 16
 #define TRACK_FORGET_S 3.0
+#define ORPHAN_S 10.0           /* a lost vehicle found again within this keeps its episode */
 #define TRACK_CONFIRM_S 5.0     /* a track must be followed this long before it can open */      /* an unconfirmed track absent this long is dropped */
 #define ABSENCE_LAG_S 1.0       /* the model needs this long to see a pixel is free again */
 #define GHOST_MIN_AGE_S 3.0     /* blobs are judged light artefact or object once settled */
@@ -41,6 +43,8 @@ struct track {
     double first_seen_s;
     double last_seen_s;
     bool seen;                  /* matched in the current frame */
+    char cls[24];               /* "object" while class-agnostic */
+    double score;
     struct so_episode ep;
     struct so_frame *rest;
 };
@@ -255,6 +259,49 @@ static double blob_rest_age(struct so_rules *r, const struct socv_blob *b, const
     return n ? so_kth_largest(r->buf, n, (3 * n + 3) / 4) : 0;
 }
 
+/*
+ * Advance the episode of every followed vehicle of a zone. `confirm_s`: how long a track must
+ * be followed before it may open; `forget_s`: how long an unconfirmed one is kept unseen.
+ */
+static void step_tracks(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                        double confirm_s, double forget_s)
+{
+    const struct so_zone_cfg *zc = z->cfg;
+    double now = frame->media_s;
+    bool enforced = so_schedule_active(&zc->schedule, wall_at(frame, now));
+    struct so_episode_params p = {zc->dwell_s, zc->report_interval_s, zc->clear_s};
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        struct track *tr = &z->tracks[t];
+        if (!tr->used) {
+            continue;
+        }
+        if (tr->ep.state != SO_EPISODE_OPEN && !tr->seen) {
+            if (now - tr->last_seen_s >= forget_s) {
+                so_frame_unref(tr->rest);
+                *tr = (struct track){0};
+            }
+            continue;
+        }
+        /* A vehicle must be followed a few seconds before it can be confirmed, however old
+         * its pixels: a blob that only now took a vehicle's shape (pieces of a car merging as
+         * it pulls out) is gone before then. */
+        bool followed = now - tr->first_seen_s >= confirm_s;
+        enum so_episode_action a = so_episode_step(&tr->ep, &p, now, tr->seen, tr->start_est,
+                                                   tr->last_seen_s, enforced && followed);
+        if (a == SO_EPISODE_NONE) {
+            continue;
+        }
+        struct so_object obj = {.score = tr->score, .track = tr->id};
+        snprintf(obj.cls, sizeof(obj.cls), "%s", tr->cls);
+        memcpy(obj.box, tr->box, sizeof(obj.box));
+        emit(r, z, &tr->ep, a, -1, &obj, 1, tr->rest, frame);
+        if (a == SO_EPISODE_CLEARED_NOW) {
+            so_frame_unref(tr->rest);
+            *tr = (struct track){0};
+        }
+    }
+}
+
 static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
                              const float *age)
 {
@@ -313,41 +360,13 @@ static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so
             continue;
         }
         memcpy(best->box, box, sizeof(box));
+        snprintf(best->cls, sizeof(best->cls), "object");
+        best->score = 1.0;
         best->seen = true;
         best->last_seen_s = now;
         best->start_est = start;
     }
-    bool enforced = so_schedule_active(&zc->schedule, wall_at(frame, now));
-    struct so_episode_params p = {zc->dwell_s, zc->report_interval_s, zc->clear_s};
-    for (int t = 0; t < MAX_TRACKS; t++) {
-        struct track *tr = &z->tracks[t];
-        if (!tr->used) {
-            continue;
-        }
-        if (tr->ep.state != SO_EPISODE_OPEN && !tr->seen) {
-            if (now - tr->last_seen_s >= TRACK_FORGET_S) {
-                so_frame_unref(tr->rest);
-                *tr = (struct track){0};
-            }
-            continue;
-        }
-        /* A vehicle must be followed a few seconds before it can be confirmed, however old
-         * its pixels: a blob that only now took a vehicle's shape (pieces of a car merging as
-         * it pulls out) is gone before then. */
-        bool followed = now - tr->first_seen_s >= TRACK_CONFIRM_S;
-        enum so_episode_action a = so_episode_step(&tr->ep, &p, now, tr->seen, tr->start_est,
-                                                   tr->last_seen_s, enforced && followed);
-        if (a == SO_EPISODE_NONE) {
-            continue;
-        }
-        struct so_object obj = {.cls = "object", .score = 1.0, .track = tr->id};
-        memcpy(obj.box, tr->box, sizeof(obj.box));
-        emit(r, z, &tr->ep, a, -1, &obj, 1, tr->rest, frame);
-        if (a == SO_EPISODE_CLEARED_NOW) {
-            so_frame_unref(tr->rest);
-            *tr = (struct track){0};
-        }
-    }
+    step_tracks(r, z, frame, TRACK_CONFIRM_S, TRACK_FORGET_S);
 }
 
 /*
@@ -447,7 +466,202 @@ static int cmp_blob_area(const void *a, const void *b)
     return (y->area > x->area) - (y->area < x->area);
 }
 
-void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_static_model *model)
+/* Share of box a covered by box b. */
+static double covered_by(struct so_box a, struct so_box b)
+{
+    int x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
+    int x1 = a.x + a.w < b.x + b.w ? a.x + a.w : b.x + b.w;
+    int y1 = a.y + a.h < b.y + b.h ? a.y + a.h : b.y + b.h;
+    if (x1 <= x0 || y1 <= y0 || a.w <= 0 || a.h <= 0) {
+        return 0;
+    }
+    return (double)(x1 - x0) * (y1 - y0) / ((double)a.w * a.h);
+}
+
+/* Share of box a covered by the union of the other boxes (sampled on a grid). */
+static double covered_by_others(const struct so_track *const *c, int n, int self)
+{
+    struct so_box a = c[self]->box;
+    int hit = 0, total = 0;
+    for (int j = 0; j < 8; j++) {
+        for (int i = 0; i < 8; i++) {
+            double x = a.x + (i + 0.5) * a.w / 8, y = a.y + (j + 0.5) * a.h / 8;
+            total++;
+            for (int k = 0; k < n; k++) {
+                struct so_box b = c[k]->box;
+                if (k != self && x >= b.x && x < b.x + b.w && y >= b.y && y < b.y + b.h) {
+                    hit++;
+                    break;
+                }
+            }
+        }
+    }
+    return (double)hit / total;
+}
+
+/*
+ * One vehicle, one episode. Detectors on a row of parked cars give, besides one box per car,
+ * boxes that straddle two cars, and now and then a second track on the same car. A box that
+ * the other boxes mostly cover (>= 70%, with two or more of them) is a straddling
+ * box and goes; of two boxes that mostly cover one another (>= 70% of the smaller) the older
+ * track stays. Vehicles already followed (`followed`) are never dropped: the choice is made
+ * once, when a vehicle comes to rest, and sticks. Returns the number kept (in place).
+ */
+static int dedupe_vehicles(const struct so_track **c, int n, const bool *followed)
+{
+    bool drop[SO_TRACK_MAX] = {false};
+    for (int i = 0; i < n; i++) {
+        if (followed[i]) {
+            continue;   /* a vehicle already followed keeps its episode */
+        }
+        int overlaps = 0;
+        for (int k = 0; k < n; k++) {
+            overlaps += k != i && covered_by(c[i]->box, c[k]->box) > 0.1;
+        }
+        drop[i] = overlaps >= 2 && covered_by_others(c, n, i) >= 0.7;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < n && !drop[i] && !followed[i]; k++) {
+            if (k == i || drop[k]) {
+                continue;
+            }
+            struct so_box a = c[i]->box, b = c[k]->box;
+            double small = (double)a.w * a.h < (double)b.w * b.h ? covered_by(a, b)
+                                                                  : covered_by(b, a);
+            bool first = followed[k] || c[k]->first_s < c[i]->first_s ||
+                         (c[k]->first_s == c[i]->first_s && c[k]->id < c[i]->id);
+            if (small >= 0.7 && first) {
+                drop[i] = true;
+            }
+        }
+    }
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (!drop[i]) {
+            c[kept++] = c[i];
+        }
+    }
+    return kept;
+}
+
+/* A zone slot whose track the tracker no longer has, at the place of `tk`. */
+static struct track *orphan_slot(struct zone_state *z, const struct so_track *tk,
+                                 const struct so_track *tracks, int n_tracks)
+{
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        struct track *sl = &z->tracks[t];
+        if (!sl->used) {
+            continue;
+        }
+        bool alive = false;
+        for (int k = 0; k < n_tracks && !alive; k++) {
+            alive = tracks[k].id == sl->id;
+        }
+        struct so_box b = {sl->box[0], sl->box[1], sl->box[2], sl->box[3]};
+        double small = (double)b.w * b.h < (double)tk->box.w * tk->box.h
+                           ? covered_by(b, tk->box) : covered_by(tk->box, b);
+        if (!alive && small >= 0.7 && tk->first_s - sl->last_seen_s <= ORPHAN_S) {
+            return sl;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Vehicle zones with an object detector: one episode per stationary vehicle track (role
+ * vehicle for illegal_parking, non-motor for nonmotor_parking) whose ground point is in the
+ * zone; start = when the track came to rest (its first sighting for a car parked before the
+ * detector started).
+ */
+static void process_tracked(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                            const struct so_track *tracks, int n_tracks)
+{
+    const struct so_zone_cfg *zc = z->cfg;
+    double now = frame->media_s;
+    enum so_role want = zc->kind == SO_ZONE_ILLEGAL_PARKING ? SO_ROLE_VEHICLE : SO_ROLE_NONMOTOR;
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        z->tracks[t].seen = false;
+    }
+    const struct so_track *cand[SO_TRACK_MAX];
+    bool followed[SO_TRACK_MAX];
+    int n_cand = 0;
+    for (int k = 0; k < n_tracks && n_cand < SO_TRACK_MAX; k++) {
+        const struct so_track *tk = &tracks[k];
+        double gx = tk->box.x + tk->box.w / 2.0, gy = tk->box.y + tk->box.h - 1;
+        if (tk->role != want || !so_zone_mask_contains(z->zm, gx, gy)) {
+            continue;
+        }
+        bool known = false;
+        for (int t = 0; t < MAX_TRACKS && !known; t++) {
+            known = z->tracks[t].used && z->tracks[t].id == tk->id;
+        }
+        if (known || tk->stationary) {
+            followed[n_cand] = known;
+            cand[n_cand++] = tk;
+        }
+    }
+    n_cand = dedupe_vehicles(cand, n_cand, followed);
+    for (int k = 0; k < n_cand; k++) {
+        const struct so_track *tk = cand[k];
+        struct track *slot = NULL;
+        for (int t = 0; t < MAX_TRACKS && !slot; t++) {
+            if (z->tracks[t].used && z->tracks[t].id == tk->id) {
+                slot = &z->tracks[t];
+            }
+        }
+        if (!slot) {
+            if (!tk->stationary || !tk->present) {
+                continue;
+            }
+            /* The tracker lost a parked vehicle and found it again under a new id: the
+             * vehicle's episode goes on with it. */
+            slot = orphan_slot(z, tk, tracks, n_tracks);
+            if (slot) {
+                so_debug(r->cam->id, "zone %s: track %d takes over from lost track %d", zc->id,
+                         tk->id, slot->id);
+                slot->id = tk->id;
+            }
+        }
+        if (!slot) {
+            if (!tk->stationary || !tk->present) {
+                continue;
+            }
+            for (int t = 0; t < MAX_TRACKS && !slot; t++) {
+                if (!z->tracks[t].used) {
+                    slot = &z->tracks[t];
+                    *slot = (struct track){.used = true, .id = tk->id, .first_seen_s = now,
+                                           .start_est = tk->rest_s};
+                    so_debug(r->cam->id, "zone %s follows %s track %d at %d,%d %dx%d (at rest "
+                             "since %.1f s)", zc->id, tk->cls, tk->id, tk->box.x, tk->box.y,
+                             tk->box.w, tk->box.h, tk->rest_s);
+                    so_episode_init(&slot->ep);
+                    slot->rest = so_frame_ref(frame);
+                }
+            }
+            if (!slot) {
+                continue;
+            }
+        }
+        slot->seen = tk->present && tk->stationary;
+        if (slot->seen) {
+            slot->last_seen_s = tk->last_seen_s;   /* the last sighting, not now */
+        }
+        /* A followed vehicle's rest never starts later (a new track id after a lost one). */
+        if (tk->rest_s < slot->start_est) {
+            slot->start_est = tk->rest_s;
+        }
+        slot->box[0] = tk->box.x;
+        slot->box[1] = tk->box.y;
+        slot->box[2] = tk->box.w;
+        slot->box[3] = tk->box.h;
+        slot->score = tk->score;
+        snprintf(slot->cls, sizeof(slot->cls), "%s", tk->cls);
+    }
+    step_tracks(r, z, frame, 0.0, ORPHAN_S);
+}
+
+void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_static_model *model,
+                      const struct so_track *tracks, int n_tracks)
 {
     const float *age = so_static_model_age(model);
     size_t n = (size_t)r->w * r->h;
@@ -467,7 +681,9 @@ void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_stat
     remove_light_artefacts(r, model, frame->media_s);
     for (size_t i = 0; i < r->n_zones; i++) {
         struct zone_state *z = &r->zones[i];
-        if (per_vehicle(z->cfg->kind)) {
+        if (per_vehicle(z->cfg->kind) && tracks) {
+            process_tracked(r, z, frame, tracks, n_tracks);
+        } else if (per_vehicle(z->cfg->kind)) {
             process_vehicles(r, z, frame, age);
         } else {
             process_zone(r, z, frame, age);

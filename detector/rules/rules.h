@@ -21,6 +21,7 @@
 #include "episode.h"
 #include "frame.h"
 #include "static_model.h"
+#include "tracker.h"
 
 #define SO_REPORT_MAX_OBJECTS 8
 
@@ -58,11 +59,13 @@ struct so_rules *so_rules_create(const struct so_camera_cfg *camera, int width, 
 void so_rules_destroy(struct so_rules *r);
 
 /*
- * Evaluate all zones on `frame` with the model already updated on it. `wall_of_media` maps
- * media to wall time for schedules (wall = frame->wall_s - (frame->media_s - media)).
+ * Evaluate all zones on `frame` with the static model already updated on it. `tracks` (n of
+ * them) are the object tracker's current tracks when an object detector runs, NULL without one:
+ * vehicle zones then follow stationary vehicle tracks instead of static blobs. Schedules are
+ * evaluated at wall = frame->wall_s - (frame->media_s - media).
  */
-void so_rules_process(struct so_rules *r, struct so_frame *frame,
-                      struct so_static_model *model);
+void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_static_model *model,
+                      const struct so_track *tracks, int n_tracks);
 
 /* Number of episodes currently open (all zones). */
 int so_rules_open_count(const struct so_rules *r);

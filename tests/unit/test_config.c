@@ -87,6 +87,8 @@ static bool has_error(const struct so_config_errors *errors, int line, int col, 
 #define POLY "        polygon: [[0.1,0.1],[0.9,0.1],[0.9,0.9],[0.1,0.9]]\n"
 #define DWELL "        dwell_s: 60\n"
 #define VALID HEAD KIND POLY DWELL
+/* A valid Z85 CURVE key (the public key of the ZeroMQ CURVE documentation). */
+#define KEY "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 #define SMALL_ZONES "    zones: [{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[1,1]], " \
                     "dwell_s: 5}]\n"
 
@@ -202,6 +204,15 @@ static const struct err_case err_cases[] = {
      "cameras[0].analysis.detect_fps", "expected a number from 0 to 30, got \"31\"", 1},
     {"negative drain_s", "outputs: {deliver: {drain_s: -1}}\n" VALID, 1, 30,
      "outputs.deliver.drain_s", "expected a number >= 0, got \"-1\"", 1},
+    {"quota_mb zero", "outputs: {deliver: {quota_mb: 0}}\n" VALID, 1, 31,
+     "outputs.deliver.quota_mb", "expected a number greater than 0 and at most 65536, got \"0\"", 1},
+    {"fsync not a bool", "outputs: {deliver: {fsync: sometimes}}\n" VALID, 1, 28,
+     "outputs.deliver.fsync", "expected true or false, got \"sometimes\"", 1},
+    {"server_key too short", "outputs: {deliver: {server_key: abc}}\n" VALID, 1, 33,
+     "outputs.deliver.server_key", "expected a 40-character Z85 CURVE key", 1},
+    {"public_key without secret_key", "outputs: {deliver: {server_key: \"" KEY "\", "
+     "public_key: \"" KEY "\"}}\n" VALID, 1, 89, "outputs.deliver.secret_key",
+     "expected public_key and secret_key together", 1},
     /* enumerations and codes */
     {"bad kind", HEAD "        kind: parking\n" POLY DWELL, 6, 15, "cameras[0].zones[0].kind",
      "expected one of illegal_parking, nonmotor_parking, sidewalk_occupied, "
@@ -328,7 +339,8 @@ static void test_full_config(void)
         "  jsonl: events.jsonl\n"
         "  publish: \"tcp://127.0.0.1:5556\"\n"
         "  evidence_dir: /srv/so/ev\n"
-        "  deliver: {endpoint: \"tcp://platform:5560\", drain_s: 2.5}\n"
+        "  deliver: {endpoint: \"tcp://platform:5560\", drain_s: 2.5, quota_mb: 64, fsync: no, "
+        "server_key: \"" KEY "\", public_key: \"" KEY "\", secret_key: \"" KEY "\"}\n"
         "http: {listen: \"127.0.0.1:8080\"}\n"
         "cameras:\n"
         "  - id: cam-023\n"                                                  /* line 14 */
@@ -383,6 +395,9 @@ static void test_full_config(void)
     CHECK_STR(cfg->evidence_dir, "/srv/so/ev");
     CHECK_STR(cfg->deliver.endpoint, "tcp://platform:5560");
     CHECK_DBL(cfg->deliver.drain_s, 2.5, 0);
+    CHECK_DBL(cfg->deliver.quota_mb, 64, 0);
+    CHECK(!cfg->deliver.fsync);
+    CHECK_STR(cfg->deliver.server_key, KEY);
     CHECK_STR(cfg->http_listen, "127.0.0.1:8080");
     CHECK_INT(cfg->n_cameras, 2);
 
@@ -504,6 +519,9 @@ static void test_defaults(void)
     CHECK(cfg->evidence_dir == NULL);
     CHECK(cfg->deliver.endpoint == NULL);
     CHECK_DBL(cfg->deliver.drain_s, 10, 0);
+    CHECK_DBL(cfg->deliver.quota_mb, 1024, 0);
+    CHECK(cfg->deliver.fsync);
+    CHECK(cfg->deliver.server_key == NULL);
     CHECK(cfg->http_listen == NULL);
     CHECK_INT(cfg->cameras[0].n_zones, 1);
     CHECK(cfg->cameras[0].zones[0].schedule.always);

@@ -1,0 +1,52 @@
+/*
+ * Channel: the reliable delivery of journalled events to the case platform (ARCHITECTURE
+ * "Delivery (contract)"): a ZeroMQ DEALER connected to the platform's ROUTER sends
+ * [ "SOE1", seq, json, jpeg... ] for every record of the outbox and expects [ "ACK", seq ];
+ * acknowledged records are released from the outbox. Unacknowledged ones are resent after a
+ * timeout (doubling up to 60 s), at once after a reconnect, and first thing after a restart.
+ *
+ * Threads: the channel runs one thread of its own, which owns the DEALER (and its monitor
+ * socket). so_channel_notify() and so_channel_drain() may be called from any thread;
+ * create/destroy from the owning thread.
+ *
+ * Ownership: the outbox is borrowed and must outlive the channel.
+ */
+#ifndef SO_DELIVERY_CHANNEL_H
+#define SO_DELIVERY_CHANNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "outbox.h"
+
+#define SO_PROTOCOL "SOE1"
+
+struct so_channel_opts {
+    const char *endpoint;       /* the platform's ROUTER, e.g. tcp://platform:5560 */
+    struct so_outbox *outbox;   /* borrowed */
+    double resend_s;            /* first resend timeout; 0 = 5 s */
+    /* CURVE, Z85 keys; all NULL = plain. */
+    const char *server_key, *public_key, *secret_key;
+    /* Called on the channel thread after each acknowledgement has been recorded (may be
+     * NULL): for metrics and the benchmark. */
+    void (*on_ack)(void *opaque, uint64_t seq);
+    void *opaque;
+};
+
+/* Connect (asynchronously) and start the thread. NULL after logging the reason. */
+struct so_channel *so_channel_create(const struct so_channel_opts *opts);
+
+/* Tell the channel that records up to `seq` are in the outbox. Never blocks. Any thread. */
+void so_channel_notify(struct so_channel *ch, uint64_t seq);
+
+/*
+ * Wait up to `timeout_s` until nothing appended is left unacknowledged. Returns the number of
+ * records still pending (0 = all delivered). Any thread.
+ */
+size_t so_channel_drain(struct so_channel *ch, double timeout_s);
+
+/* Stop the thread at once (no drain; unacknowledged records stay in the outbox) and close
+ * the socket. Accepts NULL. */
+void so_channel_destroy(struct so_channel *ch);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * The object detector: a located model (model.h) run through the OpenCV shim on a BGR image or
+ * a region of it, returning boxes in the image's pixels with class, role and score, after
+ * class-aware non-maximum suppression and the caller's filters.
+ *
+ * Ownership: so_detector_create() borrows the descriptor: it must stay alive (and unchanged)
+ * until so_detector_destroy(); detections point into it (class_name). Images are borrowed for
+ * the duration of the call only.
+ *
+ * Threads: one detector is used by one thread at a time (one per analysis thread); different
+ * detectors may run concurrently. The `threads` argument of so_detector_create() sizes
+ * OpenCV's worker pool, which is PROCESS-WIDE: the last detector created decides for all.
+ *
+ * Errors: constructors return NULL with a message in the caller's buffer; so_detector_run()
+ * returns 0 or a negative errno-style code (-EINVAL bad arguments, -EIO inference failed; the
+ * message is then in so_detector_last_error()).
+ */
+#ifndef SO_DETECT_DETECTOR_H
+#define SO_DETECT_DETECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+/* A borrowed BGR24 image (e.g. a struct so_frame's bgr plane). */
+struct so_image {
+    const uint8_t *bgr;
+    int width, height;
+    int stride;         /* bytes per row, >= width * 3 */
+};
+
+/* An axis-aligned box in pixels: top-left corner and size. */
+struct so_box {
+    int x, y, w, h;
+};
+
+struct so_detection {
+    struct so_box box;          /* in pixels of the whole image, clipped to it */
+    int class_id;               /* index into desc->classes (after aliases: train -> truck) */
+    const char *class_name;     /* desc->classes[class_id].name; valid while the desc lives */
+    enum so_role role;
+    float score;                /* class score (objectness x class probability), 0..1 */
+};
+
+/*
+ * Per-call filters, applied before NMS. Zero-initialised = the model's defaults, no size
+ * limits, every role.
+ */
+struct so_detect_filter {
+    double min_score;   /* minimum score; the model's thresholds.score when lower (or 0) */
+    int min_size;       /* drop boxes narrower or lower than this many pixels; 0 = none */
+    int max_size;       /* drop boxes wider or taller than this many pixels; 0 = none */
+    unsigned roles;     /* mask of SO_ROLE_BIT(role) to keep; 0 = every role */
+};
+
+struct so_detector;
+
+/*
+ * Load the network of a located descriptor (so_model_open / so_model_locate). `threads` > 0
+ * sets OpenCV's (process-wide) thread count, <= 0 leaves it. NULL on failure, message in err.
+ */
+struct so_detector *so_detector_create(const struct so_model_desc *desc, int threads, char *err,
+                                       size_t errlen);
+
+/* Free; accepts NULL. */
+void so_detector_destroy(struct so_detector *det);
+
+/* The descriptor the detector was created with. */
+const struct so_model_desc *so_detector_model(const struct so_detector *det);
+
+/*
+ * Detect objects in `img`, or only in `roi` of it when roi != NULL (the region is resized to
+ * the network input on its own, so small objects in a crop are found at a better scale); boxes
+ * are always in pixels of the whole image. The ROI is clipped to the image; an empty one gives
+ * no detections. `filter` may be NULL (defaults). Writes up to `max` detections, best score
+ * first, into out and their count into *n (when more were found, the weakest are dropped).
+ */
+int so_detector_run(struct so_detector *det, const struct so_image *img,
+                    const struct so_box *roi, const struct so_detect_filter *filter,
+                    struct so_detection *out, int max, int *n);
+
+/* The message of the last failed so_detector_run() on this detector ("" if none). */
+const char *so_detector_last_error(const struct so_detector *det);
+
+/*
+ * Class-aware non-maximum suppression in place: sorts `d` by score (best first) and removes
+ * every box whose IoU with a better box of the same class_id is above `iou`. Returns how many
+ * remain (at the front of d). Pure function, exposed for tests and for callers merging the
+ * detections of several crops.
+ */
+int so_detect_nms(struct so_detection *d, int n, double iou);
+
+/* Intersection over union of two boxes (0 when either is empty). */
+double so_box_iou(struct so_box a, struct so_box b);
+
+#endif

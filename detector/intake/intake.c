@@ -1,0 +1,437 @@
+/*
+ * streetorder-intake: the reference receiving end of the delivery channel, what the tests talk
+ * to and a working example for case-platform integrators (ARCHITECTURE "Delivery").
+ *
+ *   streetorder-intake --bind ENDPOINT --db FILE [--curve-secret KEY] [--quiet]
+ *   streetorder-intake --db FILE --verify
+ *
+ * Why it is built this way: an ACK tells the detector it may forget the event, so the ACK goes
+ * out only after the event and its images are durably in SQLite (one transaction per event,
+ * WAL with synchronous=FULL: the commit is fsynced). The detector resends anything it has not
+ * seen acknowledged, so the same event can arrive twice; `event_id` is UNIQUE and a duplicate
+ * is acknowledged again without being stored twice. Anything that is not a valid event is
+ * logged and ignored, never acknowledged, never fatal. One thread owns the ROUTER socket and
+ * the database; a slow disk slows acknowledgements, which the detector's outbox absorbs.
+ * With --curve-secret the socket is a CURVE server: a client that does not know the matching
+ * public key cannot complete the handshake and gets nothing.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "message.h"
+#include "timeutil.h"
+
+#define WHO "intake"
+#define MAX_FRAMES 32
+
+static atomic_bool stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&stop_flag, true);
+}
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  event_id TEXT NOT NULL UNIQUE,"
+    "  seq INTEGER NOT NULL,"
+    "  detector_id TEXT NOT NULL,"
+    "  camera_id TEXT NOT NULL,"
+    "  zone_id TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  category_code TEXT,"
+    "  grid TEXT,"
+    "  media_start_s REAL,"
+    "  media_end_s REAL,"
+    "  received_at TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'new',"
+    "  json TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_status ON events(status);"
+    "CREATE INDEX IF NOT EXISTS events_detector_seq ON events(detector_id, seq);"
+    "CREATE TABLE IF NOT EXISTS evidence ("
+    "  event_id TEXT NOT NULL REFERENCES events(event_id),"
+    "  idx INTEGER NOT NULL,"
+    "  role TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  jpeg BLOB NOT NULL,"
+    "  PRIMARY KEY (event_id, idx));";
+
+struct intake {
+    sqlite3 *db;
+    sqlite3_stmt *ins_event, *ins_evidence;
+    void *zctx, *router;
+    bool quiet;
+    unsigned long stored, duplicates, ignored;
+};
+
+static sqlite3 *open_db(const char *path)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        so_err(WHO, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    char *err = NULL;
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                     &err) != SQLITE_OK ||
+        sqlite3_exec(db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
+        so_err(WHO, "%s: %s", path, err ? err : sqlite3_errmsg(db));
+        sqlite3_free(err);
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+/* Store one event and its images in one transaction. 1 = stored, 0 = duplicate, <0 = error. */
+static int store(struct intake *in, const struct so_intake_event *ev, const char *json,
+                 size_t json_len)
+{
+    char when[40];
+    so_time_iso8601(so_time_wall(), when, sizeof(when));
+    if (sqlite3_exec(in->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        return -EIO;
+    }
+    sqlite3_stmt *s = in->ins_event;
+    sqlite3_reset(s);
+    sqlite3_bind_text(s, 1, ev->event_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)ev->seq);
+    sqlite3_bind_text(s, 3, ev->detector_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, ev->camera_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, ev->zone_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, ev->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, ev->state, -1, SQLITE_STATIC);
+    if (ev->category_code) {
+        sqlite3_bind_text(s, 8, ev->category_code, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(s, 8);
+    }
+    if (ev->grid) {
+        sqlite3_bind_text(s, 9, ev->grid, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(s, 9);
+    }
+    sqlite3_bind_double(s, 10, ev->media_start_s);
+    if (isnan(ev->media_end_s)) {
+        sqlite3_bind_null(s, 11);
+    } else {
+        sqlite3_bind_double(s, 11, ev->media_end_s);
+    }
+    sqlite3_bind_text(s, 12, when, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 13, json, (int)json_len, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    int result = 0;
+    if (rc != SQLITE_DONE) {
+        result = -EIO;
+    } else if (sqlite3_changes(in->db) == 1) {
+        result = 1;
+        for (int i = 0; i < ev->n_evidence && result == 1; i++) {
+            sqlite3_stmt *e = in->ins_evidence;
+            sqlite3_reset(e);
+            sqlite3_bind_text(e, 1, ev->event_id, -1, SQLITE_STATIC);
+            sqlite3_bind_int(e, 2, i);
+            sqlite3_bind_text(e, 3, ev->evidence[i].role, -1, SQLITE_STATIC);
+            sqlite3_bind_text(e, 4, ev->evidence[i].sha256, -1, SQLITE_STATIC);
+            sqlite3_bind_blob(e, 5, ev->evidence[i].jpeg, (int)ev->evidence[i].size,
+                              SQLITE_STATIC);
+            if (sqlite3_step(e) != SQLITE_DONE) {
+                result = -EIO;
+            }
+        }
+    }
+    if (result < 0) {
+        so_err(WHO, "cannot store event %s: %s", ev->event_id, sqlite3_errmsg(in->db));
+        sqlite3_exec(in->db, "ROLLBACK", NULL, NULL, NULL);
+        return result;
+    }
+    if (sqlite3_exec(in->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        so_err(WHO, "cannot commit event %s: %s", ev->event_id, sqlite3_errmsg(in->db));
+        sqlite3_exec(in->db, "ROLLBACK", NULL, NULL, NULL);
+        return -EIO;
+    }
+    return result;
+}
+
+static void handle_message(struct intake *in)
+{
+    zmq_msg_t msgs[MAX_FRAMES];
+    size_t n = 0, total = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, in->router, 0) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        more = zmq_msg_more(&m);
+        total++;
+        if (n < MAX_FRAMES) {
+            msgs[n++] = m;
+        } else {
+            zmq_msg_close(&m);
+        }
+    }
+    if (n == 0) {
+        return;
+    }
+    struct so_intake_frame frames[MAX_FRAMES];
+    for (size_t i = 0; i < n; i++) {
+        frames[i] = (struct so_intake_frame){zmq_msg_data(&msgs[i]), zmq_msg_size(&msgs[i])};
+    }
+    char why[200] = "";
+    struct so_intake_event ev;
+    int rc = total > n ? -EBADMSG : so_intake_parse(frames + 1, n - 1, &ev, why, sizeof(why));
+    if (total > n) {
+        snprintf(why, sizeof(why), "%zu frames, too many", total);
+    }
+    if (rc < 0) {
+        in->ignored++;
+        so_warn(WHO, "ignored a message that is not a valid event: %s", why);
+    } else {
+        rc = store(in, &ev, (const char *)frames[3].data, frames[3].size);
+        if (rc >= 0) {
+            /* Durable: acknowledge. */
+            char seqs[24];
+            int len = snprintf(seqs, sizeof(seqs), "%" PRIu64, ev.seq);
+            zmq_send(in->router, frames[0].data, frames[0].size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send(in->router, "ACK", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send(in->router, seqs, (size_t)len, ZMQ_DONTWAIT);
+            if (rc == 1) {
+                in->stored++;
+            } else {
+                in->duplicates++;
+            }
+            if (!in->quiet) {
+                printf("%s %s seq %" PRIu64 " %s %s %s/%s event %s (%d image%s)\n",
+                       rc == 1 ? "stored   " : "duplicate", ev.detector_id, ev.seq, ev.kind,
+                       ev.state, ev.camera_id, ev.zone_id, ev.event_id, ev.n_evidence,
+                       ev.n_evidence == 1 ? "" : "s");
+                fflush(stdout);
+            }
+        }
+        so_intake_event_finish(&ev);
+    }
+    for (size_t i = 0; i < n; i++) {
+        zmq_msg_close(&msgs[i]);
+    }
+}
+
+/* --verify: per detector, the seq range received and every gap in it. 0 = no gaps. */
+static int verify(const char *path)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "streetorder-intake: cannot open %s: %s\n", path,
+                db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return 2;
+    }
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT detector_id, seq FROM events ORDER BY detector_id, seq",
+                           -1, &s, NULL) != SQLITE_OK) {
+        fprintf(stderr, "streetorder-intake: %s: %s\n", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return 2;
+    }
+    char det[128] = "";
+    long long first = 0, prev = 0, count = 0, gaps = 0, dups = 0, total_gaps = 0;
+    bool any = false;
+    int rc;
+    for (;;) {
+        rc = sqlite3_step(s);
+        const char *d = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+        long long seq = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+        if (!d || strcmp(d, det) != 0) {
+            if (any) {
+                printf("%s: %lld event%s, seq %lld..%lld, %s%s\n", det, count,
+                       count == 1 ? "" : "s", first, prev,
+                       gaps ? "GAPS (listed above)" : "no gaps",
+                       dups ? ", repeated seq numbers present" : "");
+                total_gaps += gaps;
+            }
+            if (!d) {
+                break;
+            }
+            snprintf(det, sizeof(det), "%s", d);
+            first = prev = seq;
+            count = 1;
+            gaps = dups = 0;
+            any = true;
+            continue;
+        }
+        count++;
+        if (seq == prev) {
+            dups++;
+        } else if (seq > prev + 1) {
+            if (seq == prev + 2) {
+                printf("%s: gap: seq %lld missing\n", det, prev + 1);
+            } else {
+                printf("%s: gap: seq %lld-%lld missing\n", det, prev + 1, seq - 1);
+            }
+            gaps++;
+        }
+        prev = seq;
+    }
+    if (!any) {
+        printf("no events\n");
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return total_gaps ? 1 : 0;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: streetorder-intake --bind ENDPOINT --db FILE [--curve-secret KEY] [--quiet]\n"
+            "       streetorder-intake --db FILE --verify\n"
+            "\n"
+            "Receives streetorder events on a ZeroMQ ROUTER socket, stores each with its images\n"
+            "in SQLite (table events, status 'new'), then acknowledges it.\n"
+            "  --curve-secret KEY  be a CURVE server with this Z85 secret key (the public key\n"
+            "                      to configure as outputs.deliver.server_key is printed)\n"
+            "  --verify            print, per detector, the seq range received and its gaps;\n"
+            "                      exit 1 when there is a gap\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"bind", required_argument, NULL, 'b'},
+        {"db", required_argument, NULL, 'd'},
+        {"verify", no_argument, NULL, 'V'},
+        {"curve-secret", required_argument, NULL, 'k'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *bind = NULL, *db_path = NULL, *secret = NULL;
+    bool do_verify = false, quiet = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "b:d:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            bind = optarg;
+            break;
+        case 'd':
+            db_path = optarg;
+            break;
+        case 'V':
+            do_verify = true;
+            break;
+        case 'k':
+            secret = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!db_path || (!bind && !do_verify) || optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (do_verify) {
+        return verify(db_path);
+    }
+
+    struct intake in = {.quiet = quiet};
+    int status = 1;
+    in.db = open_db(db_path);
+    if (!in.db) {
+        return 1;
+    }
+    if (sqlite3_prepare_v2(in.db,
+                           "INSERT OR IGNORE INTO events (event_id, seq, detector_id, camera_id, "
+                           "zone_id, kind, state, category_code, grid, media_start_s, "
+                           "media_end_s, received_at, json) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &in.ins_event, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(in.db,
+                           "INSERT INTO evidence (event_id, idx, role, sha256, jpeg) "
+                           "VALUES (?,?,?,?,?)",
+                           -1, &in.ins_evidence, NULL) != SQLITE_OK) {
+        so_err(WHO, "%s: %s", db_path, sqlite3_errmsg(in.db));
+        goto cleanup;
+    }
+    in.zctx = zmq_ctx_new();
+    in.router = in.zctx ? zmq_socket(in.zctx, ZMQ_ROUTER) : NULL;
+    if (!in.router) {
+        so_err(WHO, "cannot create the ROUTER socket: %s", zmq_strerror(zmq_errno()));
+        goto cleanup;
+    }
+    int linger = 500;
+    zmq_setsockopt(in.router, ZMQ_LINGER, &linger, sizeof(linger));
+    if (secret) {
+        int one = 1;
+        char pub[41];
+        if (strlen(secret) != 40 || zmq_curve_public(pub, secret) != 0 ||
+            zmq_setsockopt(in.router, ZMQ_CURVE_SERVER, &one, sizeof(one)) != 0 ||
+            zmq_setsockopt(in.router, ZMQ_CURVE_SECRETKEY, secret, 40) != 0) {
+            so_err(WHO, "--curve-secret: expected a 40-character Z85 secret key "
+                   "(streetorder keygen)");
+            goto cleanup;
+        }
+        so_info(WHO, "CURVE server, public key %s", pub);
+    }
+    if (zmq_bind(in.router, bind) != 0) {
+        so_err(WHO, "cannot bind %s: %s", bind, zmq_strerror(zmq_errno()));
+        goto cleanup;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    so_info(WHO, "listening on %s, storing into %s", bind, db_path);
+    zmq_pollitem_t item = {.socket = in.router, .events = ZMQ_POLLIN};
+    while (!atomic_load(&stop_flag)) {
+        int rc = zmq_poll(&item, 1, 200);
+        if (rc < 0) {
+            if (zmq_errno() == EINTR) {
+                continue;
+            }
+            so_err(WHO, "poll: %s", zmq_strerror(zmq_errno()));
+            goto cleanup;
+        }
+        if (rc > 0) {
+            handle_message(&in);
+        }
+    }
+    so_info(WHO, "stopping: %lu stored, %lu duplicates acknowledged again, %lu ignored",
+            in.stored, in.duplicates, in.ignored);
+    status = 0;
+cleanup:
+    if (in.router) {
+        zmq_close(in.router);
+    }
+    if (in.zctx) {
+        zmq_ctx_term(in.zctx);
+    }
+    sqlite3_finalize(in.ins_event);
+    sqlite3_finalize(in.ins_evidence);
+    sqlite3_close(in.db);
+    return status;
+}

@@ -1,0 +1,53 @@
+/*
+ * Object tracker for things at rest: turns the detector's snapshots (about one a second) into
+ * resting objects ("spots") with a first-seen time and an identity that survives missed
+ * detections, jittery boxes, boxes straddling two parked cars, light changes and brief
+ * occlusion by passing traffic; an appearance check (normalised cross-correlation of the box's
+ * grey crop against the crop taken once it had settled) tells "the same car" from "another car
+ * now parked there". Moving objects only leave short-lived spots that never become present.
+ *
+ * Ownership: the tracker owns its tracks; pointers from so_tracker_tracks() are valid until the
+ * next update or destroy. Not thread-safe: one analysis thread per tracker.
+ */
+#ifndef SO_TRACK_TRACKER_H
+#define SO_TRACK_TRACKER_H
+
+#include <stdbool.h>
+
+#include "detector.h"
+#include "frame.h"
+
+#define SO_TRACK_MAX 64
+
+struct so_track {
+    int id;                     /* unique per tracker, from 0 */
+    enum so_role role;
+    char cls[24];               /* latest class name */
+    float score;                /* best recent score */
+    struct so_box box;          /* latest box, analysis pixels */
+    double first_s;             /* media time first seen at this place */
+    double rest_s;              /* media time it came to rest (= first_s for a spot) */
+    double last_seen_s;         /* last detection or appearance confirmation */
+    bool stationary;            /* seen at the same place at least twice */
+    bool present;               /* seen at most ticks lately (detected or by appearance) */
+};
+
+struct so_tracker;
+
+/* `detect_interval_s`: seconds between detector runs (a track counts as present while it was
+ * seen within 1.5 of those). NULL if out of memory. */
+struct so_tracker *so_tracker_create(int width, int height, double detect_interval_s);
+void so_tracker_destroy(struct so_tracker *t);
+
+/*
+ * Advance to `frame`. `dets` are this frame's detections when `detected` is true (the
+ * detector runs at its own rate; on other frames pass detected = false and tracks keep their
+ * state). Presence and forgetting count in detector ticks.
+ */
+void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
+                       const struct so_detection *dets, int n, bool detected);
+
+/* The live tracks; returns how many (at most SO_TRACK_MAX). */
+int so_tracker_tracks(const struct so_tracker *t, const struct so_track **out);
+
+#endif
