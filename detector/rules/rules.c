@@ -24,6 +24,7 @@
 
 #define PRESENT_AGE_S 1.5       /* a pixel counts as occupied after resting this long */
 #define MAX_BLOBS 128
+#define RING_FRAMES 10          /* seconds of recent frames kept for "rest" evidence */
 #define MAX_TRACKS 16
 #define TRACK_FORGET_S 3.0
 #define ORPHAN_S 10.0           /* a lost vehicle found again within this keeps its episode */
@@ -71,7 +72,37 @@ struct so_rules {
     int next_track;
     so_report_fn report;
     void *opaque;
+    struct so_frame *ring[RING_FRAMES];  /* one recent frame a second, for "rest" evidence */
+    int ring_head;
+    double ring_next_s;
 };
+
+/*
+ * The frame closest after media time `t` among the last RING_FRAMES seconds (the moment an
+ * object came to rest is known only a little later), else `fallback`. Borrowed.
+ */
+static struct so_frame *rest_frame(struct so_rules *r, double t, struct so_frame *fallback)
+{
+    struct so_frame *best = NULL;
+    for (int i = 0; i < RING_FRAMES; i++) {
+        struct so_frame *f = r->ring[i];
+        if (f && f->media_s >= t - 0.5 && (!best || f->media_s < best->media_s)) {
+            best = f;
+        }
+    }
+    return best ? best : fallback;
+}
+
+static void ring_push(struct so_rules *r, struct so_frame *frame)
+{
+    if (frame->media_s < r->ring_next_s) {
+        return;
+    }
+    r->ring_next_s = frame->media_s + 1.0;
+    so_frame_unref(r->ring[r->ring_head]);
+    r->ring[r->ring_head] = so_frame_ref(frame);
+    r->ring_head = (r->ring_head + 1) % RING_FRAMES;
+}
 
 static bool per_vehicle(enum so_zone_kind k)
 {
@@ -89,6 +120,9 @@ void so_rules_destroy(struct so_rules *r)
         for (int t = 0; t < MAX_TRACKS; t++) {
             so_frame_unref(r->zones[i].tracks[t].rest);
         }
+    }
+    for (int i = 0; i < RING_FRAMES; i++) {
+        so_frame_unref(r->ring[i]);
     }
     free(r->zones);
     free(r->mask);
@@ -181,8 +215,58 @@ static double wall_at(const struct so_frame *f, double media)
 }
 
 /* Per-zone kinds: coverage of static pixels. */
+/* Share of box a covered by box b. */
+static double covered_by(struct so_box a, struct so_box b)
+{
+    int x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
+    int x1 = a.x + a.w < b.x + b.w ? a.x + a.w : b.x + b.w;
+    int y1 = a.y + a.h < b.y + b.h ? a.y + a.h : b.y + b.h;
+    if (x1 <= x0 || y1 <= y0 || a.w <= 0 || a.h <= 0) {
+        return 0;
+    }
+    return (double)(x1 - x0) * (y1 - y0) / ((double)a.w * a.h);
+}
+
+/* Is pixel (x, y) inside the box of a person at rest (people never start or make an episode)? */
+static bool on_person(const struct so_track *tracks, int n_tracks, int x, int y)
+{
+    for (int k = 0; k < n_tracks; k++) {
+        const struct so_box *b = &tracks[k].box;
+        if (tracks[k].role == SO_ROLE_PERSON && tracks[k].present && x >= b->x &&
+            x < b->x + b->w && y >= b->y && y < b->y + b->h) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The track that best explains a static blob (most of the blob in its box), or NULL. */
+static const struct so_track *blob_track(const struct so_track *tracks, int n_tracks,
+                                         const struct socv_blob *bl)
+{
+    const struct so_track *best = NULL;
+    double best_share = 0.3;
+    struct so_box b = {bl->x, bl->y, bl->w, bl->h};
+    for (int k = 0; k < n_tracks; k++) {
+        if (!tracks[k].present || tracks[k].role == SO_ROLE_PERSON) {
+            continue;
+        }
+        double share = covered_by(b, tracks[k].box);
+        if (share > best_share) {
+            best_share = share;
+            best = &tracks[k];
+        }
+    }
+    return best;
+}
+
+/*
+ * Per-zone kinds: coverage of static pixels. With an object detector, pixels of people at
+ * rest do not count (a vendor standing by the stall keeps nothing open by himself) and the
+ * objects reported carry the class of the detection that covers them.
+ */
 static void process_zone(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
-                         const float *age)
+                         const float *age, const struct so_track *tracks, int n_tracks)
 {
     const struct so_zone_cfg *zc = z->cfg;
     const struct so_zone_mask *zm = z->zm;
@@ -191,7 +275,7 @@ static void process_zone(struct so_rules *r, struct zone_state *z, struct so_fra
     for (int y = zm->y0; y < zm->y1; y++) {
         for (int x = zm->x0; x < zm->x1; x++) {
             size_t i = (size_t)y * r->w + x;
-            if (zm->mask[i] && r->mask[i]) {
+            if (zm->mask[i] && r->mask[i] && !on_person(tracks, n_tracks, x, y)) {
                 r->buf[n++] = age[i];
             }
         }
@@ -215,7 +299,7 @@ static void process_zone(struct so_rules *r, struct zone_state *z, struct so_fra
     if (z->ep.state == SO_EPISODE_CANDIDATE) {
         if (z->ep.start_s >= 0 && !was_candidate) {
             so_frame_unref(z->rest);
-            z->rest = so_frame_ref(frame);
+            z->rest = so_frame_ref(rest_frame(r, z->ep.start_s, frame));
         } else if (z->ep.start_s < 0 && z->rest) {
             so_frame_unref(z->rest);
             z->rest = NULL;
@@ -230,11 +314,19 @@ static void process_zone(struct so_rules *r, struct zone_state *z, struct so_fra
     for (int b = 0; b < r->n_blobs && n_objs < SO_REPORT_MAX_OBJECTS; b++) {
         const struct socv_blob *bl = &r->blobs[b];
         int cx = bl->x + bl->w / 2, cy = bl->y + bl->h / 2;
-        if (!zm->mask[(size_t)cy * r->w + cx] && !so_zone_mask_contains(zm, cx, bl->y + bl->h - 1)) {
+        if (!zm->mask[(size_t)cy * r->w + cx] &&
+            !so_zone_mask_contains(zm, cx, bl->y + bl->h - 1)) {
             continue;
         }
-        objs[n_objs++] = (struct so_object){
+        struct so_object *o = &objs[n_objs++];
+        *o = (struct so_object){
             .cls = "object", .score = 1.0, .box = {bl->x, bl->y, bl->w, bl->h}, .track = -1};
+        const struct so_track *tk = blob_track(tracks, n_tracks, bl);
+        if (tk) {
+            snprintf(o->cls, sizeof(o->cls), "%s", tk->cls);
+            o->score = tk->score;
+            o->track = tk->id;
+        }
     }
     emit(r, z, &z->ep, a, occupancy, objs, n_objs, z->rest, frame);
     if (a == SO_EPISODE_CLEARED_NOW) {
@@ -349,7 +441,7 @@ static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so
                     *best = (struct track){.used = true, .id = r->next_track++,
                                            .first_seen_s = now};
                     so_episode_init(&best->ep);
-                    best->rest = so_frame_ref(frame);
+                    best->rest = so_frame_ref(rest_frame(r, start, frame));
                 }
             }
             if (!best) {
@@ -464,18 +556,6 @@ static int cmp_blob_area(const void *a, const void *b)
 {
     const struct socv_blob *x = a, *y = b;
     return (y->area > x->area) - (y->area < x->area);
-}
-
-/* Share of box a covered by box b. */
-static double covered_by(struct so_box a, struct so_box b)
-{
-    int x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
-    int x1 = a.x + a.w < b.x + b.w ? a.x + a.w : b.x + b.w;
-    int y1 = a.y + a.h < b.y + b.h ? a.y + a.h : b.y + b.h;
-    if (x1 <= x0 || y1 <= y0 || a.w <= 0 || a.h <= 0) {
-        return 0;
-    }
-    return (double)(x1 - x0) * (y1 - y0) / ((double)a.w * a.h);
 }
 
 /* Share of box a covered by the union of the other boxes (sampled on a grid). */
@@ -635,7 +715,7 @@ static void process_tracked(struct so_rules *r, struct zone_state *z, struct so_
                              "since %.1f s)", zc->id, tk->cls, tk->id, tk->box.x, tk->box.y,
                              tk->box.w, tk->box.h, tk->rest_s);
                     so_episode_init(&slot->ep);
-                    slot->rest = so_frame_ref(frame);
+                    slot->rest = so_frame_ref(rest_frame(r, tk->rest_s, frame));
                 }
             }
             if (!slot) {
@@ -665,6 +745,7 @@ void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_stat
 {
     const float *age = so_static_model_age(model);
     size_t n = (size_t)r->w * r->h;
+    ring_push(r, frame);
     for (size_t i = 0; i < n; i++) {
         r->mask[i] = age[i] >= PRESENT_AGE_S ? 255 : 0;
     }
@@ -686,7 +767,7 @@ void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_stat
         } else if (per_vehicle(z->cfg->kind)) {
             process_vehicles(r, z, frame, age);
         } else {
-            process_zone(r, z, frame, age);
+            process_zone(r, z, frame, age, tracks, n_tracks);
         }
     }
 }
