@@ -23,6 +23,7 @@
 #include "config.h"
 #include "detector.h"
 #include "event.h"
+#include "http.h"
 #include "model.h"
 #include "log.h"
 #include "outputs.h"
@@ -55,6 +56,7 @@ struct camera_run {
     pthread_cond_t *wake;
     atomic_int health;          /* last enum so_health reported, -1 before any */
     const char *debug_dir;      /* STREETORDER_DEBUG_DIR, NULL when unset */
+    struct so_live live;        /* published for the HTTP server after each frame */
     double debug_next;
 };
 
@@ -68,6 +70,7 @@ static void on_health(void *opaque, enum so_health health, const char *detail)
 static void on_report(void *opaque, const struct so_report *rep)
 {
     struct camera_run *c = opaque;
+    so_live_count(&c->live, rep->action);
     struct so_event *ev = so_event_create(&c->ectx, rep);
     if (!ev) {
         so_err(c->cfg->id, "out of memory building an event for zone %s", rep->zone->id);
@@ -261,6 +264,7 @@ static void *analysis_main(void *arg)
             so_frame_unref(f);
             break;
         }
+        double t0 = so_time_mono();
         so_static_model_update(c->model, f->gray, f->gray_stride, f->media_s);
         const struct so_track *tracks = NULL;
         int n_tracks = 0;
@@ -272,6 +276,10 @@ static void *analysis_main(void *arg)
         if (c->debug_dir) {
             debug_dump(c, f);
         }
+        struct so_source_stats st;
+        so_source_get_stats(c->source, &st);
+        so_live_publish(&c->live, f, so_time_mono() - t0, so_rules_open_count(c->rules), tracks,
+                        n_tracks, c->model, st.frames_decoded);
         so_frame_unref(f);
     }
     atomic_store(&c->done, true);
@@ -279,6 +287,28 @@ static void *analysis_main(void *arg)
     pthread_cond_signal(c->wake);
     pthread_mutex_unlock(c->wake_lock);
     return NULL;
+}
+
+/* http.listen: serve /healthz, /metrics and snapshots of these cameras. NULL without the
+ * key; NULL with it means the server could not start (logged). */
+static struct so_http *start_http(const struct so_config *cfg, struct camera_run *cams,
+                                  struct so_outputs *outputs)
+{
+    if (!cfg->http_listen) {
+        return NULL;
+    }
+    struct so_http_camera *hc = calloc(cfg->n_cameras, sizeof(*hc));
+    if (!hc) {
+        abort();
+    }
+    for (size_t i = 0; i < cfg->n_cameras; i++) {
+        hc[i] = (struct so_http_camera){cams[i].cfg, cams[i].source, &cams[i].live};
+    }
+    struct so_http_opts ho = {.listen = cfg->http_listen, .cameras = hc,
+                              .n_cameras = cfg->n_cameras, .outputs = outputs};
+    struct so_http *http = so_http_create(&ho);
+    free(hc);
+    return http;
 }
 
 static bool all_done(struct camera_run *cams, size_t n)
@@ -369,7 +399,9 @@ int so_cmd_run(const struct so_run_opts *opts)
         struct camera_run *c = &cams[i];
         c->cfg = &cfg->cameras[i];
         c->outputs = outputs;
-        c->ectx = (struct so_event_ctx){.detector_id = cfg->detector_id, .model = cfg->model};
+        so_live_init(&c->live);
+        c->ectx = (struct so_event_ctx){.detector_id = cfg->detector_id, .model = cfg->model,
+                                        .categories = cfg->categories};
         if (model) {
             char err[1024];
             c->detector = so_detector_create(model, 1, err, sizeof(err));
@@ -407,10 +439,15 @@ int so_cmd_run(const struct so_run_opts *opts)
         c->thread_started = true;
     }
 
+    struct so_http *http = start_http(cfg, cams, outputs);
+    if (cfg->http_listen && !http) {
+        status = 1;
+    }
+
     /* Wait for a stop signal or for every input to end. */
     bool signalled = false;
     double next_heartbeat = so_time_mono() + HEALTH_HEARTBEAT_S;
-    while (!all_done(cams, cfg->n_cameras)) {
+    while (!all_done(cams, cfg->n_cameras) && !(cfg->http_listen && !http)) {
         if (so_time_mono() >= next_heartbeat) {
             /* Health is published on change and repeated, so that a subscriber that joins
              * late (or lost messages: PUB drops for slow readers) learns every camera's state. */
@@ -430,9 +467,11 @@ int so_cmd_run(const struct so_run_opts *opts)
             break;
         }
     }
+    so_http_set_stopping(http);     /* /healthz: 503 from here on */
     for (size_t i = 0; i < cfg->n_cameras; i++) {
         so_source_stop(cams[i].source);
     }
+    so_http_destroy(http);          /* before the cameras it borrows */
     for (size_t i = 0; i < cfg->n_cameras; i++) {
         struct camera_run *c = &cams[i];
         if (c->thread_started) {
@@ -453,6 +492,7 @@ int so_cmd_run(const struct so_run_opts *opts)
         so_static_model_destroy(c->model);
         so_tracker_destroy(c->tracker);
         so_detector_destroy(c->detector);
+        so_live_finish(&c->live);
     }
     so_model_destroy(model);
     if (!signalled) {   /* inputs ended: give the platform drain_s to acknowledge */

@@ -89,6 +89,8 @@ struct so_deliver_cfg {
     char *secret_key;
 };
 
+struct so_categories;       /* categories.h */
+
 struct so_config {
     char *path;             /* the file loaded, as given */
     char *dir;              /* its folder (for resolving relative urls) */
@@ -99,6 +101,10 @@ struct so_config {
     char *model;            /* NULL = class-agnostic */
     char *weights_dir;      /* NULL when absent */
     char *timezone;         /* NULL = the system's */
+    char *categories_path;  /* the category mapping file (resolved against the config's folder);
+                               default: the source tree's config/categories.yaml when it
+                               exists, else NULL = standard codes and names only */
+    struct so_categories *categories; /* loaded from categories_path, NULL when none */
     /* outputs: (relative paths are resolved against state_dir by the outputs module) */
     char *jsonl;            /* NULL = none */
     char *publish;          /* ZeroMQ PUB endpoint, NULL = none */
@@ -123,14 +129,20 @@ struct so_config_errors {
 };
 
 /*
- * Load and validate `path`. On success returns the config and leaves `errors` empty; on any
- * error returns NULL and `errors` lists them all (in file order). `errors` must be
+ * Load and validate `path`, and the category mapping file it names (detector.categories). On
+ * success returns the config and leaves `errors` empty; on any error returns NULL and `errors`
+ * lists them all (in file order: the config's first, then the mapping file's). `errors` must be
  * zero-initialised by the caller and released with so_config_errors_finish().
  */
 struct so_config *so_config_load(const char *path, struct so_config_errors *errors);
 
 /* Free a config. Accepts NULL. */
 void so_config_destroy(struct so_config *cfg);
+
+/* Append an error (strings are copied; `key` "" when not tied to a key, `line` 0 when not
+ * tied to a place). Aborts when memory is out. */
+void so_config_errors_add(struct so_config_errors *errors, const char *file, int line,
+                          int column, const char *key, const char *message);
 
 /* Release the items of an error list (the struct itself is the caller's). */
 void so_config_errors_finish(struct so_config_errors *errors);

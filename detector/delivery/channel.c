@@ -55,6 +55,7 @@ struct so_channel {
     bool thread_started;
     atomic_bool stop;
     atomic_uint_fast64_t appended;   /* highest seq the outputs told us about */
+    atomic_uint_fast64_t n_sent, n_resent, n_acked;  /* for so_channel_get_stats() */
     /* drain waiters */
     pthread_mutex_t lock;
     pthread_cond_t acked;
@@ -132,6 +133,7 @@ static void fill_window(struct so_channel *ch)
         }
         ch->sent_upto = seq;
         if (rc == 0) {
+            atomic_fetch_add(&ch->n_sent, 1);
             ch->flights[ch->n_flights++] = (struct flight){seq, now_s() + backoff(ch, 1), 1};
         }
     }
@@ -156,6 +158,7 @@ static bool resend_due(struct so_channel *ch)
         if (rc == -EAGAIN) {
             return false;   /* not connected: the reconnection will resend them all */
         }
+        atomic_fetch_add(&ch->n_resent, 1);
         f->tries++;
         f->deadline = now + backoff(ch, f->tries);
         if (f->tries == 2 || f->tries % 10 == 0) {
@@ -227,6 +230,7 @@ static void handle_reply(struct so_channel *ch)
         }
     }
     if (so_outbox_ack(ch->outbox, seq) == 0) {
+        atomic_fetch_add(&ch->n_acked, 1);
         if (ch->on_ack) {
             ch->on_ack(ch->opaque, seq);
         }
@@ -429,6 +433,9 @@ struct so_channel *so_channel_create(const struct so_channel_opts *opts)
     ch->wake_rd = ch->wake_wr = -1;
     atomic_init(&ch->stop, false);
     atomic_init(&ch->appended, so_outbox_last_seq(opts->outbox));
+    atomic_init(&ch->n_sent, 0);
+    atomic_init(&ch->n_resent, 0);
+    atomic_init(&ch->n_acked, 0);
     pthread_mutex_init(&ch->lock, NULL);
     pthread_cond_init(&ch->acked, NULL);
     ch->sent_upto = so_outbox_acked(opts->outbox);
@@ -490,4 +497,15 @@ struct so_channel *so_channel_create(const struct so_channel_opts *opts)
 fail:
     so_channel_destroy(ch);
     return NULL;
+}
+
+void so_channel_get_stats(struct so_channel *ch, struct so_channel_stats *out)
+{
+    *out = (struct so_channel_stats){0};
+    if (!ch) {
+        return;
+    }
+    out->sent = atomic_load(&ch->n_sent);
+    out->resent = atomic_load(&ch->n_resent);
+    out->acked = atomic_load(&ch->n_acked);
 }

@@ -45,6 +45,15 @@ void so_channel_notify(struct so_channel *ch, uint64_t seq);
  */
 size_t so_channel_drain(struct so_channel *ch, double timeout_s);
 
+/* Counters since create (for /metrics): records sent for the first time, resent after a
+ * timeout, and acknowledged (first acknowledgement of a pending record only). */
+struct so_channel_stats {
+    uint64_t sent, resent, acked;
+};
+
+/* Any thread; all zero for NULL. */
+void so_channel_get_stats(struct so_channel *ch, struct so_channel_stats *out);
+
 /* Stop the thread at once (no drain; unacknowledged records stay in the outbox) and close
  * the socket. Accepts NULL. */
 void so_channel_destroy(struct so_channel *ch);

@@ -15,8 +15,11 @@
  *   before segment files are deleted (losing a newer cursor in a power cut costs resends,
  *   which the receiver dedupes; deleting records before the cursor that covers them is
  *   durable could cost the seq high-water mark).
- * - An in-memory index (seq -> segment, offset, length) of the pending records: 32 bytes each,
- *   so hours of outage cost little memory and records are read back from disk on demand.
+ * - An in-memory index (seq -> segment, offset, length, time added) of the pending records:
+ *   40 bytes each, so hours of outage cost little memory and records are read back from disk
+ *   on demand. The time added feeds the "oldest unacknowledged" metric; records recovered at
+ *   start take their segment file's modification time (an upper bound: the age shown is at
+ *   least their true age minus the segment's span).
  * - fdatasync after each append by default: an event written to the --events file is then
  *   recoverable after a power cut, not just after a crash. Configurable (outputs.deliver.fsync)
  *   for hosts where the disk cannot keep up.
@@ -34,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -53,6 +57,7 @@ struct entry {
     uint32_t len;           /* whole record, header included */
     uint32_t seg;           /* index into segs, adjusted as segments are removed */
     bool acked;
+    double added;           /* Unix time appended (recovered: the segment's mtime) */
 };
 
 struct so_outbox {
@@ -280,6 +285,13 @@ static uint64_t load_cursor(const char *dir)
     return v;
 }
 
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* --- index ----------------------------------------------------------------------------- */
 
 static void push_entry(struct so_outbox *o, struct entry e)
@@ -414,6 +426,9 @@ static int recover_segment(struct so_outbox *o, uint64_t first)
         so_err(WHO, "cannot read %s: %s", path, strerror(-rc));
         return rc;
     }
+    struct stat st;
+    double mtime = stat(path, &st) == 0 ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9
+                                        : wall_now();
     add_segment(o, first, 0);
     size_t si = o->n_segs - 1;
     size_t off = 0;
@@ -441,7 +456,7 @@ static int recover_segment(struct so_outbox *o, uint64_t first)
         o->segs[si].last = r.seq;
         if (r.seq > o->cursor) {
             push_entry(o, (struct entry){.seq = r.seq, .off = off, .len = (uint32_t)used,
-                                         .seg = (uint32_t)si});
+                                         .seg = (uint32_t)si, .added = mtime});
         }
         off += used;
     }
@@ -582,6 +597,20 @@ size_t so_outbox_pending(struct so_outbox *o)
     return n;
 }
 
+double so_outbox_oldest_age(struct so_outbox *o)
+{
+    pthread_mutex_lock(&o->lock);
+    double age = 0;
+    for (size_t i = o->head; i < o->n_ents; i++) {
+        if (!o->ents[i].acked) {
+            age = wall_now() - o->ents[i].added;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&o->lock);
+    return age > 0 ? age : 0;
+}
+
 uint64_t so_outbox_bytes(struct so_outbox *o)
 {
     pthread_mutex_lock(&o->lock);
@@ -649,7 +678,7 @@ static int append_locked(struct so_outbox *o, uint64_t seq, const uint8_t *rec, 
         return rc;
     }
     push_entry(o, (struct entry){.seq = seq, .off = s->bytes, .len = (uint32_t)len,
-                                 .seg = (uint32_t)(o->n_segs - 1)});
+                                 .seg = (uint32_t)(o->n_segs - 1), .added = wall_now()});
     s->bytes += len;
     s->last = seq;
     o->total_bytes += len;

@@ -69,6 +69,9 @@ uint64_t so_outbox_acked(struct so_outbox *o);
 size_t so_outbox_pending(struct so_outbox *o);
 uint64_t so_outbox_bytes(struct so_outbox *o);
 
+/* Seconds since the oldest unacknowledged record was appended (0 when none is pending). */
+double so_outbox_oldest_age(struct so_outbox *o);
+
 /*
  * Append a record. `seq` must be greater than so_outbox_last_seq() (-EINVAL otherwise).
  * Durable when it returns 0 if opts.fsync. Errors: -EDQUOT, -ENOSPC, -EIO, -EINVAL; the

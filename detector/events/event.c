@@ -19,45 +19,6 @@
 #include "timeutil.h"
 #include "zone_mask.h"
 
-static const struct {
-    const char *code, *name;
-} categories[] = {
-    {"0102", "暴露垃圾"},
-    {"0501", "无照经营游商"},
-    {"0504", "店外经营"},
-    {"0505", "机动车乱停放"},
-    {"0506", "非机动车乱停放"},
-    {"0507", "乱堆物料"},
-};
-
-const char *so_category_code(const struct so_zone_cfg *zone)
-{
-    if (zone->category) {
-        return zone->category;
-    }
-    switch (zone->kind) {
-    case SO_ZONE_ILLEGAL_PARKING:
-        return "0505";
-    case SO_ZONE_NONMOTOR_PARKING:
-        return "0506";
-    case SO_ZONE_SIDEWALK_OCCUPIED:
-        return "0507";
-    case SO_ZONE_STALL_ENCROACHMENT:
-    default:
-        return "0504";
-    }
-}
-
-const char *so_category_name(const char *code)
-{
-    for (size_t i = 0; i < sizeof(categories) / sizeof(categories[0]); i++) {
-        if (strcmp(categories[i].code, code) == 0) {
-            return categories[i].name;
-        }
-    }
-    return NULL;
-}
-
 static void sha256_hex(const uint8_t *data, size_t size, char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -207,8 +168,8 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
         ev->n_evidence++;
     }
 
-    const char *code = so_category_code(zone);
-    const char *cname = so_category_name(code);
+    struct so_category cat;
+    so_categories_lookup(ctx->categories, so_category_code(zone), &cat);
     double end = rep->action == SO_EPISODE_CLEARED_NOW ? ep->end_s : -1;
     double dwell_to = end >= 0 ? end : rep->now->media_s;
     json_t *r = json_object();
@@ -222,8 +183,9 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
     json_object_set_new(r, "camera_id", json_string(rep->camera->id));
     json_object_set_new(r, "zone_id", json_string(zone->id));
     json_object_set_new(r, "category",
-                        json_pack("{s:s, s:s, s:s?}", "standard", "GB/T 30428.2", "code", code,
-                                  "name", cname));
+                        json_pack("{s:s, s:s, s:s*, s:s*, s:s*}", "standard",
+                                  SO_CATEGORY_STANDARD, "code", cat.code, "name", cat.name,
+                                  "local_code", cat.local_code, "local_name", cat.local_name));
     json_object_set_new(r, "grid", zone->grid ? json_string(zone->grid) : json_null());
     json_object_set_new(r, "address", zone->address ? json_string(zone->address) : json_null());
     json_object_set_new(r, "media_start_s", seconds_or_null(ep->start_s));

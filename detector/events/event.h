@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "categories.h"
 #include "rules.h"
 
 #define SO_EVENT_SCHEMA "streetorder.event.v1"
@@ -40,14 +41,13 @@ struct so_event {
     double occupancy;
 };
 
-/* The standard category of a zone: code (zone override or the kind's default) and name. */
-const char *so_category_code(const struct so_zone_cfg *zone);
-const char *so_category_name(const char *code);
-
 struct so_event_ctx {
     const char *detector_id;
     const char *model;      /* NULL when class-agnostic */
     int jpeg_quality;       /* 1..100, default 85 when 0 */
+    /* The category mapping (local codes and names), NULL = standard codes and names only.
+     * Borrowed: it must outlive every so_event_create() call with this context. */
+    const struct so_categories *categories;
 };
 
 /* Build the record and evidence for a report. NULL only when out of memory. */

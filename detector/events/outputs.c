@@ -360,6 +360,23 @@ unsigned long so_outputs_lost(struct so_outputs *o)
     return atomic_load(&o->lost);
 }
 
+void so_outputs_delivery_stats(struct so_outputs *o, struct so_delivery_stats *out)
+{
+    *out = (struct so_delivery_stats){0};
+    if (!o || !o->outbox) {
+        return;
+    }
+    out->enabled = true;
+    out->pending = so_outbox_pending(o->outbox);
+    out->oldest_age_s = so_outbox_oldest_age(o->outbox);
+    out->outbox_bytes = so_outbox_bytes(o->outbox);
+    struct so_channel_stats cs;
+    so_channel_get_stats(o->channel, &cs);
+    out->sent = cs.sent;
+    out->resent = cs.resent;
+    out->acked = cs.acked;
+}
+
 size_t so_outputs_drain(struct so_outputs *o, double seconds, bool (*go_on)(void *opaque),
                         void *opaque)
 {

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "event.h"
@@ -45,6 +46,19 @@ unsigned long so_outputs_count(struct so_outputs *o);
 /* Number of events that could not be journalled in the outbox (quota or disk full): they
  * were written to the JSONL files and the live feed but will not reach the platform. */
 unsigned long so_outputs_lost(struct so_outputs *o);
+
+/* Reliable delivery at a glance (for /metrics). All zero, enabled false, without
+ * outputs.deliver.endpoint. */
+struct so_delivery_stats {
+    bool enabled;
+    size_t pending;             /* outbox depth: records not acknowledged yet */
+    double oldest_age_s;        /* age of the oldest of them, 0 when none */
+    uint64_t outbox_bytes;      /* size of the segment files */
+    uint64_t sent, resent, acked;   /* since start (delivery/channel.h) */
+};
+
+/* Any thread, while the outputs exist. Accepts NULL (all zero). */
+void so_outputs_delivery_stats(struct so_outputs *o, struct so_delivery_stats *out);
 
 /*
  * At the end of file inputs: wait until every queued event is journalled, then up to

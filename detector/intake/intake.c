@@ -2,7 +2,8 @@
  * streetorder-intake: the reference receiving end of the delivery channel, what the tests talk
  * to and a working example for case-platform integrators (ARCHITECTURE "Delivery").
  *
- *   streetorder-intake --bind ENDPOINT --db FILE [--curve-secret KEY] [--quiet]
+ *   streetorder-intake --bind ENDPOINT --db FILE [--curve-secret KEY [--allow-keys FILE]]
+ *                      [--quiet]
  *   streetorder-intake --db FILE --verify
  *
  * Why it is built this way: an ACK tells the detector it may forget the event, so the ACK goes
@@ -13,7 +14,10 @@
  * logged and ignored, never acknowledged, never fatal. One thread owns the ROUTER socket and
  * the database; a slow disk slows acknowledgements, which the detector's outbox absorbs.
  * With --curve-secret the socket is a CURVE server: a client that does not know the matching
- * public key cannot complete the handshake and gets nothing.
+ * public key cannot complete the handshake and gets nothing. Without --allow-keys any client
+ * that knows that public key may deliver; with it, the intake also answers ZAP requests (RFC 27)
+ * on inproc://zeromq.zap.01, in the same thread and poll loop as the ROUTER, and only detectors
+ * whose public keys are listed complete the handshake (zap.c decides).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -31,6 +35,7 @@
 #include "log.h"
 #include "message.h"
 #include "timeutil.h"
+#include "zap.h"
 
 #define WHO "intake"
 #define MAX_FRAMES 32
@@ -74,8 +79,11 @@ struct intake {
     sqlite3 *db;
     sqlite3_stmt *ins_event, *ins_evidence;
     void *zctx, *router;
+    void *zap;                          /* ZAP handler (REP), NULL without --allow-keys */
+    struct so_zap_allow *allow;
     bool quiet;
-    unsigned long stored, duplicates, ignored;
+    unsigned long stored, duplicates, ignored, refused;
+    double refused_logged_at;           /* monotonic, to log refusals at most once a second */
 };
 
 static sqlite3 *open_db(const char *path)
@@ -234,6 +242,67 @@ static void handle_message(struct intake *in)
     }
 }
 
+/* Answer one ZAP request: allow listed CURVE keys, refuse everything else. */
+static void handle_zap(struct intake *in)
+{
+    zmq_msg_t msgs[8];
+    size_t n = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, in->zap, 0) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        more = zmq_msg_more(&m);
+        if (n < 8) {
+            msgs[n++] = m;
+        } else {
+            zmq_msg_close(&m);
+        }
+    }
+    struct so_intake_frame frames[8];
+    for (size_t i = 0; i < n; i++) {
+        frames[i] = (struct so_intake_frame){zmq_msg_data(&msgs[i]), zmq_msg_size(&msgs[i])};
+    }
+    struct so_zap_decision d;
+    if (so_zap_decide(in->allow, frames, n, &d)) {
+        /* version, request id, status code, status text, user id, metadata */
+        zmq_send(in->zap, "1.0", 3, ZMQ_SNDMORE);
+        zmq_send(in->zap, frames[1].data, frames[1].size, ZMQ_SNDMORE);
+        zmq_send(in->zap, d.status, strlen(d.status), ZMQ_SNDMORE);
+        zmq_send(in->zap, d.text, strlen(d.text), ZMQ_SNDMORE);
+        zmq_send(in->zap, d.client_key, strlen(d.client_key), ZMQ_SNDMORE);
+        zmq_send(in->zap, "", 0, 0);
+    } else {
+        /* A REP socket must answer before it can receive again; libzmq sends well-formed
+         * requests, so this only guards against a foreign peer on the inproc endpoint. */
+        zmq_send(in->zap, "1.0", 3, ZMQ_SNDMORE);
+        zmq_send(in->zap, "", 0, ZMQ_SNDMORE);
+        zmq_send(in->zap, d.status, strlen(d.status), ZMQ_SNDMORE);
+        zmq_send(in->zap, d.text, strlen(d.text), ZMQ_SNDMORE);
+        zmq_send(in->zap, "", 0, ZMQ_SNDMORE);
+        zmq_send(in->zap, "", 0, 0);
+    }
+    if (strcmp(d.status, "200") != 0) {
+        /* A refused detector retries every few seconds: log at most once a second. */
+        in->refused++;
+        double now = so_time_mono();
+        if (now - in->refused_logged_at >= 1.0) {
+            so_warn(WHO, "refused a client%s%s: %s (%lu refusal%s so far)",
+                    d.client_key[0] ? " with public key " : "", d.client_key, d.text,
+                    in->refused, in->refused == 1 ? "" : "s");
+            in->refused_logged_at = now;
+        }
+    } else if (!in->quiet) {
+        so_info(WHO, "accepted client key %s", d.client_key);
+    }
+    for (size_t i = 0; i < n; i++) {
+        zmq_msg_close(&msgs[i]);
+    }
+}
+
 /* --verify: per detector, the seq range received and every gap in it. 0 = no gaps. */
 static int verify(const char *path)
 {
@@ -301,13 +370,19 @@ static int verify(const char *path)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: streetorder-intake --bind ENDPOINT --db FILE [--curve-secret KEY] [--quiet]\n"
+            "usage: streetorder-intake --bind ENDPOINT --db FILE [--curve-secret KEY\n"
+            "                          [--allow-keys FILE]] [--quiet]\n"
             "       streetorder-intake --db FILE --verify\n"
             "\n"
             "Receives streetorder events on a ZeroMQ ROUTER socket, stores each with its images\n"
             "in SQLite (table events, status 'new'), then acknowledges it.\n"
             "  --curve-secret KEY  be a CURVE server with this Z85 secret key (the public key\n"
-            "                      to configure as outputs.deliver.server_key is printed)\n"
+            "                      to configure as outputs.deliver.server_key is printed).\n"
+            "                      Without --allow-keys, any client that knows that public\n"
+            "                      key may deliver\n"
+            "  --allow-keys FILE   with --curve-secret: only detectors whose CURVE public key\n"
+            "                      is in FILE (one Z85 key per line, '#' comments) may connect;\n"
+            "                      the others complete no handshake and deliver nothing\n"
             "  --verify            print, per detector, the seq range received and its gaps;\n"
             "                      exit 1 when there is a gap\n");
 }
@@ -319,11 +394,12 @@ int main(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},
         {"verify", no_argument, NULL, 'V'},
         {"curve-secret", required_argument, NULL, 'k'},
+        {"allow-keys", required_argument, NULL, 'a'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    const char *bind = NULL, *db_path = NULL, *secret = NULL;
+    const char *bind = NULL, *db_path = NULL, *secret = NULL, *allow_path = NULL;
     bool do_verify = false, quiet = false;
     int c;
     while ((c = getopt_long(argc, argv, "b:d:qh", longopts, NULL)) != -1) {
@@ -339,6 +415,9 @@ int main(int argc, char **argv)
             break;
         case 'k':
             secret = optarg;
+            break;
+        case 'a':
+            allow_path = optarg;
             break;
         case 'q':
             quiet = true;
@@ -358,9 +437,22 @@ int main(int argc, char **argv)
     if (do_verify) {
         return verify(db_path);
     }
+    if (allow_path && !secret) {
+        fprintf(stderr, "streetorder-intake: --allow-keys needs --curve-secret (keys are only "
+                "checked during a CURVE handshake)\n");
+        return 2;
+    }
 
-    struct intake in = {.quiet = quiet};
+    struct intake in = {.quiet = quiet, .refused_logged_at = -1e9};
     int status = 1;
+    if (allow_path) {
+        char err[512];
+        in.allow = so_zap_allow_load(allow_path, err, sizeof(err));
+        if (!in.allow) {
+            so_err(WHO, "--allow-keys: %s", err);
+            return 1;
+        }
+    }
     in.db = open_db(db_path);
     if (!in.db) {
         return 1;
@@ -397,6 +489,21 @@ int main(int argc, char **argv)
             goto cleanup;
         }
         so_info(WHO, "CURVE server, public key %s", pub);
+        if (in.allow) {
+            /* The ZAP handler must be bound before the first handshake: before the bind. */
+            in.zap = zmq_socket(in.zctx, ZMQ_REP);
+            if (!in.zap || zmq_bind(in.zap, "inproc://zeromq.zap.01") != 0) {
+                so_err(WHO, "cannot bind the ZAP handler: %s", zmq_strerror(zmq_errno()));
+                goto cleanup;
+            }
+            zmq_setsockopt(in.zap, ZMQ_LINGER, &linger, sizeof(linger));
+            zmq_setsockopt(in.router, ZMQ_ZAP_DOMAIN, "streetorder", strlen("streetorder"));
+            so_info(WHO, "only the %zu detector key%s of %s may deliver",
+                    so_zap_allow_count(in.allow), so_zap_allow_count(in.allow) == 1 ? "" : "s",
+                    allow_path);
+        } else {
+            so_info(WHO, "any client that knows this public key may deliver (no --allow-keys)");
+        }
     }
     if (zmq_bind(in.router, bind) != 0) {
         so_err(WHO, "cannot bind %s: %s", bind, zmq_strerror(zmq_errno()));
@@ -406,9 +513,10 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     so_info(WHO, "listening on %s, storing into %s", bind, db_path);
-    zmq_pollitem_t item = {.socket = in.router, .events = ZMQ_POLLIN};
+    zmq_pollitem_t items[2] = {{.socket = in.router, .events = ZMQ_POLLIN},
+                               {.socket = in.zap, .events = ZMQ_POLLIN}};
     while (!atomic_load(&stop_flag)) {
-        int rc = zmq_poll(&item, 1, 200);
+        int rc = zmq_poll(items, in.zap ? 2 : 1, 200);
         if (rc < 0) {
             if (zmq_errno() == EINTR) {
                 continue;
@@ -416,16 +524,22 @@ int main(int argc, char **argv)
             so_err(WHO, "poll: %s", zmq_strerror(zmq_errno()));
             goto cleanup;
         }
-        if (rc > 0) {
+        if (rc > 0 && in.zap && (items[1].revents & ZMQ_POLLIN)) {
+            handle_zap(&in);
+        }
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
             handle_message(&in);
         }
     }
-    so_info(WHO, "stopping: %lu stored, %lu duplicates acknowledged again, %lu ignored",
-            in.stored, in.duplicates, in.ignored);
+    so_info(WHO, "stopping: %lu stored, %lu duplicates acknowledged again, %lu ignored, "
+            "%lu clients refused", in.stored, in.duplicates, in.ignored, in.refused);
     status = 0;
 cleanup:
     if (in.router) {
         zmq_close(in.router);
+    }
+    if (in.zap) {
+        zmq_close(in.zap);
     }
     if (in.zctx) {
         zmq_ctx_term(in.zctx);
@@ -433,5 +547,6 @@ cleanup:
     sqlite3_finalize(in.ins_event);
     sqlite3_finalize(in.ins_evidence);
     sqlite3_close(in.db);
+    so_zap_allow_destroy(in.allow);
     return status;
 }

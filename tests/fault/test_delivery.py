@@ -7,14 +7,17 @@ Runs the real detector (build/streetorder, --fast) on the generated 'demo' scene
 about 6 events) with outputs.deliver pointing at a real build/streetorder-intake over ipc://, and
 breaks things: the intake down then up, restarted mid-stream, the detector SIGKILLed before
 any acknowledgement, a torn journal tail, a full quota, malformed messages at both ends, CURVE
-with a wrong key. After each, the intake's SQLite table must hold every journalled event once,
-in seq order per camera, with its images intact. The scene is generated once into WORKDIR and
-shared by the scenarios (file lock). Exit 0 = pass.
+with a wrong key, a detector key missing from the intake's --allow-keys list, SIGTERM during
+the drain wait. After each, the intake's SQLite table must hold every journalled event once,
+in seq order per camera, with its images intact, and every event it stored must match
+config/event.schema.json. The scene is generated once into WORKDIR and shared by the scenarios
+(file lock). Exit 0 = pass.
 """
 import fcntl
 import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import struct
@@ -24,12 +27,20 @@ import tempfile
 import time
 import zlib
 
+import jsonschema
 import yaml
 import zmq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 FAILURES = []
+# A city's category mapping (detector.categories) for every code the demo scene produces, so
+# that the events carry local_code and local_name through the outbox and the intake too.
+CATEGORIES = {"categories": {
+    "0504": {"local_code": "6201020504", "local_name": "占道经营"},
+    "0505": {"name": "机动车乱停放", "local_code": "6201020505", "local_name": "机动车违规停放"},
+    "0507": {"local_code": "6201020507"},
+}}
 
 
 def check(cond, what):
@@ -75,7 +86,10 @@ class Run:
         cams[0]["url"] = clip
         d = {"endpoint": self.endpoint, "drain_s": 15, "resend_s": 1}
         d.update(deliver)
-        cfg = {"detector": {"id": "det-a", "state_dir": self.state},
+        yaml.safe_dump(CATEGORIES, open(os.path.join(self.tmp, "city-categories.yaml"), "w"),
+                       allow_unicode=True)
+        cfg = {"detector": {"id": "det-a", "state_dir": self.state,
+                            "categories": "city-categories.yaml"},
                "outputs": {"deliver": d}, "cameras": cams}
         self.n += 1
         path = os.path.join(self.tmp, f"config{self.n}.yaml")
@@ -170,6 +184,23 @@ def check_delivered(r, expected_events, what):
     check(r.evidence_ok(), f"{what}: every image stored once, sha256 matches")
 
 
+def check_schema(r):
+    """Every event the intake stored (its json column) matches config/event.schema.json."""
+    schema = json.load(open(os.path.join(ROOT, "config", "event.schema.json")))
+    bad = []
+    rows = r.rows()
+    for row in rows:
+        try:
+            jsonschema.validate(json.loads(row[4]), schema)
+        except (ValueError, jsonschema.ValidationError) as e:
+            bad.append(f"seq {row[2]}: {str(e).splitlines()[0]}")
+    check(not bad, f"all {len(rows)} stored events match config/event.schema.json {bad[:3]}")
+    real = [json.loads(row[4]) for row in rows if json.loads(row[4])["detector_id"] != "py"]
+    want = {c: m["local_code"] for c, m in CATEGORIES["categories"].items()}
+    check(all(e["category"].get("local_code") == want.get(e["category"]["code"]) for e in real),
+          "stored events carry the local code of detector.categories")
+
+
 def read_journal(outbox):
     """Parse the outbox segments (docs/delivery.md format); returns [(seq, json)] or raises."""
     out = []
@@ -230,7 +261,6 @@ def sc_sigkill_detector(r):
     p2, events2, log2 = r.detector(r.tiny)
     check(p2.wait(60) == 0, "restarted detector exits 0")
     check_delivered(r, first, "after SIGKILL and restart")
-    import re
     m = re.search(r"outbox: (\d+) events? pending", open(log2).read())
     check(m is not None and int(m.group(1)) >= len(first),
           f"restart found the pending events ({m.group(0) if m else 'no outbox line'})")
@@ -281,12 +311,18 @@ def sc_quota(r):
 
 
 def valid_message(seq=1):
+    """A complete event (it matches config/event.schema.json, like everything stored)."""
     img = b"\xff\xd8fake jpeg\xff\xd9"
-    rec = {"schema": "streetorder.event.v1", "event_id": "%032x" % (0xabc + seq), "seq": seq,
-           "detector_id": "py", "camera_id": "c", "zone_id": "z", "kind": "illegal_parking",
-           "state": "opened", "media_start_s": 1.5, "media_end_s": None,
-           "category": {"standard": "GB/T 30428.2", "code": "0505"},
-           "evidence": [{"role": "rest", "size": len(img),
+    t = "2024-05-01T08:00:01.500+08:00"
+    rec = {"schema": "streetorder.event.v1", "event_id": "%032x" % (0xabc + seq),
+           "episode_id": "%032x" % 0xe9, "seq": seq, "kind": "illegal_parking",
+           "state": "opened", "reason": None, "detector_id": "py", "camera_id": "c",
+           "zone_id": "z", "category": {"standard": "GB/T 30428.2", "code": "0505",
+                                        "name": "机动车乱停放"},
+           "grid": None, "address": None, "media_start_s": 1.5, "media_confirmed_s": 1.5,
+           "media_end_s": None, "started_at": t, "confirmed_at": t, "ended_at": None,
+           "dwell_s": 0.0, "objects": [],
+           "evidence": [{"role": "rest", "format": "jpeg", "size": len(img),
                          "sha256": hashlib.sha256(img).hexdigest()}]}
     return [b"SOE1", str(seq).encode(), json.dumps(rec).encode(), img]
 
@@ -379,6 +415,90 @@ def sc_curve(r):
     check_delivered(r, evs, "CURVE with the right key")
 
 
+def sc_curve_allow(r):
+    """--allow-keys: a detector whose key is not listed delivers nothing and keeps its events."""
+    server_pub, server_sec = zmq.curve_keypair()
+    listed_pub, listed_sec = zmq.curve_keypair()
+    other_pub, other_sec = zmq.curve_keypair()
+    allow = os.path.join(r.tmp, "allowed-keys")
+    with open(allow, "w") as f:
+        f.write("# detectors allowed to deliver\n\n%s  nvr-07\n" % listed_pub.decode())
+    r.start_intake("--curve-secret", server_sec.decode(), "--allow-keys", allow)
+    check(r.intake.poll() is None, "intake runs with --allow-keys")
+    # An unlisted detector that knows the server key: the handshake is refused.
+    p, events, log = r.detector(drain_s=2, server_key=server_pub.decode(),
+                                public_key=other_pub.decode(), secret_key=other_sec.decode())
+    check(p.wait(90) == 0, "unlisted detector exits 0 after its drain wait")
+    evs = lines(events)
+    check(len(evs) >= 3, f"events in the --events file (got {len(evs)})")
+    check(r.rows() == [], "nothing stored from an unlisted key")
+    text = open(log).read()
+    check("handshake" in text and "failed" in text, "refused handshake logged by the detector")
+    check(re.search(r"\d+ events? still unacknowledged", text) is not None,
+          "detector reports what is left unacknowledged")
+    journal = read_journal(os.path.join(r.state, "outbox"))
+    check([j for _, j in journal] == evs, f"all {len(evs)} events kept in the outbox")
+    acked = os.path.join(r.state, "outbox", "acked")
+    check(not os.path.exists(acked) or open(acked).read().strip() in ("", "0"),
+          "nothing acknowledged")
+    ilog = open(os.path.join(r.tmp, "intake.log")).read()
+    check("refused a client with public key " + other_pub.decode() in ilog,
+          "intake logs the refused key")
+    # A raw client with an unlisted key: its message is not stored, it receives nothing.
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.curve_serverkey, s.curve_publickey, s.curve_secretkey = server_pub, other_pub, other_sec
+    s.connect(r.endpoint)
+    if s.poll(300, zmq.POLLOUT):
+        s.send_multipart(valid_message(1), flags=zmq.NOBLOCK)
+    check(s.poll(1500) == 0, "an unlisted peer receives nothing")
+    s.close()
+    ctx.term()
+    check(r.rows() == [], "nothing stored from an unlisted peer")
+    # The listed key: the kept events go through first.
+    p2, events2, log2 = r.detector(r.tiny, server_key=server_pub.decode(),
+                                   public_key=listed_pub.decode(), secret_key=listed_sec.decode())
+    check(p2.wait(60) == 0, "listed detector exits 0")
+    check_delivered(r, evs, "CURVE with a listed key")
+    # A bad allow-list is refused at start.
+    bad = os.path.join(r.tmp, "bad-keys")
+    with open(bad, "w") as f:
+        f.write("not-a-key\n")
+    q = subprocess.run([r.intake_bin, "--bind", r.endpoint + "-2", "--db", r.db + "-2",
+                        "--curve-secret", server_sec.decode(), "--allow-keys", bad],
+                       capture_output=True, text=True, timeout=10)
+    check(q.returncode != 0 and "bad-keys:1: expected a 40-character Z85 public key"
+          in q.stdout + q.stderr, f"a malformed allow-list is refused ({q.returncode})")
+
+
+def sc_sigterm_drain(r):
+    """SIGTERM while waiting for acknowledgements: exit within 2 s, the outbox keeps the rest."""
+    p, events, log = r.detector(drain_s=60)
+    check(wait_for(lambda: "waiting up to" in open(log).read(), 90),
+          "detector waits for acknowledgements at the end of its input (intake down)")
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    try:
+        code = p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        code = p.wait()
+    took = time.monotonic() - t0
+    check(took < 2.0, f"SIGTERM during the drain wait: exited in {took:.2f} s (< 2 s)")
+    check(code == 0, f"exit status 0 after SIGTERM (got {code})")
+    evs = lines(events)
+    check(len(evs) >= 3, f"events in the --events file (got {len(evs)})")
+    journal = read_journal(os.path.join(r.state, "outbox"))
+    check([j for _, j in journal] == evs, f"all {len(evs)} events left in the outbox")
+    # The next start with the same state directory sends them first.
+    r.start_intake()
+    p2, events2, log2 = r.detector(r.tiny)
+    check(p2.wait(60) == 0, "restarted detector exits 0")
+    check_delivered(r, evs, "after SIGTERM during the drain wait")
+
+
 SCENARIOS = {
     "intake-down-then-up": sc_down_then_up,
     "intake-restart": sc_intake_restart,
@@ -387,6 +507,8 @@ SCENARIOS = {
     "quota": sc_quota,
     "malformed": sc_malformed,
     "curve": sc_curve,
+    "curve-allow": sc_curve_allow,
+    "sigterm-drain": sc_sigterm_drain,
 }
 
 
@@ -398,6 +520,7 @@ def main(argv):
         r = Run(binary, intake, demo, tiny, tmp)
         try:
             SCENARIOS[name](r)
+            check_schema(r)
         finally:
             r.close()
         if FAILURES:

@@ -2,7 +2,8 @@
  * Unit tests for detector/config/config.c: one table row per error class (place, key path and
  * message checked), many errors in one run, a complete valid config with every value and
  * default checked, relative url resolution, the error print format, the summary's redaction,
- * and the shipped config/example.yaml.
+ * the detector.categories key (its file resolved, loaded and its errors reported), and the
+ * shipped config/example.yaml.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "categories.h"
 #include "config.h"
 #include "so_build_config.h"
 #include "testlib.h"
@@ -117,7 +119,11 @@ static const struct err_case err_cases[] = {
      "duplicate key \"dwell_s\" (first given at line 8)", 1},
     /* wrong types */
     {"wrong type: mapping expected", "detector: [a, b]\n" VALID, 1, 11, "detector",
-     "expected a mapping (keys: id, state_dir, model, weights_dir, timezone), got a list", 1},
+     "expected a mapping (keys: id, state_dir, model, weights_dir, timezone, categories), got "
+     "a list", 1},
+    {"categories file missing", "detector: {categories: nope.yaml}\n" VALID, 1, 24,
+     "detector.categories", "expected a readable category mapping file, got \"nope.yaml\" (/",
+     1},
     {"wrong type: sequence expected", HEAD KIND "        polygon: {x: 1}\n" DWELL, 7, 18,
      "cameras[0].zones[0].polygon", "expected a list of at least 3 points", 1},
     {"wrong type: number expected", HEAD KIND POLY "        dwell_s: abc\n", 8, 18,
@@ -523,6 +529,9 @@ static void test_defaults(void)
     CHECK(cfg->deliver.fsync);
     CHECK(cfg->deliver.server_key == NULL);
     CHECK(cfg->http_listen == NULL);
+    /* the source tree's mapping file (so_build_config.h) when detector.categories is absent */
+    CHECK_STR(cfg->categories_path, SO_SOURCE_DIR "/config/categories.yaml");
+    CHECK(cfg->categories != NULL);
     CHECK_INT(cfg->cameras[0].n_zones, 1);
     CHECK(cfg->cameras[0].zones[0].schedule.always);
     so_config_destroy(cfg);
@@ -638,6 +647,81 @@ static void test_kinds(void)
     so_config_errors_finish(&errors);
 }
 
+/* detector.categories: resolved against the config's folder, loaded, its errors reported with
+ * its own file name after the config's. */
+static void test_categories_key(void)
+{
+    char dir[] = "/tmp/so_test_cats_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[PATH_MAX], cats[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/cams.yaml", dir);
+    snprintf(cats, sizeof(cats), "%s/city.yaml", dir);
+    FILE *f = fopen(cats, "w");
+    fputs("categories:\n  \"0505\": {local_code: \"110105050\", local_name: 机动车违停}\n", f);
+    fclose(f);
+    f = fopen(path, "w");
+    fputs("detector: {categories: city.yaml}\n"
+          "cameras:\n"
+          "  - {id: a, url: clip.mp4, zones: "
+          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n",
+          f);
+    fclose(f);
+    struct so_config_errors errors = {0};
+    struct so_config *cfg = so_config_load(path, &errors);
+    CHECK(cfg != NULL);
+    dump_errors(&errors);
+    if (cfg) {
+        char real[PATH_MAX], expect[PATH_MAX + 32];
+        CHECK(realpath(dir, real) != NULL);
+        snprintf(expect, sizeof(expect), "%s/city.yaml", real);
+        CHECK_STR(cfg->categories_path, expect);
+        struct so_category c;
+        CHECK(so_categories_lookup(cfg->categories, "0505", &c));
+        CHECK_STR(c.local_code, "110105050");
+        CHECK_STR(c.local_name, "机动车违停");
+        CHECK(so_categories_lookup(cfg->categories, "0506", &c) && c.local_code == NULL);
+        char *summary = NULL;
+        size_t size = 0;
+        FILE *mem = open_memstream(&summary, &size);
+        so_config_print_summary(cfg, mem);
+        fclose(mem);
+        CHECK_TEXT(summary, "categories: ");
+        CHECK_TEXT(summary, "city.yaml (1 code with a local code or name)");
+        free(summary);
+    }
+    so_config_destroy(cfg);
+    so_config_errors_finish(&errors);
+
+    /* Errors in both files: every one, the config's first, each with its own file. */
+    f = fopen(cats, "w");
+    fputs("categories:\n  \"505\": {local_code: x}\n", f);
+    fclose(f);
+    f = fopen(path, "w");
+    fputs("detector: {categories: city.yaml, id: \"bad id\"}\n"
+          "cameras:\n"
+          "  - {id: a, url: clip.mp4, zones: "
+          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n",
+          f);
+    fclose(f);
+    cfg = so_config_load(path, &errors);
+    CHECK(cfg == NULL);
+    CHECK_INT(errors.n, 2);
+    if (errors.n == 2) {
+        CHECK_STR(errors.items[0].file, path);
+        CHECK_STR(errors.items[0].key, "detector.id");
+        CHECK_CONTAINS(errors.items[1].file, "city.yaml");
+        CHECK_INT(errors.items[1].line, 2);
+        CHECK_INT(errors.items[1].column, 3);
+        CHECK_CONTAINS(errors.items[1].message, "expected a standard code of exactly 4 digits");
+    }
+    dump_errors(&errors);
+    so_config_destroy(cfg);
+    so_config_errors_finish(&errors);
+    unlink(cats);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_example(void)
 {
     struct so_config_errors errors = {0};
@@ -677,6 +761,7 @@ int main(void)
     test_url_resolution();
     test_print_errors();
     test_kinds();
+    test_categories_key();
     test_example();
     return so_test_done();
 }

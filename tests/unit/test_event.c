@@ -264,6 +264,10 @@ static void check_category(const char *name, const json_t *rec, const struct ev_
                   "%s: category.code == %s (got %s)", name, c->code, code ? code : "(null)");
     so_test_check(cname && strcmp(cname, c->cname) == 0, __FILE__, __LINE__,
                   "%s: category.name == %s (got %s)", name, c->cname, cname ? cname : "(null)");
+    /* no mapping table in the context: no local code or name (tests/unit/test_categories.c and
+     * the fault tests cover a mapped one) */
+    so_test_check(!json_object_get(cat, "local_code") && !json_object_get(cat, "local_name"),
+                  __FILE__, __LINE__, "%s: no local_code/local_name without a mapping", name);
 }
 
 static void check_objects(const char *name, const json_t *rec, const struct ev_case *c)

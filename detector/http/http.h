@@ -1,0 +1,66 @@
+/*
+ * The operators' HTTP server (libmicrohttpd, its own listening thread and a small pool of
+ * worker threads): read-only pages about the running detector.
+ *
+ *   GET /healthz                      200 "ok" while the process runs its config; 503
+ *                                     "shutting down" after so_http_set_stopping()
+ *   GET /metrics                      Prometheus text format 0.0.4 (see docs/http.md)
+ *   GET /cameras/<id>/snapshot.jpg    latest analysed frame with zones, stationary pixels and
+ *                                     tracks drawn, privacy masks applied; 404 for an unknown
+ *                                     camera, 503 before its first analysed frame
+ *   GET /                             a plain-text index (camera ids and the paths above)
+ * Other paths are 404, other methods than GET/HEAD 405. No page ever shows a camera URL (they
+ * may hold credentials).
+ *
+ * Ownership: everything in the options is borrowed and must outlive the server; the camera
+ * array itself is copied. Thread-safety: create/destroy from one thread; set_stopping from any.
+ */
+#ifndef SO_HTTP_HTTP_H
+#define SO_HTTP_HTTP_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "live.h"
+#include "outputs.h"
+#include "source.h"
+
+struct so_http_camera {
+    const struct so_camera_cfg *cfg;    /* id, zones, privacy masks */
+    struct so_source *source;           /* frame counters and health; NULL: none (not started) */
+    struct so_live *live;               /* what the analysis thread publishes */
+};
+
+struct so_http_opts {
+    const char *listen;                 /* "HOST:PORT" (HOST: name, IPv4, or [IPv6]) */
+    const struct so_http_camera *cameras;
+    size_t n_cameras;
+    struct so_outputs *outputs;         /* event and delivery figures; may be NULL */
+    int threads;                        /* worker threads; 0 = 2 */
+};
+
+/* Bind and start serving. NULL after logging why (bad address, port in use). */
+struct so_http *so_http_create(const struct so_http_opts *opts);
+
+/* The process is shutting down: /healthz answers 503 from now on. Any thread; accepts NULL. */
+void so_http_set_stopping(struct so_http *h);
+
+/* Stop serving (closes open connections, joins the threads) and free. Accepts NULL. */
+void so_http_destroy(struct so_http *h);
+
+/*
+ * Render the /metrics page for these cameras and outputs (for the server and tests).
+ * Returns a malloc()ed NUL-terminated text and its length in *len; never NULL (aborts when
+ * out of memory, like other small allocations).
+ */
+char *so_http_metrics(const struct so_http_camera *cams, size_t n_cams,
+                      struct so_outputs *outputs, size_t *len);
+
+/*
+ * Render a snapshot of `cam` from a live view (v->frame must be set) as JPEG: a malloc()ed
+ * buffer in *jpeg (caller frees), its size in *size. Returns 0 or a negative errno.
+ */
+int so_http_snapshot(const struct so_camera_cfg *cam, const struct so_live_view *v,
+                     uint8_t **jpeg, size_t *size);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * Why this file exists: the HTTP server must never reach into a camera's analysis state (the
+ * static model, rules and tracker are single-threaded by design), and the analysis thread
+ * must never wait for an operator's browser. So the analysis thread publishes a small,
+ * self-contained summary after every frame: a frame reference (frames are immutable once
+ * published, so sharing one costs a refcount, not a copy), a few boxes, and counters.
+ *
+ * Trade-offs: the stationary mask is a w*h byte copy, refreshed once a second of media time
+ * rather than every frame (it is for eyes, not for decisions). fps figures are computed over
+ * windows of at least 2 s on the analysis thread; a reader sees 0 once nothing was published
+ * for 3 s (a blind camera analyses nothing, so its figures would otherwise freeze).
+ */
+#include "live.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "timeutil.h"
+
+const double so_live_buckets[SO_LIVE_N_BUCKETS] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+};
+
+#define FPS_WINDOW_S 2.0
+#define FPS_STALE_S 3.0
+
+void so_live_init(struct so_live *l)
+{
+    memset(l, 0, sizeof(*l));
+    atomic_init(&l->episodes_opened, 0);
+    atomic_init(&l->episodes_cleared, 0);
+    atomic_init(&l->episodes_open, 0);
+    for (int i = 0; i <= SO_LIVE_N_BUCKETS; i++) {
+        atomic_init(&l->latency_le[i], 0);
+    }
+    atomic_init(&l->latency_count, 0);
+    atomic_init(&l->latency_sum_ns, 0);
+    atomic_init(&l->latency_last_ns, 0);
+    pthread_mutex_init(&l->lock, NULL);
+}
+
+void so_live_finish(struct so_live *l)
+{
+    if (!l) {
+        return;
+    }
+    so_frame_unref(l->frame);
+    free(l->static_mask);
+    pthread_mutex_destroy(&l->lock);
+    memset(l, 0, sizeof(*l));
+}
+
+void so_live_count(struct so_live *l, enum so_episode_action action)
+{
+    if (action == SO_EPISODE_OPENED) {
+        atomic_fetch_add(&l->episodes_opened, 1);
+    } else if (action == SO_EPISODE_CLEARED_NOW) {
+        atomic_fetch_add(&l->episodes_cleared, 1);
+    }
+}
+
+/* The stationary mask at the model's size; NULL when out of memory (snapshots go without). */
+static uint8_t *make_mask(const struct so_static_model *model, int w, int h)
+{
+    uint8_t *m = malloc((size_t)w * h);
+    if (!m) {
+        return NULL;
+    }
+    const float *age = so_static_model_age(model);
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        m[i] = age[i] >= SO_LIVE_STATIC_AGE_S ? 255 : 0;
+    }
+    return m;
+}
+
+void so_live_publish(struct so_live *l, struct so_frame *f, double analysis_s, int episodes_open,
+                     const struct so_track *tracks, int n_tracks,
+                     const struct so_static_model *model, uint64_t frames_decoded)
+{
+    uint64_t ns = analysis_s > 0 ? (uint64_t)(analysis_s * 1e9) : 0;
+    int b = 0;
+    while (b < SO_LIVE_N_BUCKETS && analysis_s > so_live_buckets[b]) {
+        b++;
+    }
+    atomic_fetch_add(&l->latency_le[b], 1);
+    atomic_fetch_add(&l->latency_sum_ns, ns);
+    atomic_fetch_add(&l->latency_count, 1);
+    atomic_store(&l->latency_last_ns, ns);
+    atomic_store(&l->episodes_open, episodes_open);
+
+    /* fps over a window, on this thread: no reader-side state */
+    double now = so_time_mono();
+    l->analysed++;
+    bool rate = false;
+    double fps_d = 0, fps_a = 0;
+    if (l->win_start == 0 || frames_decoded < l->win_decoded) {
+        l->win_start = now;
+        l->win_decoded = frames_decoded;
+        l->win_analysed = l->analysed;
+    } else if (now - l->win_start >= FPS_WINDOW_S) {
+        double dt = now - l->win_start;
+        fps_d = (double)(frames_decoded - l->win_decoded) / dt;
+        fps_a = (double)(l->analysed - l->win_analysed) / dt;
+        rate = true;
+        l->win_start = now;
+        l->win_decoded = frames_decoded;
+        l->win_analysed = l->analysed;
+    }
+
+    uint8_t *mask = NULL;
+    if (model && f->media_s >= l->next_mask_media) {
+        l->next_mask_media = f->media_s + 1.0;
+        mask = make_mask(model, f->width, f->height);
+    }
+
+    struct so_frame *old = NULL;
+    uint8_t *old_mask = NULL;
+    pthread_mutex_lock(&l->lock);
+    old = l->frame;
+    l->frame = so_frame_ref(f);
+    l->n_boxes = 0;
+    for (int i = 0; i < n_tracks && l->n_boxes < SO_LIVE_MAX_BOXES; i++) {
+        if (!tracks[i].present) {
+            continue;
+        }
+        const struct so_box *bx = &tracks[i].box;
+        l->boxes[l->n_boxes++] = (struct so_live_box){bx->x, bx->y, bx->w, bx->h, tracks[i].id,
+                                                      tracks[i].stationary};
+    }
+    if (mask || (l->static_mask && (l->mask_w != f->width || l->mask_h != f->height))) {
+        old_mask = l->static_mask;
+        l->static_mask = mask;
+        l->mask_w = f->width;
+        l->mask_h = f->height;
+    }
+    if (rate) {
+        l->fps_decoded = fps_d;
+        l->fps_analysed = fps_a;
+    }
+    l->rate_mono = now;
+    pthread_mutex_unlock(&l->lock);
+    so_frame_unref(old);    /* outside the lock: may free */
+    free(old_mask);
+}
+
+void so_live_get(struct so_live *l, bool with_frame, struct so_live_view *out)
+{
+    memset(out, 0, sizeof(*out));
+    double now = so_time_mono();
+    pthread_mutex_lock(&l->lock);
+    if (with_frame && l->frame) {
+        out->frame = so_frame_ref(l->frame);
+        memcpy(out->boxes, l->boxes, sizeof(out->boxes));
+        out->n_boxes = l->n_boxes;
+        if (l->static_mask) {
+            size_t size = (size_t)l->mask_w * l->mask_h;
+            out->static_mask = malloc(size);
+            if (out->static_mask) {
+                memcpy(out->static_mask, l->static_mask, size);
+                out->mask_w = l->mask_w;
+                out->mask_h = l->mask_h;
+            }
+        }
+    }
+    if (l->rate_mono > 0 && now - l->rate_mono < FPS_STALE_S) {
+        out->fps_decoded = l->fps_decoded;
+        out->fps_analysed = l->fps_analysed;
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+void so_live_view_finish(struct so_live_view *v)
+{
+    so_frame_unref(v->frame);
+    free(v->static_mask);
+    memset(v, 0, sizeof(*v));
+}

@@ -1,0 +1,94 @@
+/*
+ * Live view of one camera for operators: what the analysis thread publishes after each frame
+ * so that the HTTP server (another thread) can answer /metrics and /cameras/<id>/snapshot.jpg
+ * without touching the analysis state.
+ *
+ * Two kinds of data, two kinds of synchronisation:
+ * - counters (episodes, latency histogram) are atomics, written by the analysis thread only;
+ * - the latest frame (a reference, never a copy), the track boxes, a stationary-pixel mask and
+ *   the fps figures are published together under one mutex, held only for pointer swaps and
+ *   small copies (never while encoding a JPEG).
+ *
+ * Embedded in the per-camera state: so_live_init() / so_live_finish(). Writers: one analysis
+ * thread. Readers: any thread, while the struct lives.
+ */
+#ifndef SO_HTTP_LIVE_H
+#define SO_HTTP_LIVE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "episode.h"
+#include "frame.h"
+#include "static_model.h"
+#include "tracker.h"
+
+#define SO_LIVE_MAX_BOXES 32
+#define SO_LIVE_N_BUCKETS 12            /* latency histogram upper bounds, +Inf excluded */
+#define SO_LIVE_STATIC_AGE_S 2.0        /* pixels at rest this long are "static" on snapshots */
+
+/* Upper bounds (seconds) of the analysis latency histogram buckets. */
+extern const double so_live_buckets[SO_LIVE_N_BUCKETS];
+
+struct so_live_box {
+    int x, y, w, h;
+    int track;
+    bool stationary;
+};
+
+struct so_live {
+    /* atomics: analysis thread writes, anyone reads */
+    atomic_uint_fast64_t episodes_opened, episodes_cleared;
+    atomic_int episodes_open;
+    atomic_uint_fast64_t latency_le[SO_LIVE_N_BUCKETS + 1];    /* per bucket, last = +Inf */
+    atomic_uint_fast64_t latency_count, latency_sum_ns, latency_last_ns;
+
+    /* under `lock` */
+    pthread_mutex_t lock;
+    struct so_frame *frame;         /* latest analysed frame (a reference), NULL before one */
+    struct so_live_box boxes[SO_LIVE_MAX_BOXES];
+    int n_boxes;
+    uint8_t *static_mask;           /* width*height of `frame`, 255 = static; may be NULL */
+    int mask_w, mask_h;
+    double fps_decoded, fps_analysed;
+    double rate_mono;               /* monotonic time the fps figures were computed */
+
+    /* analysis-thread only: fps window and mask refresh */
+    double win_start;
+    uint64_t win_decoded, win_analysed, analysed;
+    double next_mask_media;
+};
+
+void so_live_init(struct so_live *l);
+/* Drops the frame reference and frees the mask. Accepts NULL. */
+void so_live_finish(struct so_live *l);
+
+/* An episode report went out (counts OPENED and CLEARED_NOW). Analysis thread. */
+void so_live_count(struct so_live *l, enum so_episode_action action);
+
+/*
+ * After analysing `f`: take a reference to it (the previous one is dropped), record the
+ * latency, the open-episode count and the tracks (NULL/0 without a detector), refresh the
+ * static mask from `model` about once a second (NULL: none) and the fps figures from the
+ * source's cumulative `frames_decoded`. Analysis thread.
+ */
+void so_live_publish(struct so_live *l, struct so_frame *f, double analysis_s, int episodes_open,
+                     const struct so_track *tracks, int n_tracks,
+                     const struct so_static_model *model, uint64_t frames_decoded);
+
+/* A consistent copy for readers. `frame` is a new reference (or NULL); the mask is a
+ * malloc()ed copy (or NULL). Release with so_live_view_finish(). Any thread. */
+struct so_live_view {
+    struct so_frame *frame;
+    struct so_live_box boxes[SO_LIVE_MAX_BOXES];
+    int n_boxes;
+    uint8_t *static_mask;
+    int mask_w, mask_h;
+    double fps_decoded, fps_analysed;   /* 0 when no frame was analysed for 3 s */
+};
+void so_live_get(struct so_live *l, bool with_frame, struct so_live_view *out);
+void so_live_view_finish(struct so_live_view *v);
+
+#endif

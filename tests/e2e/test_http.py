@@ -1,0 +1,244 @@
+#!/usr/bin/python3
+"""End-to-end checks of the operators' HTTP server (issue 5 item 4) on the real daemon, with the
+generated demo scene paced in real time (no --fast) like a camera, plus a second camera whose
+RTSP server does not exist (it stays blind and never has a frame):
+
+- /healthz answers 200 "ok" while the daemon runs its config;
+- /metrics passes `promtool check metrics` (Debian's prometheus package), carries every
+  documented family, shows frames increasing between two scrapes and the health of each
+  camera (demo live, the unreachable one blind);
+- /cameras/demo/snapshot.jpg is a JPEG of the analysis size (640x360) with the privacy mask
+  blacked out; an unknown camera is 404, the blind one 503 (no frame yet); POST is 405;
+- no page and no log line shows the unreachable camera's credentials;
+- SIGTERM stops the daemon within 2 s, exit status 0, and the port is closed.
+
+Usage: test_http.py BIN SCENES_DIR     (TAP output)
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import cv2
+import numpy as np
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SECRET = "Pa55w0rd-x9"
+results = []
+
+FAMILIES = [
+    "streetorder_frames_decoded_total", "streetorder_frames_analysed_total",
+    "streetorder_frames_dropped_total", "streetorder_decode_errors_total",
+    "streetorder_reconnects_total", "streetorder_fps_decoded", "streetorder_fps_analysed",
+    "streetorder_camera_health", "streetorder_episodes_open",
+    "streetorder_episodes_opened_total", "streetorder_episodes_cleared_total",
+    "streetorder_analysis_last_seconds", "streetorder_analysis_seconds",
+    "streetorder_events_total", "streetorder_delivery_outbox_depth",
+    "streetorder_delivery_oldest_unacked_age_seconds", "streetorder_delivery_acks_total",
+    "streetorder_delivery_resends_total",
+]
+
+
+def check(ok, name):
+    name = " ".join(name.split())  # one TAP line
+    results.append((bool(ok), name))
+    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}", flush=True)
+
+
+def scene(scenes):
+    d = os.path.join(scenes, "demo")
+    if not os.path.exists(os.path.join(d, "demo.mp4")):
+        subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "gen-scene"), "demo",
+                        "--out", scenes], check=True, stdout=subprocess.DEVNULL)
+    return d
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, method="GET"):
+    """(status, body bytes, headers); status None when the connection failed."""
+    req = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers
+    except (urllib.error.URLError, ConnectionError, socket.timeout):
+        return None, b"", {}
+
+
+def wait_for(pred, seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    return None
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels.items())): value} for every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        head, value = line.rsplit(" ", 1)
+        name, labels = head, {}
+        if "{" in head:
+            name, rest = head.split("{", 1)
+            for part in rest.rstrip("}").split(","):
+                k, v = part.split("=", 1)
+                labels[k] = v.strip('"')
+        out[(name, frozenset(labels.items()))] = float(value)
+    return out
+
+
+def cam_value(samples, name, camera, **extra):
+    return samples.get((name, frozenset(dict(camera=camera, **extra).items())))
+
+
+def promtool(text):
+    exe = shutil.which("promtool")
+    if not exe:
+        return False, "promtool not installed (Debian package prometheus)"
+    p = subprocess.run([exe, "check", "metrics"], input=text.encode(), capture_output=True)
+    return p.returncode == 0, (p.stdout + p.stderr).decode(errors="replace").strip()
+
+
+def main():
+    binary, scenes = sys.argv[1], sys.argv[2]
+    d = scene(scenes)
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        dead_port = free_port()     # nothing listens there: the RTSP camera stays blind
+        cfg = yaml.safe_load(open(os.path.join(d, "demo.yaml")))
+        cam = cfg["cameras"][0]
+        cam["url"] = os.path.join(d, cam["url"])
+        cam["privacy_masks"] = [[[0, 0], [0.25, 0], [0.25, 0.25], [0, 0.25]]]
+        dead = {"id": "gate", "url": f"rtsp://operator:{SECRET}@127.0.0.1:{dead_port}/ch1",
+                "zones": [dict(cam["zones"][0], id="gate-bay")]}
+        cfg["cameras"].append(dead)
+        cfg["detector"] = {"id": "http-test", "state_dir": os.path.join(tmp, "state")}
+        cfg["http"] = {"listen": f"127.0.0.1:{port}"}
+        path = os.path.join(tmp, "http.yaml")
+        yaml.safe_dump(cfg, open(path, "w"), allow_unicode=True)
+        base = f"http://127.0.0.1:{port}"
+        log = open(os.path.join(tmp, "daemon.log"), "w+")
+        proc = subprocess.Popen([binary, "run", "-c", path, "--quiet"], stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            pages = []
+            st = wait_for(lambda: get(base + "/healthz")[0], 10)
+            status, body, _ = get(base + "/healthz")
+            check(st == 200 and status == 200 and body.strip() == b"ok",
+                  f"/healthz answers 200 ok while running (got {status} {body!r})")
+            pages.append(body)
+
+            # 503 for a camera without any frame; the demo one gets its first frame soon.
+            status, body, _ = get(base + "/cameras/gate/snapshot.jpg")
+            check(status == 503, f"snapshot of a camera without a frame is 503 (got {status})")
+            pages.append(body)
+            first = wait_for(lambda: get(base + "/cameras/demo/snapshot.jpg")[0] == 200, 10)
+            check(first, "the demo camera's snapshot becomes available (200)")
+
+            status, m1, headers = get(base + "/metrics")
+            ctype = headers.get("Content-Type", "") if headers else ""
+            check(status == 200 and "version=0.0.4" in ctype,
+                  f"/metrics is 200 in text format 0.0.4 (got {status}, {ctype})")
+            ok, out = promtool(m1.decode())
+            check(ok, "promtool check metrics accepts the page" + ("" if ok else ": " + out))
+            text1 = m1.decode()
+            missing = [f for f in FAMILIES if f"# TYPE {f} " not in text1]
+            check(not missing, f"every documented family is present (missing {missing})")
+            s1 = parse_metrics(text1)
+            time.sleep(2.5)
+            status, m2, _ = get(base + "/metrics")
+            s2 = parse_metrics(m2.decode())
+            pages += [m1, m2]
+            for name in ("streetorder_frames_decoded_total", "streetorder_frames_analysed_total"):
+                a, b = cam_value(s1, name, "demo"), cam_value(s2, name, "demo")
+                check(a is not None and b is not None and b > a,
+                      f"{name}{{camera=demo}} increases between scrapes ({a} -> {b})")
+            fps = cam_value(s2, "streetorder_fps_analysed", "demo")
+            # demo.yaml analyses at the default 5 fps; the clip is 10 fps, paced in real time
+            check(fps is not None and 3.0 <= fps <= 7.0, f"analysed fps is about 5 (got {fps})")
+            check(cam_value(s2, "streetorder_camera_health", "demo", health="live") == 1 and
+                  cam_value(s2, "streetorder_camera_health", "demo", health="blind") == 0,
+                  "demo camera health is live (one-hot)")
+            check(cam_value(s2, "streetorder_camera_health", "gate", health="blind") == 1 and
+                  cam_value(s2, "streetorder_frames_decoded_total", "gate") == 0,
+                  "the unreachable camera is blind with no frames")
+            cnt = cam_value(s2, "streetorder_analysis_seconds_count", "demo")
+            check(cnt is not None and cnt == cam_value(s2, "streetorder_analysis_seconds_bucket",
+                                                       "demo", le="+Inf") and cnt >= 10,
+                  f"analysis latency histogram counts analysed frames (count {cnt})")
+
+            status, jpg, headers = get(base + "/cameras/demo/snapshot.jpg")
+            ctype = headers.get("Content-Type", "") if headers else ""
+            img = cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR) if jpg else None
+            check(status == 200 and ctype == "image/jpeg" and jpg[:2] == b"\xff\xd8",
+                  f"snapshot is 200 image/jpeg (got {status} {ctype})")
+            check(img is not None and img.shape == (360, 640, 3),
+                  f"snapshot decodes at the analysis size 640x360 "
+                  f"(got {None if img is None else img.shape})")
+            if img is not None:
+                masked = img[4:80, 4:150]   # inside the privacy mask (0.25 x 0.25 of the frame)
+                check(int(masked.max()) <= 40,
+                      f"privacy mask is black on the snapshot (max {int(masked.max())})")
+                zone_px = img[int(0.719 * 360) + 1, int(0.48 * 640)]  # bay-1's top edge, amber
+                check(int(zone_px[2]) > 150 and int(zone_px[1]) > 120 and int(zone_px[0]) < 120,
+                      f"bay-1's outline is drawn (pixel BGR {list(map(int, zone_px))})")
+            else:
+                check(False, "privacy mask is black on the snapshot (no image)")
+                check(False, "bay-1's outline is drawn (no image)")
+
+            status, body, _ = get(base + "/cameras/nope/snapshot.jpg")
+            check(status == 404, f"unknown camera is 404 (got {status})")
+            pages.append(body)
+            status, body, _ = get(base + "/nothing-here")
+            check(status == 404, f"unknown path is 404 (got {status})")
+            status, body, _ = get(base + "/metrics", method="POST")
+            check(status == 405, f"POST is 405 (got {status})")
+            status, body, _ = get(base + "/")
+            pages.append(body)
+            check(status == 200 and b"/cameras/gate/snapshot.jpg" in body,
+                  f"index lists the cameras (got {status})")
+            leaked = [p[:80] for p in pages if SECRET.encode() in p or b"operator:" in p]
+            check(not leaked, f"no page shows camera credentials ({leaked})")
+
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                rc = None
+            took = time.monotonic() - t0
+            check(rc == 0 and took <= 2.0, f"SIGTERM stops the daemon within 2 s "
+                                           f"(rc {rc}, {took:.2f} s)")
+            check(get(base + "/healthz")[0] is None, "the port is closed after exit")
+            log.seek(0)
+            text = log.read()
+            check(SECRET not in text, "no log line shows camera credentials")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    print(f"1..{len(results)}")
+    return 0 if all(ok for ok, _ in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
