@@ -385,6 +385,17 @@ int so_cmd_run(const struct so_run_opts *opts)
             return 1;
         }
         so_info("run", "object detector: %s", cfg->model);
+        for (size_t i = 0; i < cfg->n_cameras; i++) {
+            for (size_t j = 0; j < cfg->cameras[i].n_zones; j++) {
+                const struct so_zone_cfg *z = &cfg->cameras[i].zones[j];
+                for (size_t k = 0; k < z->n_classes; k++) {
+                    if (so_model_class_index(model, z->classes[k]) < 0) {
+                        so_warn(cfg->cameras[i].id, "zone %s: model %s has no class \"%s\": "
+                                "it will never match", z->id, cfg->model, z->classes[k]);
+                    }
+                }
+            }
+        }
     }
 
     pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -167,6 +167,8 @@ static const struct range R_WIDTH = {16, 4096, false, true};
 static const struct range R_COORD = {0, 1, false, false};
 static const struct range R_QUOTA = {0, 65536, true, false};
 static const struct range R_RESEND = {0.1, 3600, false, false};
+static const struct range R_SCORE = {0, 1, false, false};
+static const struct range R_BOX = {0, 4096, false, true};
 
 static const char *range_text(const struct range *r, char *buf, size_t size)
 {
@@ -357,7 +359,8 @@ static const char *const analysis_keys[] = {"fps", "width", "detect_fps"};
 static const char *const zone_keys[] = {"id",      "kind",       "polygon",
                                         "dwell_s", "min_occupancy", "schedule",
                                         "report_interval_s", "clear_s", "grid",
-                                        "address", "category"};
+                                        "address", "category", "classes",
+                                        "min_score", "min_box", "max_box"};
 
 #define SCHEDULE_EXPECTED "a window like \"mon-fri 07:00-20:00\" or a list of them"
 
@@ -393,6 +396,41 @@ static void load_schedule(struct so_yaml_loader *ld, yaml_node_t *zmap, struct s
     } else if (v) {
         so_yaml_error(ld, v, "expected " SCHEDULE_EXPECTED ", got %s",
                       so_yaml_got(v, gbuf, sizeof(gbuf)));
+    }
+    so_yaml_path_pop(ld, mark);
+}
+
+#define CLASSES_EXPECTED "a list of detector class names like [car, truck, bus]"
+
+/* classes: the detector classes that count in this zone (e.g. only bicycles for a bike bay). */
+static void load_classes(struct so_yaml_loader *ld, yaml_node_t *zmap, struct so_zone_cfg *z)
+{
+    char gbuf[96];
+    size_t mark;
+    yaml_node_t *v = so_yaml_enter(ld, zmap, "classes", false, CLASSES_EXPECTED, &mark);
+    if (v && (v->type != YAML_SEQUENCE_NODE || so_yaml_seq_len(v) == 0)) {
+        so_yaml_error(ld, v, "expected " CLASSES_EXPECTED ", got %s",
+                      so_yaml_got(v, gbuf, sizeof(gbuf)));
+    } else if (v) {
+        size_t n = so_yaml_seq_len(v);
+        z->classes = so_xcalloc(n, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+            size_t mi = so_yaml_path_index(ld, i);
+            yaml_node_t *c = so_yaml_seq_item(ld, v, i);
+            const char *t = c->type == YAML_SCALAR_NODE ? so_yaml_text(c) : NULL;
+            bool ok = t && *t;
+            for (const char *p = t; ok && *p; p++) {
+                ok = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == ' ' ||
+                     *p == '_' || *p == '-';
+            }
+            if (!ok) {
+                so_yaml_error(ld, c, "expected a class name in lower case like \"car\", got %s",
+                              so_yaml_got(c, gbuf, sizeof(gbuf)));
+            } else {
+                z->classes[z->n_classes++] = so_xstrdup(t);
+            }
+            so_yaml_path_pop(ld, mi);
+        }
     }
     so_yaml_path_pop(ld, mark);
 }
@@ -453,6 +491,21 @@ static void load_zone(struct so_yaml_loader *ld, yaml_node_t *node, struct so_ca
     so_yaml_key_string(ld, node, "address", false, "an address (text)", &z->address);
     so_yaml_key_digits(ld, node, "category", 4, "a category code of exactly 4 digits like \"0504\"",
                        &z->category);
+    load_classes(ld, node, z);
+    key_number(ld, node, "min_score", false, &R_SCORE, &z->min_score);
+    double box = 0;
+    key_number(ld, node, "min_box", false, &R_BOX, &box);
+    z->min_box = (int)box;
+    box = 0;
+    key_number(ld, node, "max_box", false, &R_BOX, &box);
+    z->max_box = (int)box;
+    if (z->max_box && z->min_box > z->max_box) {
+        size_t m = so_yaml_path_key(ld, "max_box");
+        yaml_node_t *mv = so_yaml_map_get(ld, node, "max_box");
+        so_yaml_error(ld, mv ? mv : node, "expected max_box >= min_box (%d), got %d",
+                      z->min_box, z->max_box);
+        so_yaml_path_pop(ld, m);
+    }
 }
 
 /* The mapping file used when detector.categories is absent: the source tree's, if present. */
@@ -794,6 +847,10 @@ void so_config_destroy(struct so_config *cfg)
             free(z->grid);
             free(z->address);
             free(z->category);
+            for (size_t k = 0; k < z->n_classes; k++) {
+                free(z->classes[k]);
+            }
+            free(z->classes);
         }
         free(cam->zones);
         for (size_t j = 0; j < cam->n_privacy_masks; j++) {
@@ -918,6 +975,14 @@ void so_config_print_summary(const struct so_config *cfg, FILE *out)
                     z->clear_s);
             fprintf(out, "      enforced: %s\n",
                     so_schedule_describe(&z->schedule, sched, sizeof(sched)));
+            if (z->n_classes || z->min_score > 0 || z->min_box || z->max_box) {
+                fprintf(out, "      objects:");
+                for (size_t k = 0; k < z->n_classes; k++) {
+                    fprintf(out, "%s%s", k ? ", " : " ", z->classes[k]);
+                }
+                fprintf(out, "%s min score %g, box %d..%d px\n", z->n_classes ? ";" : "",
+                        z->min_score, z->min_box, z->max_box);
+            }
             if (z->grid || z->address || z->category) {
                 fprintf(out, "      grid %s, address %s, category %s\n", or_none(z->grid, "-"),
                         or_none(z->address, "-"), or_none(z->category, "(kind default)"));

@@ -51,6 +51,11 @@ struct so_zone_cfg {
     char *grid;                     /* NULL when absent; else 15 digits */
     char *address;                  /* NULL when absent */
     char *category;                 /* standard code override ("0504"...), NULL = kind default */
+    /* Object filters, used with an object detector: */
+    char **classes;                 /* detector class names that count here; NULL = the kind's */
+    size_t n_classes;
+    double min_score;               /* [0,1], default 0 = the model's threshold */
+    int min_box, max_box;           /* box side limits in analysis pixels, 0 = none */
     int line, column;               /* where the zone is defined, for messages */
 };
 

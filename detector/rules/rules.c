@@ -624,6 +624,29 @@ static int dedupe_vehicles(const struct so_track **c, int n, const bool *followe
     return kept;
 }
 
+/* The zone's object filters (config: classes, min_score, min_box, max_box). */
+static bool zone_accepts(const struct so_zone_cfg *zc, const struct so_track *tk)
+{
+    if (tk->score < zc->min_score) {
+        return false;
+    }
+    if (zc->min_box && (tk->box.w < zc->min_box || tk->box.h < zc->min_box)) {
+        return false;
+    }
+    if (zc->max_box && (tk->box.w > zc->max_box || tk->box.h > zc->max_box)) {
+        return false;
+    }
+    if (!zc->n_classes) {
+        return true;
+    }
+    for (size_t i = 0; i < zc->n_classes; i++) {
+        if (strcmp(zc->classes[i], tk->cls) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* A zone slot whose track the tracker no longer has, at the place of `tk`. */
 static struct track *orphan_slot(struct zone_state *z, const struct so_track *tk,
                                  const struct so_track *tracks, int n_tracks)
@@ -668,7 +691,7 @@ static void process_tracked(struct so_rules *r, struct zone_state *z, struct so_
     for (int k = 0; k < n_tracks && n_cand < SO_TRACK_MAX; k++) {
         const struct so_track *tk = &tracks[k];
         double gx = tk->box.x + tk->box.w / 2.0, gy = tk->box.y + tk->box.h - 1;
-        if (tk->role != want || !so_zone_mask_contains(z->zm, gx, gy)) {
+        if (tk->role != want || !zone_accepts(zc, tk) || !so_zone_mask_contains(z->zm, gx, gy)) {
             continue;
         }
         bool known = false;

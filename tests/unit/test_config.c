@@ -231,6 +231,14 @@ static const struct err_case err_cases[] = {
      "exactly 15 digits", 1},
     {"category not 4 digits", VALID "        category: \"54\"\n", 9, 19, "zones[0].category",
      "expected a category code of exactly 4 digits like \"0504\", got \"54\"", 1},
+    {"classes not a list", VALID "        classes: car\n", 9, 18, "zones[0].classes",
+     "expected a list of detector class names like [car, truck, bus], got \"car\"", 1},
+    {"class not lower case", VALID "        classes: [car, Bus]\n", 9, 24,
+     "zones[0].classes[1]", "expected a class name in lower case like \"car\", got \"Bus\"", 1},
+    {"min_score above 1", VALID "        min_score: 1.5\n", 9, 20, "zones[0].min_score",
+     "got \"1.5\"", 1},
+    {"max_box below min_box", VALID "        min_box: 50\n        max_box: 10\n", 10, 18,
+     "zones[0].max_box", "expected max_box >= min_box (50), got 10", 1},
     {"bad decode", VALID "    decode: all\n", 9, 13, "cameras[0].decode",
      "expected full or keyframes, got \"all\"", 1},
     {"bad camera id", "cameras:\n  - id: cam 1\n    url: a.mp4\n" SMALL_ZONES, 2, 9,
@@ -375,7 +383,8 @@ static void test_full_config(void)
         "        schedule: \"sun 22:00-06:00\"\n"
         "      - {id: stall, kind: stall_encroachment, polygon: [[0,0],[1,0],[0,1]], "
         "dwell_s: 86400}\n"
-        "      - {id: bikes, kind: nonmotor_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}\n"
+        "      - {id: bikes, kind: nonmotor_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5, "
+        "classes: [bicycle], min_score: 0.4, min_box: 8, max_box: 200}\n"
         "  - id: cam2\n"
         "    url: clips/street.mp4\n"
         "    zones: [{id: bay-a, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], "
@@ -463,10 +472,19 @@ static void test_full_config(void)
     CHECK(z->grid == NULL);
     CHECK(z->address == NULL);
     CHECK(z->category == NULL);
+    CHECK(z->classes == NULL && z->n_classes == 0);
+    CHECK_DBL(z->min_score, 0, 0);
+    CHECK_INT(z->min_box, 0);
+    CHECK_INT(z->max_box, 0);
     CHECK_INT(cam->zones[2].kind, SO_ZONE_STALL_ENCROACHMENT);
     CHECK_DBL(cam->zones[2].dwell_s, 86400, 0);
     CHECK(cam->zones[2].schedule.always);
     CHECK_INT(cam->zones[3].kind, SO_ZONE_NONMOTOR_PARKING);
+    CHECK_INT(cam->zones[3].n_classes, 1);
+    CHECK_STR(cam->zones[3].n_classes ? cam->zones[3].classes[0] : NULL, "bicycle");
+    CHECK_DBL(cam->zones[3].min_score, 0.4, 1e-9);
+    CHECK_INT(cam->zones[3].min_box, 8);
+    CHECK_INT(cam->zones[3].max_box, 200);
 
     /* second camera: defaults, relative url, same zone id in another camera is fine */
     const struct so_camera_cfg *c2 = &cfg->cameras[1];
