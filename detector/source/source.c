@@ -593,10 +593,22 @@ static int input_run(struct so_source *s, struct input *in, AVPacket *pkt, AVFra
         if (stopping(s)) {
             return AVERROR_EXIT;
         }
-        if (!again) {
-            arm_deadline(s); /* an EAGAIN retry stays within the same read's deadline */
+        int r;
+        if (s->io_timed_out) {
+            /*
+             * The previous read hit the deadline, yet av_read_frame() returned a packet: when
+             * the demuxer fails, libavformat flushes its parser and hands out what it had
+             * buffered (RTSP H.264 does this), swallowing the error. The connection is dead all
+             * the same; reading again would block for a second full timeout (a stalled RTSP
+             * server was reported blind after 20 s instead of 10). Treat it as the timeout.
+             */
+            r = AVERROR(ETIMEDOUT);
+        } else {
+            if (!again) {
+                arm_deadline(s); /* an EAGAIN retry stays within the same read's deadline */
+            }
+            r = av_read_frame(in->fmt, pkt);
         }
-        int r = av_read_frame(in->fmt, pkt);
         again = r == AVERROR(EAGAIN);
         if (again && s->io_deadline > 0 && mono_now() > s->io_deadline) {
             s->io_timed_out = true;
