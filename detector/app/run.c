@@ -55,6 +55,8 @@ struct camera_run {
     pthread_mutex_t *wake_lock;
     pthread_cond_t *wake;
     atomic_int health;          /* last enum so_health reported, -1 before any */
+    pthread_mutex_t health_lock;
+    char health_detail[160];    /* the reason given with it, repeated by the heartbeat */
     const char *debug_dir;      /* STREETORDER_DEBUG_DIR, NULL when unset */
     struct so_live live;        /* published for the HTTP server after each frame */
     double debug_next;
@@ -63,7 +65,10 @@ struct camera_run {
 static void on_health(void *opaque, enum so_health health, const char *detail)
 {
     struct camera_run *c = opaque;
+    pthread_mutex_lock(&c->health_lock);
     atomic_store(&c->health, (int)health);
+    snprintf(c->health_detail, sizeof(c->health_detail), "%s", detail ? detail : "");
+    pthread_mutex_unlock(&c->health_lock);
     so_outputs_health(c->outputs, c->cfg->id, so_health_name(health), detail);
 }
 
@@ -428,6 +433,7 @@ int so_cmd_run(const struct so_run_opts *opts)
         c->debug_dir = getenv("STREETORDER_DEBUG_DIR");
         atomic_init(&c->done, false);
         atomic_init(&c->health, -1);
+        pthread_mutex_init(&c->health_lock, NULL);
         struct so_source_opts so = {
             .url = c->cfg->resolved_url,
             .camera_id = c->cfg->id,
@@ -464,9 +470,13 @@ int so_cmd_run(const struct so_run_opts *opts)
              * late (or lost messages: PUB drops for slow readers) learns every camera's state. */
             next_heartbeat += HEALTH_HEARTBEAT_S;
             for (size_t i = 0; i < cfg->n_cameras; i++) {
+                char detail[160];
+                pthread_mutex_lock(&cams[i].health_lock);
                 int h = atomic_load(&cams[i].health);
-                if (h >= 0) {
-                    so_outputs_health(outputs, cams[i].cfg->id, so_health_name(h), "heartbeat");
+                snprintf(detail, sizeof(detail), "%s", cams[i].health_detail);
+                pthread_mutex_unlock(&cams[i].health_lock);
+                if (h >= 0) {   /* the last reason again: a late subscriber learns why */
+                    so_outputs_health(outputs, cams[i].cfg->id, so_health_name(h), detail);
                 }
             }
         }

@@ -423,6 +423,8 @@ def case_auth(binary, tmp, c):
             h = d.sub.health(cam)
             check(h and [x[1] for x in h] == ["blind"],
                   f"{cam}: health blind on the PUB feed, never live ({h})")
+            check(h and code in (h[0][2] or ""),
+                  f"{cam}: the health record says why ({code}), heartbeat included")
             tries = log_times(err, rf"\[{cam}\] .*open failed")
             gaps = [b - a for a, b in zip(tries, tries[1:])]
             figure(f"{cam}: retry gaps", gaps[-1] if gaps else 0)
