@@ -16,6 +16,7 @@ import datetime
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -60,10 +61,12 @@ def main():
         for z in cam["zones"]:
             if z["id"] == "bay-1":
                 z["schedule"] = [window]
+        # A free port, found with a plain socket: a ZeroMQ socket closes asynchronously and may
+        # still hold the port (and accept our SUB's connection) when the detector binds it.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
         ctx = zmq.Context()
-        sub = ctx.socket(zmq.SUB)
-        port = sub.bind_to_random_port("tcp://127.0.0.1")
-        sub.close()
         endpoint = f"tcp://127.0.0.1:{port}"
         cfg["detector"] = {"id": "e2e", "state_dir": os.path.join(tmp, "state")}
         cfg["outputs"] = {"jsonl": "events.jsonl", "publish": endpoint}
