@@ -233,7 +233,11 @@ enum socv_status socv_mask_components(const struct socv_view *mask, int32_t *lab
     }
     *n_blobs = 0;
     return guard([&] {
+        /* Labels straight into the caller's buffer when there is one (no per-frame copy). */
         cv::Mat lab, stats, centroids;
+        if (labels) {
+            lab = cv::Mat(mask->height, mask->width, CV_32S, labels);
+        }
         int n = cv::connectedComponentsWithStats(wrap(mask), lab, stats, centroids, 8, CV_32S);
         int out = 0;
         for (int i = 1; i < n && out < max_blobs; i++) {
@@ -247,7 +251,7 @@ enum socv_status socv_mask_components(const struct socv_view *mask, int32_t *lab
                                      stats.at<int>(i, cv::CC_STAT_HEIGHT), area, i};
         }
         *n_blobs = out;
-        if (labels) {
+        if (labels && lab.data != reinterpret_cast<uchar *>(labels)) {
             cv::Mat dst(mask->height, mask->width, CV_32S, labels);
             lab.copyTo(dst);
         }

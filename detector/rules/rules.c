@@ -769,16 +769,27 @@ void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_stat
     const float *age = so_static_model_age(model);
     size_t n = (size_t)r->w * r->h;
     ring_push(r, frame);
+    bool any = false;
     for (size_t i = 0; i < n; i++) {
-        r->mask[i] = age[i] >= PRESENT_AGE_S ? 255 : 0;
+        bool on = age[i] >= PRESENT_AGE_S;
+        r->mask[i] = on ? 255 : 0;
+        any |= on;
     }
-    struct socv_view mv = {r->mask, r->w, r->h, r->w, 1};
-    socv_mask_open_close(&mv, 3, 5);
-    int min_blob = (int)(0.0002 * (double)n);
-    if (socv_mask_components(&mv, r->labels, min_blob > 4 ? min_blob : 4, r->blobs, MAX_BLOBS,
-                             &r->n_blobs) != SOCV_OK) {
-        so_warn(r->cam->id, "connected components failed: %s", socv_last_error());
-        r->n_blobs = 0;
+    /*
+     * Nothing at rest (most frames of most cameras): the open/close of an empty mask is empty
+     * and it has no components, so both are skipped. The labels are only read for blobs, and
+     * there are none.
+     */
+    r->n_blobs = 0;
+    if (any) {
+        struct socv_view mv = {r->mask, r->w, r->h, r->w, 1};
+        socv_mask_open_close(&mv, 3, 5);
+        int min_blob = (int)(0.0002 * (double)n);
+        if (socv_mask_components(&mv, r->labels, min_blob > 4 ? min_blob : 4, r->blobs,
+                                 MAX_BLOBS, &r->n_blobs) != SOCV_OK) {
+            so_warn(r->cam->id, "connected components failed: %s", socv_last_error());
+            r->n_blobs = 0;
+        }
     }
     /* Largest first: a vehicle's main blob claims its track before its fragments do. */
     qsort(r->blobs, (size_t)r->n_blobs, sizeof(r->blobs[0]), cmp_blob_area);
