@@ -33,7 +33,8 @@
 #include "timeutil.h"
 #include "tracker.h"
 
-#define HEALTH_HEARTBEAT_S 5.0
+#define HEALTH_HEARTBEAT_S 2.0    /* health repeated this often... */
+#define HEALTH_FIRST_S 1.0        /* ...and first this soon after start (PUB slow joiners) */
 
 struct camera_run {
     const struct so_camera_cfg *cfg;
@@ -463,7 +464,7 @@ int so_cmd_run(const struct so_run_opts *opts)
 
     /* Wait for a stop signal or for every input to end. */
     bool signalled = false;
-    double next_heartbeat = so_time_mono() + HEALTH_HEARTBEAT_S;
+    double next_heartbeat = so_time_mono() + HEALTH_FIRST_S;
     while (!all_done(cams, cfg->n_cameras) && !(cfg->http_listen && !http)) {
         if (so_time_mono() >= next_heartbeat) {
             /* Health is published on change and repeated, so that a subscriber that joins

@@ -77,6 +77,7 @@ def main():
         sub = ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
         sub.setsockopt(zmq.RCVTIMEO, 500)
+        sub.setsockopt(zmq.RECONNECT_IVL, 20)   # connect soon after the detector binds
         stop = threading.Event()
 
         def listen():
