@@ -206,10 +206,11 @@ static void fsync_dir(const char *dir)
     }
 }
 
-static int write_full(int fd, const uint8_t *buf, size_t len, off_t off)
+/* pwrite/pread all of `len` bytes at `off`, retrying on EINTR and short transfers. */
+static int transfer_full(int fd, uint8_t *buf, size_t len, off_t off, bool writing)
 {
     while (len) {
-        ssize_t n = pwrite(fd, buf, len, off);
+        ssize_t n = writing ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -226,24 +227,14 @@ static int write_full(int fd, const uint8_t *buf, size_t len, off_t off)
     return 0;
 }
 
+static int write_full(int fd, const uint8_t *buf, size_t len, off_t off)
+{
+    return transfer_full(fd, (uint8_t *)buf, len, off, true);
+}
+
 static int read_full(int fd, uint8_t *buf, size_t len, off_t off)
 {
-    while (len) {
-        ssize_t n = pread(fd, buf, len, off);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -errno;
-        }
-        if (n == 0) {
-            return -EIO;
-        }
-        buf += n;
-        len -= (size_t)n;
-        off += n;
-    }
-    return 0;
+    return transfer_full(fd, buf, len, off, false);
 }
 
 static int save_cursor(struct so_outbox *o, bool durable)
