@@ -571,3 +571,68 @@ const float *so_static_model_background(const struct so_static_model *m)
 {
     return m->bg;
 }
+
+void so_static_model_skip(struct so_static_model *m, double media_s)
+{
+    if (!m || !m->started || media_s <= m->last_t) {
+        return;
+    }
+    double gap = media_s - m->last_t;
+    m->t0 += gap;               /* the warm-up counts analysed time only */
+    m->next_sample_t += gap;
+    m->last_t = media_s;
+}
+
+/* dst(x + dx, y + dy) = src(x, y); uncovered pixels: the nearest source pixel (clamp), or 0. */
+static void translate_f(float *a, float *tmp, int w, int h, int dx, int dy, bool zero)
+{
+    for (int y = 0; y < h; y++) {
+        int sy = y - dy;
+        bool out_y = sy < 0 || sy >= h;
+        sy = sy < 0 ? 0 : (sy >= h ? h - 1 : sy);
+        for (int x = 0; x < w; x++) {
+            int sx = x - dx;
+            bool out = out_y || sx < 0 || sx >= w;
+            sx = sx < 0 ? 0 : (sx >= w ? w - 1 : sx);
+            tmp[(size_t)y * w + x] = zero && out ? 0.0f : a[(size_t)sy * w + sx];
+        }
+    }
+    memcpy(a, tmp, sizeof(float) * (size_t)w * h);
+}
+
+int so_static_model_translate(struct so_static_model *m, int dx, int dy)
+{
+    if (!m || abs(dx) >= m->w / 2 || abs(dy) >= m->h / 2) {
+        return -EINVAL;
+    }
+    if ((dx == 0 && dy == 0) || !m->started) {
+        return 0;
+    }
+    int w = m->w, h = m->h;
+    size_t n = (size_t)w * h;
+    float *tmp = malloc(n * sizeof(float)), *smp = malloc(n * sizeof(float));
+    if (!tmp || !smp) {
+        free(tmp);
+        free(smp);
+        return -ENOMEM;
+    }
+    translate_f(m->bg, tmp, w, h, dx, dy, false);
+    translate_f(m->fast, tmp, w, h, dx, dy, false);
+    translate_f(m->frame, tmp, w, h, dx, dy, false);
+    translate_f(m->age, tmp, w, h, dx, dy, true);
+    translate_f(m->hold, tmp, w, h, dx, dy, true);
+    translate_f(m->miss, tmp, w, h, dx, dy, true);
+    for (int k = 0; k < m->n_samples; k++) {   /* warm-up samples, while warming */
+        uint8_t *sample = m->samples + (size_t)k * n;
+        for (size_t i = 0; i < n; i++) {
+            smp[i] = sample[i];
+        }
+        translate_f(smp, tmp, w, h, dx, dy, false);
+        for (size_t i = 0; i < n; i++) {
+            sample[i] = (uint8_t)smp[i];
+        }
+    }
+    free(smp);
+    free(tmp);
+    return 0;
+}

@@ -77,6 +77,22 @@ void so_static_model_absorb(struct so_static_model *m, const uint8_t *mask);
 bool so_static_model_light_changed(const struct so_static_model *m, int x, int y, int w, int h,
                                    double t0, double t1);
 
+/*
+ * The frames up to media time `media_s` are not analysed (the view could not be trusted: camera
+ * moved or tampered, analysis/view_check): time stands still for the model. The next update
+ * measures its time step from `media_s`, so nothing ages, adapts or is forgotten over the gap,
+ * and the warm-up, if still running, is extended by the gap. No effect before the first update.
+ */
+void so_static_model_skip(struct so_static_model *m, double media_s);
+
+/*
+ * The camera came back a few pixels off (a PTZ preset is repeatable to a pixel or two): move
+ * the model's state with the scene, so that what is at (x, y) now is at (x + dx, y + dy).
+ * Pixels that come into view take the nearest background and no age. Returns 0, -EINVAL for
+ * a shift of half the frame or more, -ENOMEM (the model is unchanged).
+ */
+int so_static_model_translate(struct so_static_model *m, int dx, int dy);
+
 /* Current normalised frame and background (for ghost tests and snapshots). */
 const float *so_static_model_frame(const struct so_static_model *m);
 const float *so_static_model_background(const struct so_static_model *m);

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "detector.h"
 #include "event.h"
+#include "evidence_worker.h"
 #include "http.h"
 #include "model.h"
 #include "log.h"
@@ -32,13 +33,28 @@
 #include "static_model.h"
 #include "timeutil.h"
 #include "tracker.h"
+#include "view_check.h"
 
 #define HEALTH_HEARTBEAT_S 2.0    /* health repeated this often... */
 #define HEALTH_FIRST_S 1.0        /* ...and first this soon after start (PUB slow joiners) */
 
+#define SO_MAX_WATCH 32
+#define SO_MAX_ROIS 8
+
+struct so_detect_stats {
+    long ticks;                         /* detector ticks (at detect_fps) */
+    long passes;                        /* of which the network ran */
+    long inferences;                    /* network runs (one per region looked at) */
+};
+
 struct camera_run {
+    /* Changed by a reload (zones only) with analysis_lock held; read by the analysis thread
+     * while it holds the lock, and by the main thread. */
     const struct so_camera_cfg *cfg;
+    const char *id;                     /* the camera id, fixed (the decode thread's on_health) */
+    pthread_mutex_t analysis_lock;      /* held by the analysis thread while it works on a frame */
     struct so_outputs *outputs;
+    struct so_evidence_worker *evidence; /* with an evidence_url: events go out through it */
     struct so_event_ctx ectx;
     struct so_source *source;
     struct so_static_model *model;
@@ -46,8 +62,14 @@ struct camera_run {
     struct so_detector *detector;       /* NULL: class-agnostic */
     struct so_tracker *tracker;         /* with the detector */
     double next_detect_s;
-    struct so_box rois[8];              /* close-up regions around small vehicle zones */
+    struct so_box rois[SO_MAX_ROIS];    /* close-up regions around small vehicle zones */
     int n_rois;
+    struct so_box watch[SO_MAX_WATCH];  /* zone surroundings watched for things coming to rest */
+    int n_watch;
+    double last_pass_s;                 /* media time of the last network pass */
+    double burst_until_s[1 + SO_MAX_ROIS]; /* per region (whole frame, then rois): run the network
+                                         * on every tick until then */
+    struct so_detect_stats dstats;
     int width, height;
     pthread_t thread;
     bool thread_started;
@@ -61,6 +83,8 @@ struct camera_run {
     const char *debug_dir;      /* STREETORDER_DEBUG_DIR, NULL when unset */
     struct so_live live;        /* published for the HTTP server after each frame */
     double debug_next;
+    struct so_view_check *view; /* camera moved / tampered; the analysis thread's own */
+    int view_w, view_h;
 };
 
 static void on_health(void *opaque, enum so_health health, const char *detail)
@@ -70,7 +94,7 @@ static void on_health(void *opaque, enum so_health health, const char *detail)
     atomic_store(&c->health, (int)health);
     snprintf(c->health_detail, sizeof(c->health_detail), "%s", detail ? detail : "");
     pthread_mutex_unlock(&c->health_lock);
-    so_outputs_health(c->outputs, c->cfg->id, so_health_name(health), detail);
+    so_outputs_health(c->outputs, c->id, so_health_name(health), detail);
 }
 
 static void on_report(void *opaque, const struct so_report *rep)
@@ -82,10 +106,15 @@ static void on_report(void *opaque, const struct so_report *rep)
         so_err(c->cfg->id, "out of memory building an event for zone %s", rep->zone->id);
         return;
     }
-    so_outputs_submit(c->outputs, ev);
+    if (c->evidence) {  /* high-resolution confirm/after images, in the camera's order */
+        so_evidence_worker_submit(c->evidence, ev);
+    } else {
+        so_outputs_submit(c->outputs, ev);
+    }
 }
 
 static void plan_rois(struct camera_run *c, int width, int height);
+static void plan_watch(struct camera_run *c, int width, int height);
 
 /* (Re)build the per-size analysis state for a frame size. */
 static int setup_analysis(struct camera_run *c, const struct so_frame *f)
@@ -109,6 +138,9 @@ static int setup_analysis(struct camera_run *c, const struct so_frame *f)
     }
     if (c->detector) {
         plan_rois(c, width, height);
+        plan_watch(c, width, height);
+        memset(c->burst_until_s, 0, sizeof(c->burst_until_s));
+        c->dstats.passes = 0;
         double fps = c->cfg->analysis.detect_fps;
         c->tracker = so_tracker_create(width, height, fps > 0 ? 1.0 / fps : 1.0);
     }
@@ -121,6 +153,70 @@ static int setup_analysis(struct camera_run *c, const struct so_frame *f)
     so_info(c->cfg->id, "analysing %dx%d at %.3g fps (decoded %dx%d)", width, height,
             c->cfg->analysis.fps, f->src_width, f->src_height);
     return 0;
+}
+
+/*
+ * Camera moved / tampered (analysis/view_check.h, docs/detection.md): while the view does not
+ * match the reference, the frame is not analysed (the static model's clock stops, the detector
+ * and the rules skip it, like a stream outage: no episode opens, none is cleared or duplicated)
+ * and health says moved / tampered with the reason, through on_health so the heartbeat repeats
+ * it. A camera moved for the checker's adopt_s restarts its analysis on the new view. Returns 1
+ * to analyse the frame, 0 to skip it, a negative errno when the analysis cannot restart.
+ */
+#define VIEW_ALIGN_PX 8     /* a view within this of the reference's matches (thumbnail +-1) */
+
+static int view_step(struct camera_run *c, const struct so_frame *f)
+{
+    if (!c->view || c->view_w != f->width || c->view_h != f->height) {
+        so_view_check_destroy(c->view);
+        c->view = so_view_check_create(f->width, f->height, NULL);
+        c->view_w = f->width;
+        c->view_h = f->height;
+        if (!c->view) {
+            so_warn(c->id, "out of memory for the view check: moved/tampered not detected");
+        }
+    }
+    struct so_view_result r;
+    if (!c->view || so_view_check_update(c->view, f->gray, f->gray_stride, f->media_s, &r) < 0) {
+        return 1;
+    }
+    bool off = r.state == SO_VIEW_MOVED || r.state == SO_VIEW_TAMPERED;
+    enum so_health h = r.state == SO_VIEW_MOVED ? SO_HEALTH_MOVED
+                       : r.state == SO_VIEW_TAMPERED ? SO_HEALTH_TAMPERED : SO_HEALTH_LIVE;
+    if (r.adopted) {
+        so_warn(c->id, "%s: restarting analysis (open episodes are left as they are)", r.reason);
+        so_static_model_destroy(c->model);
+        c->model = NULL;            /* setup_analysis builds model, rules and tracker anew */
+        if (setup_analysis(c, f) < 0) {
+            return -ENOMEM;
+        }
+        on_health(c, SO_HEALTH_LIVE, r.reason);
+    } else if (r.changed && off) {
+        so_warn(c->id, "camera %s: %s; rules suspended", so_health_name(h), r.reason);
+        on_health(c, h, r.reason);
+    } else if (r.changed && (atomic_load(&c->health) == (int)SO_HEALTH_MOVED ||
+                             atomic_load(&c->health) == (int)SO_HEALTH_TAMPERED)) {
+        /* Back at the preset, maybe a pixel or two off: the static model moves with the scene
+         * (else every edge would come to rest as an object). */
+        int dx = 0, dy = 0;
+        double z = so_view_align(so_static_model_background(c->model), f->gray, f->gray_stride,
+                                 f->width, f->height, VIEW_ALIGN_PX, &dx, &dy);
+        char detail[sizeof(r.reason) + 48];
+        snprintf(detail, sizeof(detail), "%s", r.reason);
+        if (z >= 0.3 && (dx || dy) && so_static_model_translate(c->model, dx, dy) == 0) {
+            so_tracker_translate(c->tracker, dx, dy);
+            snprintf(detail, sizeof(detail), "%s, %+d,%+d px off: re-aligned", r.reason, dx, dy);
+        }
+        so_info(c->id, "camera %s: rules resume", detail);
+        on_health(c, SO_HEALTH_LIVE, detail);
+    } else if (off && atomic_load(&c->health) != (int)h) {
+        on_health(c, h, r.reason);  /* the source said live again (after an outage) */
+    }
+    if (!r.frame_ok && !off) {
+        so_debug(c->id, "view check: frame at %.1f s not analysed (match %.2f, sharpness %.2f, "
+                 "contrast %.1f)", f->media_s, r.match, r.sharpness, r.contrast);
+    }
+    return r.frame_ok ? 1 : 0;
 }
 
 /*
@@ -176,7 +272,7 @@ static void debug_dump(struct camera_run *c, const struct so_frame *f)
 static void plan_rois(struct camera_run *c, int width, int height)
 {
     c->n_rois = 0;
-    for (size_t i = 0; i < c->cfg->n_zones && c->n_rois < 8; i++) {
+    for (size_t i = 0; i < c->cfg->n_zones && c->n_rois < SO_MAX_ROIS; i++) {
         const struct so_zone_cfg *z = &c->cfg->zones[i];
         if (z->kind != SO_ZONE_ILLEGAL_PARKING && z->kind != SO_ZONE_NONMOTOR_PARKING) {
             continue;
@@ -202,41 +298,182 @@ static void plan_rois(struct camera_run *c, int width, int height)
 }
 
 /*
- * Object detection at the camera's detect_fps (by media time, so --fast runs are
- * deterministic), on the whole analysis frame; the tracker advances on every frame.
+ * Where things coming to rest matter: each zone's bounding box, grown by half its height
+ * upwards and a quarter of its width sideways (a car whose ground point is in the zone stands
+ * above it), in analysis pixels.
+ */
+static void plan_watch(struct camera_run *c, int width, int height)
+{
+    c->n_watch = 0;
+    for (size_t i = 0; i < c->cfg->n_zones && c->n_watch < SO_MAX_WATCH; i++) {
+        double x0, y0, x1, y1;
+        so_polygon_bounds(&c->cfg->zones[i].polygon, &x0, &y0, &x1, &y1);
+        double w = x1 - x0, h = y1 - y0;
+        x0 -= w / 4;
+        x1 += w / 4;
+        y0 -= h / 2;
+        int bx0 = x0 < 0 ? 0 : (int)(x0 * width), by0 = y0 < 0 ? 0 : (int)(y0 * height);
+        int bx1 = x1 > 1 ? width : (int)(x1 * width), by1 = y1 > 1 ? height : (int)(y1 * height);
+        if (bx1 > bx0 && by1 > by0) {
+            c->watch[c->n_watch++] = (struct so_box){bx0, by0, bx1 - bx0, by1 - by0};
+        }
+    }
+}
+
+/*
+ * Object detection on demand. Detector ticks come at the camera's detect_fps (by media time, so
+ * --fast runs are deterministic). The network looks at regions: the whole analysis frame and the
+ * close-ups (plan_rois); on each tick it runs on a region only when something there needs it:
+ * - the first STARTUP_PASSES ticks (objects already in place: a car parked before the start);
+ * - something the tracker does not know came to rest around a zone (plan_watch): at least
+ *   NEW_REST_CELLS cells of 8x8 pixels mostly of a stationary age between NEW_REST_MIN_S and
+ *   NEW_REST_MAX_S; then on every tick for BURST_S more, so the tracker can establish what it is;
+ * - the tracker asks for it (so_tracker_pending): a resting object being established, or a
+ *   known one in doubt (missed, and its crop no longer matches);
+ * - at least every REFRESH_S, whatever happens.
+ * A thing inside a close-up is looked at through the close-up only (it sees small things
+ * better). On other ticks the tracker advances on appearance alone (resting objects whose crop
+ * still matches count as seen). The network is by far the largest cost of a camera
+ * (docs/performance.md); in a quiet scene it runs once every REFRESH_S.
  */
 #define MAX_DETECTIONS 128
 #define MAX_MOVING_SHARE 0.25
+#define STARTUP_PASSES 5
+#define NEW_REST_MIN_S 1.0f
+#define NEW_REST_MAX_S 3.0f
+#define REST_CELL 8
+#define NEW_REST_CELLS 2
+#define BURST_S 3.0
+#define REFRESH_S 10.0
+
+/* Does any of the tracker's spots (known things: people, cues, vehicles) cover (x, y)? */
+static bool known_at(const struct so_track *tracks, int n, int x, int y)
+{
+    for (int k = 0; k < n; k++) {
+        const struct so_box *b = &tracks[k].box;
+        if (x >= b->x && x < b->x + b->w && y >= b->y && y < b->y + b->h) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Did something the tracker does not know yet come to rest in box b? Counted on a grid of
+ * REST_CELL-pixel cells: a cell is resting when at least half of its pixels have a stationary
+ * age in [NEW_REST_MIN_S, NEW_REST_MAX_S) and are not covered by a known spot; scattered
+ * pixels (sensor noise, the edges of people slowing down) fill no cell.
+ */
+static bool came_to_rest(struct camera_run *c, const struct so_box *b)
+{
+    const float *age = so_static_model_age(c->model);
+    const struct so_track *tracks;
+    int n_tracks = so_tracker_tracks(c->tracker, &tracks);
+    int cells = 0;
+    for (int cy = b->y / REST_CELL; cy * REST_CELL < b->y + b->h; cy++) {
+        for (int cx = b->x / REST_CELL; cx * REST_CELL < b->x + b->w; cx++) {
+            int x0 = cx * REST_CELL, y0 = cy * REST_CELL;
+            int x1 = x0 + REST_CELL < c->width ? x0 + REST_CELL : c->width;
+            int y1 = y0 + REST_CELL < c->height ? y0 + REST_CELL : c->height;
+            int n = 0;
+            for (int y = y0; y < y1; y++) {
+                const float *row = age + (size_t)y * c->width;
+                for (int x = x0; x < x1; x++) {
+                    n += row[x] >= NEW_REST_MIN_S && row[x] < NEW_REST_MAX_S;
+                }
+            }
+            if (2 * n >= REST_CELL * REST_CELL &&
+                !known_at(tracks, n_tracks, x0 + REST_CELL / 2, y0 + REST_CELL / 2)) {
+                cells++;
+            }
+        }
+    }
+    return cells >= NEW_REST_CELLS;
+}
+
+static bool box_inside(const struct so_box *in, const struct so_box *out)
+{
+    return in->x >= out->x && in->y >= out->y && in->x + in->w <= out->x + out->w &&
+           in->y + in->h <= out->y + out->h;
+}
+
+/* The region that looks at box b: the first close-up holding it, else the whole frame (0). */
+static int region_of(const struct camera_run *c, const struct so_box *b)
+{
+    for (int r = 0; r < c->n_rois; r++) {
+        if (box_inside(b, &c->rois[r])) {
+            return 1 + r;
+        }
+    }
+    return 0;
+}
+
+/* Which regions the network must look at on this tick: bit 0 the whole frame, bit 1+r roi r. */
+static unsigned regions_needed(struct camera_run *c, double now)
+{
+    unsigned all = (1u << (1 + c->n_rois)) - 1;
+    if (c->dstats.passes < STARTUP_PASSES || now - c->last_pass_s >= REFRESH_S - 1e-6) {
+        return all;
+    }
+    for (int k = 0; k < c->n_watch; k++) {
+        if (came_to_rest(c, &c->watch[k])) {
+            c->burst_until_s[region_of(c, &c->watch[k])] = now + BURST_S;
+        }
+    }
+    unsigned need = 0;
+    struct so_box pending[SO_TRACK_MAX];
+    int n = so_tracker_pending(c->tracker, pending, SO_TRACK_MAX);
+    for (int i = 0; i < n; i++) {
+        need |= 1u << region_of(c, &pending[i]);
+    }
+    for (int r = 0; r <= c->n_rois; r++) {
+        if (now <= c->burst_until_s[r] + 1e-6) {
+            need |= 1u << r;
+        }
+    }
+    return need;
+}
 
 static void detect(struct camera_run *c, struct so_frame *f)
 {
     struct so_detection dets[MAX_DETECTIONS];
     int n = 0;
-    bool ran = false;
+    bool tick = false;
     double fps = c->cfg->analysis.detect_fps;
     if (fps > 0 && f->media_s >= c->next_detect_s - 1e-6) {
         c->next_detect_s += 1.0 / fps;
         if (c->next_detect_s <= f->media_s) {
             c->next_detect_s = f->media_s + 1.0 / fps;
         }
+        tick = true;
+        c->dstats.ticks++;
+    }
+    unsigned need = tick ? regions_needed(c, f->media_s) : 0;
+    if (need) {
         struct so_image img = {f->bgr, f->width, f->height, f->bgr_stride};
         struct so_detect_filter filter = {
             .roles = SO_ROLE_BIT(SO_ROLE_VEHICLE) | SO_ROLE_BIT(SO_ROLE_NONMOTOR) |
                      SO_ROLE_BIT(SO_ROLE_PERSON) | SO_ROLE_BIT(SO_ROLE_STALL_CUE),
         };
-        ran = true;
-        for (int r = -1; r < c->n_rois; r++) {
+        c->dstats.passes++;
+        c->last_pass_s = f->media_s;
+        for (int r = 0; r <= c->n_rois; r++) {
             int got = 0;
-            if (so_detector_run(c->detector, &img, r < 0 ? NULL : &c->rois[r], &filter, dets + n,
+            if (!(need & (1u << r))) {
+                continue;
+            }
+            c->dstats.inferences++;
+            if (so_detector_run(c->detector, &img, r ? &c->rois[r - 1] : NULL, &filter, dets + n,
                                 MAX_DETECTIONS - n, &got) < 0) {
                 so_warn(c->cfg->id, "object detector failed: %s",
                         so_detector_last_error(c->detector));
-                ran = false;
+                tick = false;   /* no tick rather than a tick that saw nothing */
+                n = 0;
                 break;
             }
             n += got;
         }
-        if (c->n_rois) {
+        if (need & (need - 1)) {    /* more than one region: the same object twice */
             n = so_detect_nms(dets, n, so_detector_model(c->detector)->nms_threshold);
         }
     }
@@ -250,7 +487,7 @@ static void detect(struct camera_run *c, struct so_frame *f)
             dets[kept++] = dets[i];
         }
     }
-    so_tracker_update(c->tracker, f, dets, kept, ran);
+    so_tracker_update(c->tracker, f, dets, kept, tick);
 }
 
 static void *analysis_main(void *arg)
@@ -265,20 +502,35 @@ static void *analysis_main(void *arg)
             }
             break;
         }
+        pthread_mutex_lock(&c->analysis_lock);     /* a reload changes zones between frames */
         if (setup_analysis(c, f) < 0) {
             c->status = -ENOMEM;
+            pthread_mutex_unlock(&c->analysis_lock);
             so_frame_unref(f);
             break;
         }
         double t0 = so_time_mono();
-        so_static_model_update(c->model, f->gray, f->gray_stride, f->media_s);
+        int view = view_step(c, f);
+        if (view < 0) {
+            c->status = view;
+            pthread_mutex_unlock(&c->analysis_lock);
+            so_frame_unref(f);
+            break;
+        }
+        if (view) {
+            so_static_model_update(c->model, f->gray, f->gray_stride, f->media_s);
+        } else {
+            so_static_model_skip(c->model, f->media_s);     /* moved / tampered */
+        }
         const struct so_track *tracks = NULL;
         int n_tracks = 0;
-        if (c->detector) {
+        if (c->detector && view) {
             detect(c, f);
             n_tracks = so_tracker_tracks(c->tracker, &tracks);
         }
-        so_rules_process(c->rules, f, c->model, tracks, n_tracks);
+        if (view) {
+            so_rules_process(c->rules, f, c->model, tracks, n_tracks);
+        }
         if (c->debug_dir) {
             debug_dump(c, f);
         }
@@ -286,8 +538,15 @@ static void *analysis_main(void *arg)
         so_source_get_stats(c->source, &st);
         so_live_publish(&c->live, f, so_time_mono() - t0, so_rules_open_count(c->rules), tracks,
                         n_tracks, c->model, st.frames_decoded);
+        pthread_mutex_unlock(&c->analysis_lock);
         so_frame_unref(f);
     }
+    if (c->detector) {
+        so_info(c->id, "object detector: ran on %ld of %ld ticks (%ld inferences)",
+                c->dstats.passes, c->dstats.ticks, c->dstats.inferences);
+    }
+    so_view_check_destroy(c->view);
+    c->view = NULL;
     atomic_store(&c->done, true);
     pthread_mutex_lock(c->wake_lock);
     pthread_cond_signal(c->wake);
@@ -295,36 +554,413 @@ static void *analysis_main(void *arg)
     return NULL;
 }
 
-/* http.listen: serve /healthz, /metrics and snapshots of these cameras. NULL without the
- * key; NULL with it means the server could not start (logged). */
-static struct so_http *start_http(const struct so_config *cfg, struct camera_run *cams,
-                                  struct so_outputs *outputs)
+/*
+ * The running detector, owned by the main thread. Settings a reload cannot change (detector.*,
+ * outputs.*, http.listen: so_config_restart_changes) keep the values of `base`, the config the
+ * process started with. Every accepted config stays loaded until exit (`configs`): events in
+ * flight, rules, HTTP pages and cameras that did not change borrow from the one they were
+ * made with, and a few KiB per accepted reload is cheaper than reference counts on every use.
+ */
+struct runner {
+    const struct so_run_opts *opts;
+    struct so_config *base;
+    struct so_config **configs;
+    size_t n_configs;
+    struct so_outputs *outputs;
+    struct so_model_desc *model;        /* NULL: class-agnostic */
+    struct so_http *http;
+    struct camera_run **cams;           /* in the order of the current config */
+    size_t n_cams;
+    pthread_mutex_t wake_lock;
+    pthread_cond_t wake;
+};
+
+/* A zone class the object detector does not know never matches: say so (a warning). */
+static void warn_zone_classes(const struct runner *rn, const struct so_camera_cfg *cam)
 {
-    if (!cfg->http_listen) {
-        return NULL;
+    for (size_t j = 0; rn->model && j < cam->n_zones; j++) {
+        const struct so_zone_cfg *z = &cam->zones[j];
+        for (size_t k = 0; k < z->n_classes; k++) {
+            if (so_model_class_index(rn->model, z->classes[k]) < 0) {
+                so_warn(cam->id, "zone %s: model %s has no class \"%s\": it will never match",
+                        z->id, rn->base->model, z->classes[k]);
+            }
+        }
     }
-    struct so_http_camera *hc = calloc(cfg->n_cameras, sizeof(*hc));
+}
+
+/*
+ * Start one camera: its source (decode thread) and analysis thread. Always returns the camera;
+ * when it could not start (logged) it is marked done and *ok is false. `start_wall`: the wall
+ * time that media time 0 of a file input stands for (schedules).
+ */
+static struct camera_run *camera_start(struct runner *rn, const struct so_camera_cfg *cfg,
+                                       double start_wall, bool *ok)
+{
+    struct camera_run *c = calloc(1, sizeof(*c));
+    if (!c) {
+        abort();
+    }
+    *ok = true;
+    c->cfg = cfg;
+    c->id = cfg->id;
+    c->outputs = rn->outputs;
+    if (cfg->evidence_url) {    /* its lifetime is the camera's: a restart makes a new one */
+        struct so_evidence_worker_opts eo = {.url = cfg->evidence_url, .camera_id = cfg->id,
+                                             .outputs = rn->outputs};
+        c->evidence = so_evidence_worker_create(&eo);   /* NULL: analysis images only */
+    }
+    so_live_init(&c->live);
+    c->ectx = (struct so_event_ctx){.detector_id = rn->base->detector_id,
+                                    .model = rn->base->model,
+                                    .categories = rn->base->categories};
+    c->wake_lock = &rn->wake_lock;
+    c->wake = &rn->wake;
+    c->debug_dir = getenv("STREETORDER_DEBUG_DIR");
+    atomic_init(&c->done, false);
+    atomic_init(&c->health, -1);
+    pthread_mutex_init(&c->health_lock, NULL);
+    pthread_mutex_init(&c->analysis_lock, NULL);
+    if (rn->model) {
+        char err[1024];
+        c->detector = so_detector_create(rn->model, 1, err, sizeof(err));
+        if (!c->detector) {
+            so_err(c->id, "cannot create the object detector: %s", err);
+            atomic_store(&c->done, true);
+            *ok = false;
+            return c;
+        }
+    }
+    struct so_source_opts so = {
+        .url = cfg->resolved_url,
+        .camera_id = cfg->id,
+        .fps = cfg->analysis.fps,
+        .max_width = cfg->analysis.width,
+        .fast = rn->opts->fast,
+        .keyframes_only = cfg->decode == SO_DECODE_KEYFRAMES,
+        .run_start_wall = start_wall,
+        .on_health = on_health,
+        .opaque = c,
+    };
+    c->source = so_source_create(&so);
+    if (!c->source || pthread_create(&c->thread, NULL, analysis_main, c) != 0) {
+        so_err(c->id, "cannot start the camera");
+        atomic_store(&c->done, true);
+        *ok = false;
+        return c;
+    }
+    c->thread_started = true;
+    return c;
+}
+
+/* Stop (if not yet), join and free a camera. Sets *status to 1 when its input failed. Its open
+ * episodes stay open (`why`: "at exit", "at restart"): only a removed zone clears one. */
+static void camera_destroy(struct camera_run *c, const char *why, int *status)
+{
+    if (!c) {
+        return;
+    }
+    so_source_stop(c->source);
+    if (c->thread_started) {
+        pthread_join(c->thread, NULL);
+    }
+    so_evidence_worker_destroy(c->evidence);    /* after the last report; before the outputs */
+    if (c->status < 0 && status) {
+        *status = 1;
+    }
+    if (c->rules) {
+        int open = so_rules_open_count(c->rules);
+        if (open) {
+            so_info(c->id, "%d episode%s still open %s (not cleared)", open,
+                    open == 1 ? "" : "s", why);
+        }
+    }
+    so_source_destroy(c->source);
+    so_rules_destroy(c->rules);
+    so_static_model_destroy(c->model);
+    so_tracker_destroy(c->tracker);
+    so_detector_destroy(c->detector);
+    so_live_finish(&c->live);
+    pthread_mutex_destroy(&c->health_lock);
+    pthread_mutex_destroy(&c->analysis_lock);
+    free(c);
+}
+
+/*
+ * Give a running camera a new zone set (NULL: none, the camera goes away), between two frames
+ * of its analysis thread (or at once when it waits for a frame: a blind camera too). Removed
+ * zones' open episodes are reported cleared from here, on the calling thread. Returns 0 or
+ * -ENOMEM (nothing changed).
+ */
+static int camera_set_zones(struct camera_run *c, const struct so_camera_cfg *cfg)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->analysis_lock);
+    if (c->rules) {
+        rc = so_rules_set_camera(c->rules, cfg);
+    }
+    if (rc == 0 && cfg) {
+        c->cfg = cfg;
+        if (c->detector && c->model) {  /* the close-ups and watched areas follow the zones */
+            plan_rois(c, c->width, c->height);
+            plan_watch(c, c->width, c->height);
+        }
+    }
+    pthread_mutex_unlock(&c->analysis_lock);
+    return rc;
+}
+
+/* Serve the current cameras on HTTP (waits for the requests in progress). */
+static void http_update(struct runner *rn)
+{
+    if (!rn->http) {
+        return;
+    }
+    struct so_http_camera *hc = calloc(rn->n_cams ? rn->n_cams : 1, sizeof(*hc));
     if (!hc) {
         abort();
     }
-    for (size_t i = 0; i < cfg->n_cameras; i++) {
-        hc[i] = (struct so_http_camera){cams[i].cfg, cams[i].source, &cams[i].live};
+    for (size_t i = 0; i < rn->n_cams; i++) {
+        struct camera_run *c = rn->cams[i];
+        hc[i] = (struct so_http_camera){c->cfg, c->source, &c->live};
     }
-    struct so_http_opts ho = {.listen = cfg->http_listen, .cameras = hc,
-                              .n_cameras = cfg->n_cameras, .outputs = outputs};
+    so_http_set_cameras(rn->http, hc, rn->n_cams);
+    free(hc);
+}
+
+/* http.listen: serve /healthz, /metrics and snapshots of the cameras. NULL without the
+ * key; NULL with it means the server could not start (logged). */
+static struct so_http *start_http(struct runner *rn)
+{
+    if (!rn->base->http_listen) {
+        return NULL;
+    }
+    struct so_http_camera *hc = calloc(rn->n_cams ? rn->n_cams : 1, sizeof(*hc));
+    if (!hc) {
+        abort();
+    }
+    for (size_t i = 0; i < rn->n_cams; i++) {
+        struct camera_run *c = rn->cams[i];
+        hc[i] = (struct so_http_camera){c->cfg, c->source, &c->live};
+    }
+    struct so_http_opts ho = {.listen = rn->base->http_listen, .cameras = hc,
+                              .n_cameras = rn->n_cams, .outputs = rn->outputs};
     struct so_http *http = so_http_create(&ho);
     free(hc);
     return http;
 }
 
-static bool all_done(struct camera_run *cams, size_t n)
+static bool all_done(struct camera_run *const *cams, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!atomic_load(&cams[i].done)) {
+        if (!atomic_load(&cams[i]->done)) {
             return false;
         }
     }
     return true;
+}
+
+/* Append "sep item" to a fixed buffer (truncating quietly: it is a log line). */
+static void append(char *buf, size_t size, const char *sep, const char *item)
+{
+    size_t n = strlen(buf);
+    if (n < size) {
+        snprintf(buf + n, size - n, "%s%s", n ? sep : "", item);
+    }
+}
+
+/* One line per camera whose zones change: which zones go, come, or change settings. */
+static void log_zone_changes(const struct so_camera_cfg *old, const struct so_camera_cfg *cur)
+{
+    char removed[256] = "", added[256] = "", changed[256] = "";
+    for (size_t i = 0; i < old->n_zones; i++) {
+        const struct so_zone_cfg *z = so_camera_find_zone(cur, old->zones[i].id);
+        if (!z || z->kind != old->zones[i].kind) {
+            append(removed, sizeof(removed), ", ", old->zones[i].id);
+        } else if (!so_zone_cfg_equal(z, &old->zones[i])) {
+            append(changed, sizeof(changed), ", ", z->id);
+        }
+    }
+    for (size_t i = 0; i < cur->n_zones; i++) {
+        const struct so_zone_cfg *z = so_camera_find_zone(old, cur->zones[i].id);
+        if (!z || z->kind != cur->zones[i].kind) {
+            append(added, sizeof(added), ", ", cur->zones[i].id);
+        }
+    }
+    so_info(cur->id, "reload: zones changed (camera keeps running): removed [%s], added [%s], "
+            "new settings [%s]", removed, added, changed);
+}
+
+/*
+ * SIGHUP: load and validate the config file again, then apply what changed. An invalid file
+ * changes nothing. Per camera (by id): unchanged ones are not touched; when only zones changed
+ * the camera keeps running and its rules get the new zones (camera_set_zones); when stream
+ * settings changed it is restarted; removed cameras stop (their open episodes cleared as
+ * zone_removed first), added ones start. Main thread only.
+ */
+static void reload(struct runner *rn)
+{
+    double t0 = so_time_mono();
+    const char *path = rn->opts->config_path;
+    so_info("run", "reload: SIGHUP, loading %s", path);
+    struct so_config_errors errors = {0};
+    struct so_config *cfg = so_config_load(path, &errors);
+    if (cfg && cfg->model && !(rn->base->model && strcmp(cfg->model, rn->base->model) == 0)) {
+        char err[2048];     /* what `check` verifies too: the new model's descriptor, weights */
+        if (so_model_check(cfg->model, cfg->weights_dir, err, sizeof(err)) < 0) {
+            char msg[2100];  /* printed like `check` does: "FILE: detector.model: ..." */
+            snprintf(msg, sizeof(msg), "detector.model: %s", err);
+            so_config_errors_add(&errors, path, 0, 0, "detector.model", msg);
+            so_config_destroy(cfg);
+            cfg = NULL;
+        }
+    }
+    if (!cfg) {
+        so_config_errors_print(&errors, stderr);
+        so_warn("run", "reload rejected: %zu error%s; keeping the running config", errors.n,
+                errors.n == 1 ? "" : "s");
+        so_config_errors_finish(&errors);
+        return;
+    }
+    so_config_errors_finish(&errors);
+
+    const char *keys[16];
+    size_t n_keys = so_config_restart_changes(rn->base, cfg, keys, 16);
+    if (n_keys) {
+        char list[512] = "";
+        for (size_t i = 0; i < n_keys && i < 16; i++) {
+            append(list, sizeof(list), ", ", keys[i]);
+        }
+        so_warn("run", "reload: %s changed: a restart is needed for %s; keeping the running "
+                "value%s", list, n_keys == 1 ? "it" : "them", n_keys == 1 ? "" : "s");
+    }
+
+    /* What happens to each running camera: keep, zones, restart or remove. */
+    enum { KEEP, ZONES, RESTART, REMOVE };
+    int *fate = calloc(rn->n_cams ? rn->n_cams : 1, sizeof(*fate));
+    struct camera_run **next = calloc(cfg->n_cameras, sizeof(*next));
+    if (!fate || !next) {
+        abort();
+    }
+    size_t n_zones = 0, n_restart = 0, n_remove = 0, n_add = 0, n_failed = 0;
+    for (size_t k = 0; k < cfg->n_cameras; k++) {
+        bool known = false;
+        for (size_t i = 0; i < rn->n_cams && !known; i++) {
+            known = strcmp(rn->cams[i]->id, cfg->cameras[k].id) == 0;
+        }
+        if (!known) {
+            so_info(cfg->cameras[k].id, "reload: camera added: starting it");
+            n_add++;
+        }
+    }
+    for (size_t i = 0; i < rn->n_cams; i++) {
+        struct camera_run *c = rn->cams[i];
+        const struct so_camera_cfg *nc = so_config_find_camera(cfg, c->id);
+        if (!nc) {
+            fate[i] = REMOVE;
+        } else if (!so_camera_stream_equal(c->cfg, nc)) {
+            fate[i] = RESTART;
+        } else if (!so_camera_zones_equal(c->cfg, nc)) {
+            fate[i] = ZONES;
+        }
+    }
+    bool any = n_add > 0;
+    for (size_t i = 0; i < rn->n_cams; i++) {
+        any |= fate[i] != KEEP;
+    }
+    if (!any) {     /* nothing borrows from the new config: free it */
+        so_config_destroy(cfg);
+        free(fate);
+        free(next);
+        so_info("run", "reload applied in %.0f ms: no camera changed",
+                (so_time_mono() - t0) * 1000);
+        return;
+    }
+    /* Zones only: swap them between two frames; the camera goes on. */
+    for (size_t i = 0; i < rn->n_cams; i++) {
+        struct camera_run *c = rn->cams[i];
+        if (fate[i] != ZONES) {
+            continue;
+        }
+        const struct so_camera_cfg *nc = so_config_find_camera(cfg, c->id);
+        log_zone_changes(c->cfg, nc);
+        warn_zone_classes(rn, nc);
+        if (camera_set_zones(c, nc) < 0) {
+            so_err(c->id, "reload: out of memory changing the zones: restarting the camera");
+            fate[i] = RESTART;
+            continue;
+        }
+        n_zones++;
+    }
+    /* Removed and restarted: clear the episodes of zones that go away, then stop them all
+     * at once, take them off the HTTP list and join them. */
+    for (size_t i = 0; i < rn->n_cams; i++) {
+        struct camera_run *c = rn->cams[i];
+        if (fate[i] == REMOVE || fate[i] == RESTART) {
+            const struct so_camera_cfg *nc = so_config_find_camera(cfg, c->id);
+            so_info(c->id, "reload: %s", nc ? "stream settings changed: restarting the camera"
+                                            : "camera removed: stopping it");
+            camera_set_zones(c, nc);    /* -ENOMEM: the episodes just stay open */
+            so_source_stop(c->source);
+            so_evidence_worker_stop(c->evidence);   /* no grabs: a reload stays quick */
+            n_restart += fate[i] == RESTART;
+            n_remove += fate[i] == REMOVE;
+        }
+    }
+    struct camera_run **old = rn->cams;
+    size_t n_old = rn->n_cams, kept = 0;
+    struct camera_run **keep = calloc(n_old ? n_old : 1, sizeof(*keep));
+    if (!keep) {
+        abort();
+    }
+    for (size_t i = 0; i < n_old; i++) {
+        if (fate[i] == KEEP || fate[i] == ZONES) {
+            keep[kept++] = old[i];
+        }
+    }
+    if (n_restart || n_remove) {
+        rn->cams = keep;
+        rn->n_cams = kept;
+        http_update(rn);
+        for (size_t i = 0; i < n_old; i++) {
+            if (fate[i] == REMOVE || fate[i] == RESTART) {
+                camera_destroy(old[i], "at restart", NULL);
+                old[i] = NULL;
+            }
+        }
+    }
+    /* The new camera list, in the new config's order: kept ones, restarted and added ones. */
+    double now_wall = so_time_wall();
+    for (size_t k = 0; k < cfg->n_cameras; k++) {
+        const struct so_camera_cfg *nc = &cfg->cameras[k];
+        for (size_t i = 0; i < n_old && !next[k]; i++) {
+            if ((fate[i] == KEEP || fate[i] == ZONES) && strcmp(old[i]->id, nc->id) == 0) {
+                next[k] = old[i];
+            }
+        }
+        if (!next[k]) {
+            bool ok;
+            warn_zone_classes(rn, nc);
+            next[k] = camera_start(rn, nc, now_wall, &ok);
+            n_failed += !ok;
+        }
+    }
+    rn->cams = next;
+    rn->n_cams = cfg->n_cameras;
+    free(keep);
+    free(old);
+    free(fate);
+    http_update(rn);
+    struct so_config **configs = realloc(rn->configs, (rn->n_configs + 1) * sizeof(*configs));
+    if (!configs) {
+        abort();
+    }
+    rn->configs = configs;
+    rn->configs[rn->n_configs++] = cfg;
+    so_info("run", "reload applied in %.0f ms: %zu camera%s, %zu with new zones, %zu restarted, "
+            "%zu added, %zu removed%s", (so_time_mono() - t0) * 1000, rn->n_cams,
+            rn->n_cams == 1 ? "" : "s", n_zones, n_restart, n_add, n_remove,
+            n_failed ? " (some cameras could not start: see above)" : "");
 }
 
 /* While draining delivery: keep waiting unless SIGINT/SIGTERM arrived (they do not drain). */
@@ -358,171 +994,127 @@ int so_cmd_run(const struct so_run_opts *opts)
     tzset();
     av_log_set_level(AV_LOG_ERROR);
 
-    /* Block the stop signals before any thread starts, so only sigtimedwait() sees them. */
-    sigset_t stop_sigs;
-    sigemptyset(&stop_sigs);
-    sigaddset(&stop_sigs, SIGINT);
-    sigaddset(&stop_sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
+    /* Block the stop and reload signals before any thread starts, so only sigtimedwait() in
+     * this thread sees them (systemd's ExecReload sends SIGHUP). */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    struct runner rn = {.opts = opts, .base = cfg};
+    rn.configs = malloc(sizeof(*rn.configs));
+    if (!rn.configs) {
+        abort();
+    }
+    rn.configs[rn.n_configs++] = cfg;
     struct so_outputs_opts oo = {
         .config = cfg,
         .events_path = opts->events_path,
         .console = !opts->quiet,
     };
-    struct so_outputs *outputs = so_outputs_create(&oo);
-    if (!outputs) {
+    rn.outputs = so_outputs_create(&oo);
+    if (!rn.outputs) {
+        free(rn.configs);
         so_config_destroy(cfg);
         return 1;
     }
     so_info("run", "detector %s: %zu camera%s, state in %s", cfg->detector_id, cfg->n_cameras,
             cfg->n_cameras == 1 ? "" : "s", cfg->state_dir);
-    struct so_model_desc *model = NULL;
     if (!cfg->model) {
         so_info("run", "no model configured: detecting class-agnostic (static objects)");
     } else {
         char err[1024];
-        model = so_model_open(cfg->model, cfg->weights_dir, err, sizeof(err));
-        if (!model) {
+        rn.model = so_model_open(cfg->model, cfg->weights_dir, err, sizeof(err));
+        if (!rn.model) {
             so_err("run", "model %s: %s", cfg->model, err);
-            so_outputs_destroy(outputs);
+            so_outputs_destroy(rn.outputs);
+            free(rn.configs);
             so_config_destroy(cfg);
             return 1;
         }
         so_info("run", "object detector: %s", cfg->model);
         for (size_t i = 0; i < cfg->n_cameras; i++) {
-            for (size_t j = 0; j < cfg->cameras[i].n_zones; j++) {
-                const struct so_zone_cfg *z = &cfg->cameras[i].zones[j];
-                for (size_t k = 0; k < z->n_classes; k++) {
-                    if (so_model_class_index(model, z->classes[k]) < 0) {
-                        so_warn(cfg->cameras[i].id, "zone %s: model %s has no class \"%s\": "
-                                "it will never match", z->id, cfg->model, z->classes[k]);
-                    }
-                }
-            }
+            warn_zone_classes(&rn, &cfg->cameras[i]);
         }
     }
 
-    pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+    pthread_mutex_init(&rn.wake_lock, NULL);
+    pthread_cond_init(&rn.wake, NULL);
     double run_start = so_time_wall();
-    struct camera_run *cams = calloc(cfg->n_cameras, sizeof(*cams));
-    if (!cams) {
+    rn.cams = calloc(cfg->n_cameras, sizeof(*rn.cams));
+    if (!rn.cams) {
         abort();
     }
     int status = 0;
     for (size_t i = 0; i < cfg->n_cameras; i++) {
-        struct camera_run *c = &cams[i];
-        c->cfg = &cfg->cameras[i];
-        c->outputs = outputs;
-        so_live_init(&c->live);
-        c->ectx = (struct so_event_ctx){.detector_id = cfg->detector_id, .model = cfg->model,
-                                        .categories = cfg->categories};
-        if (model) {
-            char err[1024];
-            c->detector = so_detector_create(model, 1, err, sizeof(err));
-            if (!c->detector) {
-                so_err(c->cfg->id, "cannot create the object detector: %s", err);
-                atomic_store(&c->done, true);
-                status = 1;
-                continue;
-            }
-        }
-        c->wake_lock = &wake_lock;
-        c->wake = &wake;
-        c->debug_dir = getenv("STREETORDER_DEBUG_DIR");
-        atomic_init(&c->done, false);
-        atomic_init(&c->health, -1);
-        pthread_mutex_init(&c->health_lock, NULL);
-        struct so_source_opts so = {
-            .url = c->cfg->resolved_url,
-            .camera_id = c->cfg->id,
-            .fps = c->cfg->analysis.fps,
-            .max_width = c->cfg->analysis.width,
-            .fast = opts->fast,
-            .keyframes_only = c->cfg->decode == SO_DECODE_KEYFRAMES,
-            .run_start_wall = run_start,
-            .on_health = on_health,
-            .opaque = c,
-        };
-        c->source = so_source_create(&so);
-        if (!c->source ||
-            pthread_create(&c->thread, NULL, analysis_main, c) != 0) {
-            so_err(c->cfg->id, "cannot start the camera");
-            atomic_store(&c->done, true);
+        bool ok;
+        rn.cams[rn.n_cams++] = camera_start(&rn, &cfg->cameras[i], run_start, &ok);
+        if (!ok) {
             status = 1;
-            continue;
         }
-        c->thread_started = true;
     }
 
-    struct so_http *http = start_http(cfg, cams, outputs);
-    if (cfg->http_listen && !http) {
+    rn.http = start_http(&rn);
+    if (cfg->http_listen && !rn.http) {
         status = 1;
     }
 
-    /* Wait for a stop signal or for every input to end. */
+    /* Wait for a stop signal or for every input to end; SIGHUP reloads the config. */
     bool signalled = false;
     double next_heartbeat = so_time_mono() + HEALTH_FIRST_S;
-    while (!all_done(cams, cfg->n_cameras) && !(cfg->http_listen && !http)) {
+    while (!all_done(rn.cams, rn.n_cams) && !(cfg->http_listen && !rn.http)) {
         if (so_time_mono() >= next_heartbeat) {
             /* Health is published on change and repeated, so that a subscriber that joins
              * late (or lost messages: PUB drops for slow readers) learns every camera's state. */
             next_heartbeat += HEALTH_HEARTBEAT_S;
-            for (size_t i = 0; i < cfg->n_cameras; i++) {
+            for (size_t i = 0; i < rn.n_cams; i++) {
+                struct camera_run *c = rn.cams[i];
                 char detail[160];
-                pthread_mutex_lock(&cams[i].health_lock);
-                int h = atomic_load(&cams[i].health);
-                snprintf(detail, sizeof(detail), "%s", cams[i].health_detail);
-                pthread_mutex_unlock(&cams[i].health_lock);
+                pthread_mutex_lock(&c->health_lock);
+                int h = atomic_load(&c->health);
+                snprintf(detail, sizeof(detail), "%s", c->health_detail);
+                pthread_mutex_unlock(&c->health_lock);
                 if (h >= 0) {   /* the last reason again: a late subscriber learns why */
-                    so_outputs_health(outputs, cams[i].cfg->id, so_health_name(h), detail);
+                    so_outputs_health(rn.outputs, c->id, so_health_name(h), detail);
                 }
             }
         }
         struct timespec ts = {0, 200 * 1000 * 1000};
-        int sig = sigtimedwait(&stop_sigs, NULL, &ts);
-        if (sig == SIGINT || sig == SIGTERM) {
+        int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig == SIGHUP) {
+            reload(&rn);
+        } else if (sig == SIGINT || sig == SIGTERM) {
             so_info("run", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
             signalled = true;
             break;
         }
     }
-    so_http_set_stopping(http);     /* /healthz: 503 from here on */
-    for (size_t i = 0; i < cfg->n_cameras; i++) {
-        so_source_stop(cams[i].source);
+    so_http_set_stopping(rn.http);      /* /healthz: 503 from here on */
+    for (size_t i = 0; i < rn.n_cams; i++) {
+        so_source_stop(rn.cams[i]->source);
+        if (signalled) {    /* abort grabs (stop within 2 s): queued events keep analysis images */
+            so_evidence_worker_stop(rn.cams[i]->evidence);
+        }
     }
-    so_http_destroy(http);          /* before the cameras it borrows */
-    for (size_t i = 0; i < cfg->n_cameras; i++) {
-        struct camera_run *c = &cams[i];
-        if (c->thread_started) {
-            pthread_join(c->thread, NULL);
-        }
-        if (c->status < 0) {
-            status = 1;
-        }
-        if (c->rules) {
-            int open = so_rules_open_count(c->rules);
-            if (open) {
-                so_info(c->cfg->id, "%d episode%s still open at exit (not cleared)", open,
-                        open == 1 ? "" : "s");
-            }
-        }
-        so_source_destroy(c->source);
-        so_rules_destroy(c->rules);
-        so_static_model_destroy(c->model);
-        so_tracker_destroy(c->tracker);
-        so_detector_destroy(c->detector);
-        so_live_finish(&c->live);
+    so_http_destroy(rn.http);           /* before the cameras it borrows */
+    for (size_t i = 0; i < rn.n_cams; i++) {
+        camera_destroy(rn.cams[i], "at exit", &status);
     }
-    so_model_destroy(model);
+    so_model_destroy(rn.model);
     if (!signalled) {   /* inputs ended: give the platform drain_s to acknowledge */
-        so_outputs_drain(outputs, cfg->deliver.drain_s, no_stop_signal, &stop_sigs);
+        so_outputs_drain(rn.outputs, cfg->deliver.drain_s, no_stop_signal, &sigs);
     }
-    so_outputs_destroy(outputs);
+    so_outputs_destroy(rn.outputs);
     so_info("run", "%s", signalled ? "stopped" : "all inputs ended");
-    free(cams);
-    so_config_destroy(cfg);
+    free(rn.cams);
+    pthread_cond_destroy(&rn.wake);
+    pthread_mutex_destroy(&rn.wake_lock);
+    for (size_t i = 0; i < rn.n_configs; i++) {     /* the running one and every superseded */
+        so_config_destroy(rn.configs[i]);
+    }
+    free(rn.configs);
     return status;
 }

@@ -508,8 +508,10 @@ static void load_zone(struct so_yaml_loader *ld, yaml_node_t *node, struct so_ca
     }
 }
 
-/* The mapping file used when detector.categories is absent: the source tree's, if present. */
+/* The mapping file used when detector.categories is absent: the source tree's, if present,
+ * else the installed copy (meson install), if present. */
 #define DEFAULT_CATEGORIES SO_SOURCE_DIR "/config/categories.yaml"
+#define INSTALLED_CATEGORIES SO_DATA_DIR "/categories.yaml"
 
 /* Join a relative path to the config's folder; URLs and absolute paths are kept. */
 static char *resolve_url(const char *dir, const char *url)
@@ -753,6 +755,12 @@ static char *default_detector_id(void)
 
 static char *default_state_dir(void)
 {
+    /* systemd's StateDirectory= (the first of them): the folder the unit made for us. */
+    const char *sd = getenv("STATE_DIRECTORY");
+    if (sd && sd[0] == '/') {
+        size_t len = strcspn(sd, ":");
+        return so_xprintf("%.*s", (int)len, sd);
+    }
     if (geteuid() == 0) {
         return so_xstrdup("/var/lib/streetorder");
     }
@@ -813,6 +821,8 @@ struct so_config *so_config_load(const char *path, struct so_config_errors *erro
     /* The category mapping is checked even when the config has errors: one run, every error. */
     if (!cfg->categories_path && access(DEFAULT_CATEGORIES, R_OK) == 0) {
         cfg->categories_path = so_xstrdup(DEFAULT_CATEGORIES);
+    } else if (!cfg->categories_path && access(INSTALLED_CATEGORIES, R_OK) == 0) {
+        cfg->categories_path = so_xstrdup(INSTALLED_CATEGORIES);
     }
     if (cfg->categories_path && access(cfg->categories_path, R_OK) == 0) {
         cfg->categories = so_categories_load(cfg->categories_path, errors);
@@ -1009,4 +1019,97 @@ const struct so_zone_cfg *so_camera_find_zone(const struct so_camera_cfg *cam, c
         }
     }
     return NULL;
+}
+
+/* Comparisons for reloading: NULL equals NULL only. */
+static bool str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+bool so_zone_cfg_equal(const struct so_zone_cfg *a, const struct so_zone_cfg *b)
+{
+    if (!str_eq(a->id, b->id) || a->kind != b->kind || !so_polygon_equal(&a->polygon, &b->polygon) ||
+        a->dwell_s != b->dwell_s || a->min_occupancy != b->min_occupancy ||
+        a->report_interval_s != b->report_interval_s || a->clear_s != b->clear_s ||
+        a->schedule.always != b->schedule.always ||
+        memcmp(a->schedule.bits, b->schedule.bits, sizeof(a->schedule.bits)) != 0 ||
+        !str_eq(a->grid, b->grid) || !str_eq(a->address, b->address) ||
+        !str_eq(a->category, b->category) || a->n_classes != b->n_classes ||
+        a->min_score != b->min_score || a->min_box != b->min_box || a->max_box != b->max_box) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_classes; i++) {
+        if (!str_eq(a->classes[i], b->classes[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool so_camera_stream_equal(const struct so_camera_cfg *a, const struct so_camera_cfg *b)
+{
+    if (!str_eq(a->id, b->id) || !str_eq(a->resolved_url, b->resolved_url) ||
+        !str_eq(a->evidence_url, b->evidence_url) || a->decode != b->decode ||
+        a->analysis.fps != b->analysis.fps || a->analysis.width != b->analysis.width ||
+        a->analysis.detect_fps != b->analysis.detect_fps ||
+        a->n_privacy_masks != b->n_privacy_masks) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_privacy_masks; i++) {
+        if (!so_polygon_equal(&a->privacy_masks[i], &b->privacy_masks[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool so_camera_zones_equal(const struct so_camera_cfg *a, const struct so_camera_cfg *b)
+{
+    if (a->n_zones != b->n_zones) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_zones; i++) {
+        if (!so_zone_cfg_equal(&a->zones[i], &b->zones[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+size_t so_config_restart_changes(const struct so_config *a, const struct so_config *b,
+                                 const char **keys, size_t max)
+{
+    const struct so_deliver_cfg *da = &a->deliver, *db = &b->deliver;
+    struct {
+        const char *key;
+        bool differs;
+    } table[] = {
+        {"detector.id", !str_eq(a->detector_id, b->detector_id)},
+        {"detector.state_dir", !str_eq(a->state_dir, b->state_dir)},
+        {"detector.model", !str_eq(a->model, b->model)},
+        {"detector.weights_dir", !str_eq(a->weights_dir, b->weights_dir)},
+        {"detector.timezone", !str_eq(a->timezone, b->timezone)},
+        {"detector.categories", !str_eq(a->categories_path, b->categories_path)},
+        {"outputs.jsonl", !str_eq(a->jsonl, b->jsonl)},
+        {"outputs.publish", !str_eq(a->publish, b->publish)},
+        {"outputs.evidence_dir", !str_eq(a->evidence_dir, b->evidence_dir)},
+        {"outputs.deliver",
+         !str_eq(da->endpoint, db->endpoint) || da->drain_s != db->drain_s ||
+             da->quota_mb != db->quota_mb || da->resend_s != db->resend_s ||
+             da->fsync != db->fsync || !str_eq(da->server_key, db->server_key) ||
+             !str_eq(da->public_key, db->public_key) ||
+             !str_eq(da->secret_key, db->secret_key)},
+        {"http.listen", !str_eq(a->http_listen, b->http_listen)},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        if (table[i].differs) {
+            if (n < max) {
+                keys[n] = table[i].key;
+            }
+            n++;
+        }
+    }
+    return n;
 }

@@ -164,4 +164,23 @@ void so_config_print_summary(const struct so_config *cfg, FILE *out);
 const struct so_camera_cfg *so_config_find_camera(const struct so_config *cfg, const char *id);
 const struct so_zone_cfg *so_camera_find_zone(const struct so_camera_cfg *cam, const char *id);
 
+/*
+ * Comparisons for reloading (detector/app/run.c). Places in the file (line, column) never count.
+ * - so_zone_cfg_equal: every setting of the zone (id, kind, polygon, dwell, occupancy,
+ *   intervals, schedule, grid, address, category, object filters).
+ * - so_camera_stream_equal: what needs the camera's source and analysis restarted when it
+ *   changes: id, resolved url and evidence url, decode, analysis.*, privacy masks.
+ * - so_camera_zones_equal: the same zones, in the same order, each so_zone_cfg_equal.
+ * - so_config_restart_changes: the keys whose value a running detector cannot change without a
+ *   restart (detector.id, state_dir, model, weights_dir, timezone, categories, outputs,
+ *   http.listen) and that differ between `a` and `b`: up to `max` key names (static strings)
+ *   go to `keys`; returns how many differ.
+ * All accept configs from two different loads; none allocates.
+ */
+bool so_zone_cfg_equal(const struct so_zone_cfg *a, const struct so_zone_cfg *b);
+bool so_camera_stream_equal(const struct so_camera_cfg *a, const struct so_camera_cfg *b);
+bool so_camera_zones_equal(const struct so_camera_cfg *a, const struct so_camera_cfg *b);
+size_t so_config_restart_changes(const struct so_config *a, const struct so_config *b,
+                                 const char **keys, size_t max);
+
 #endif

@@ -197,3 +197,16 @@ void so_polygon_bounds(const struct so_polygon *p, double *x0, double *y0, doubl
         *y1 = by1;
     }
 }
+
+bool so_polygon_equal(const struct so_polygon *a, const struct so_polygon *b)
+{
+    if (a->n != b->n) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->pts[i].x != b->pts[i].x || a->pts[i].y != b->pts[i].y) {
+            return false;
+        }
+    }
+    return true;
+}

@@ -23,6 +23,9 @@ double so_polygon_signed_area(const struct so_polygon *p);
 /* True if (x, y) is inside or on the boundary (either winding). */
 bool so_polygon_contains(const struct so_polygon *p, double x, double y);
 
+/* Same points in the same order? */
+bool so_polygon_equal(const struct so_polygon *a, const struct so_polygon *b);
+
 /* True if two non-adjacent edges intersect or touch, or adjacent edges overlap/fold back. */
 bool so_polygon_self_intersects(const struct so_polygon *p);
 

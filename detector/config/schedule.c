@@ -288,6 +288,16 @@ static void append_days(char *out, size_t size, size_t *pos, unsigned mask)
     }
 }
 
+int so_schedule_first_clear(const struct so_schedule *s)
+{
+    for (int m = 0; m < SO_MINUTES_PER_WEEK; m++) {
+        if (!so_schedule_active_at(s, m)) {
+            return m;
+        }
+    }
+    return -1;
+}
+
 char *so_schedule_describe(const struct so_schedule *s, char *out, size_t size)
 {
     if (!size) {
@@ -299,13 +309,7 @@ char *so_schedule_describe(const struct so_schedule *s, char *out, size_t size)
         append(out, size, &pos, "always");
         return out;
     }
-    int clear = -1;
-    for (int m = 0; m < SO_MINUTES_PER_WEEK; m++) {
-        if (!so_schedule_active_at(s, m)) {
-            clear = m;
-            break;
-        }
-    }
+    int clear = so_schedule_first_clear(s);
     if (clear < 0) {
         append(out, size, &pos, "all week");
         return out;

@@ -34,6 +34,10 @@ int so_schedule_add(struct so_schedule *s, const char *window, char *err, size_t
 /* Is minute-of-week `m` (0 = Monday 00:00) enforced? */
 bool so_schedule_active_at(const struct so_schedule *s, int minute_of_week);
 
+/* The first minute of the week (0 = Monday 00:00) that is not enforced, or -1 when every
+ * minute is (a schedule's windows are then best said as the whole week). */
+int so_schedule_first_clear(const struct so_schedule *s);
+
 /* Is Unix time `t` enforced, in the process's local time zone (TZ)? */
 bool so_schedule_active(const struct so_schedule *s, double unix_time);
 

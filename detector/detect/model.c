@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <yaml.h>
@@ -657,7 +658,11 @@ struct so_model_desc *so_model_load_file(const char *path, char *err, size_t err
 const char *so_model_descriptor_dir(void)
 {
     const char *env = getenv("STREETORDER_MODELS_DIR");
-    return (env && *env) ? env : SO_MODELS_DIR;
+    if (env && *env) {
+        return env;
+    }
+    /* The source tree's while it is there (a build directory), else the installed copy. */
+    return access(SO_MODELS_DIR, R_OK | X_OK) == 0 ? SO_MODELS_DIR : SO_DATA_DIR "/models";
 }
 
 static bool valid_model_name(const char *name)

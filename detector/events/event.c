@@ -36,44 +36,134 @@ static const struct socv_color zone_color = {0, 215, 255};     /* amber */
 static const struct socv_color box_color = {0, 0, 255};        /* red */
 static const struct socv_color text_color = {255, 255, 255};
 
-int so_evidence_render(const struct so_report *rep, struct so_frame *frame, const char *role,
-                       int quality, struct so_evidence *out)
+/* The scene's pixel coordinate v (along an axis of `from` pixels) on a picture of `to`. */
+static int scale_px(int v, int from, int to)
 {
-    struct socv_view v = {frame->bgr, frame->width, frame->height, frame->bgr_stride, 3};
-    struct socv_canvas *c = socv_canvas_create(&v);
-    if (!c) {
+    return from == to ? v : (int)(((long long)v * to + from / 2) / from);
+}
+
+/*
+ * The one drawing of evidence, at any picture size: the zone (translucent fill and outline),
+ * the object boxes (not on "after": they are gone), the privacy masks blacked out and a caption
+ * with the time `wall_s`. Lines, text and their offsets grow with the picture (the look of a
+ * 640-pixel analysis frame, scaled).
+ */
+static int render_scene(const struct so_evidence_scene *sc, const struct socv_view *v,
+                        double wall_s, const char *role, int quality, struct so_evidence *out)
+{
+    struct socv_canvas *c = socv_canvas_create(v);
+    int *xy = malloc(sizeof(int) * 2 * (size_t)(sc->zone_xy_n > 64 ? sc->zone_xy_n : 64));
+    if (!c || !xy) {
+        socv_canvas_destroy(c);
+        free(xy);
         return -ENOMEM;
     }
-    socv_canvas_polygon_blend(c, rep->zone_xy, rep->zone_xy_n, zone_color, 0.18);
-    socv_canvas_polygon(c, rep->zone_xy, rep->zone_xy_n, 1, zone_color, 2, 0);
+    double k = (double)v->width / sc->width;
+    int line = k > 1 ? (int)(2 * k + 0.5) : 2;
+    for (int i = 0; i < sc->zone_xy_n; i++) {
+        xy[2 * i] = scale_px(sc->zone_xy[2 * i], sc->width, v->width);
+        xy[2 * i + 1] = scale_px(sc->zone_xy[2 * i + 1], sc->height, v->height);
+    }
+    socv_canvas_polygon_blend(c, xy, sc->zone_xy_n, zone_color, 0.18);
+    socv_canvas_polygon(c, xy, sc->zone_xy_n, 1, zone_color, line, 0);
     if (strcmp(role, "after") != 0) {
-        for (int i = 0; i < rep->n_objects; i++) {
-            const int *b = rep->objects[i].box;
-            socv_canvas_rect(c, b[0], b[1], b[2], b[3], box_color, 2);
+        for (int i = 0; i < sc->n_boxes; i++) {
+            const int *b = sc->boxes[i];
+            int x = scale_px(b[0], sc->width, v->width), y = scale_px(b[1], sc->height, v->height);
+            socv_canvas_rect(c, x, y, scale_px(b[0] + b[2], sc->width, v->width) - x,
+                             scale_px(b[1] + b[3], sc->height, v->height) - y, box_color, line);
         }
     }
-    const struct so_camera_cfg *cam = rep->camera;
+    const struct so_camera_cfg *cam = sc->camera;
     for (size_t m = 0; m < cam->n_privacy_masks; m++) {
         const struct so_polygon *p = &cam->privacy_masks[m];
-        int xy[2 * 64];
         int n = p->n > 64 ? 64 : (int)p->n;
         struct so_polygon clipped = {p->pts, (size_t)n};
-        so_polygon_to_pixels(&clipped, frame->width, frame->height, xy);
+        so_polygon_to_pixels(&clipped, v->width, v->height, xy);
         socv_canvas_polygon(c, xy, n, 1, (struct socv_color){0, 0, 0}, 1, 1);
     }
+    free(xy);
     char caption[256], when[40];
-    so_time_iso8601(frame->wall_s, when, sizeof(when));
-    snprintf(caption, sizeof(caption), "%s %s %s %s %.19s", cam->id, rep->zone->id,
-             so_zone_kind_name(rep->zone->kind), role, when);
-    socv_canvas_text(c, caption, 6, 18, 0.45, text_color);
+    so_time_iso8601(wall_s, when, sizeof(when));
+    snprintf(caption, sizeof(caption), "%s %s %s %s %.19s", cam->id, sc->zone->id,
+             so_zone_kind_name(sc->zone->kind), role, when);
+    double tk = k > 1 ? k : 1;
+    socv_canvas_text(c, caption, (int)(6 * tk), (int)(18 * tk), 0.45 * tk, text_color);
     struct socv_view cv = socv_canvas_view(c);
-    enum socv_status st = socv_jpeg_encode(&cv, quality, &out->jpeg, &out->size);
+    uint8_t *jpeg = NULL;
+    size_t size = 0;
+    enum socv_status st = socv_jpeg_encode(&cv, quality, &jpeg, &size);
     socv_canvas_destroy(c);
     if (st != SOCV_OK) {
         return st == SOCV_ENOMEM ? -ENOMEM : -EIO;
     }
+    out->jpeg = jpeg;       /* overwritten, not freed: callers pass an empty one */
+    out->size = size;
+    out->width = v->width;
+    out->height = v->height;
     snprintf(out->role, sizeof(out->role), "%s", role);
     sha256_hex(out->jpeg, out->size, out->sha256);
+    return 0;
+}
+
+/* The scene of a report (zone_xy borrowed from it). */
+static void scene_of(const struct so_report *rep, struct so_evidence_scene *sc)
+{
+    *sc = (struct so_evidence_scene){.camera = rep->camera, .zone = rep->zone,
+                                     .width = rep->now->width, .height = rep->now->height,
+                                     .zone_xy = rep->zone_xy, .zone_xy_n = rep->zone_xy_n};
+    for (int i = 0; i < rep->n_objects && i < SO_REPORT_MAX_OBJECTS; i++) {
+        memcpy(sc->boxes[i], rep->objects[i].box, sizeof(sc->boxes[i]));
+        sc->n_boxes++;
+    }
+}
+
+static struct socv_view frame_view(const struct so_frame *f)
+{
+    return (struct socv_view){f->bgr, f->width, f->height, f->bgr_stride, 3};
+}
+
+int so_evidence_render(const struct so_report *rep, struct so_frame *frame, const char *role,
+                       int quality, struct so_evidence *out)
+{
+    struct so_evidence_scene sc;
+    scene_of(rep, &sc);
+    struct socv_view v = frame_view(frame);
+    return render_scene(&sc, &v, frame->wall_s, role, quality, out);
+}
+
+int so_event_replace_evidence(struct so_event *ev, const char *role,
+                              const struct so_frame *still)
+{
+    struct so_evidence *e = NULL;
+    for (int i = 0; i < ev->n_evidence && !e; i++) {
+        e = strcmp(ev->evidence[i].role, role) == 0 ? &ev->evidence[i] : NULL;
+    }
+    json_t *items = json_object_get(ev->record, "evidence"), *item = NULL;
+    for (size_t i = 0; i < json_array_size(items) && !item; i++) {
+        json_t *it = json_array_get(items, i);
+        item = strcmp(json_string_value(json_object_get(it, "role")), role) == 0 ? it : NULL;
+    }
+    if (!e || !item) {
+        return -ENOENT;
+    }
+    struct so_evidence fresh = {0};
+    struct socv_view v = frame_view(still);
+    int r = render_scene(&ev->scene, &v, ev->wall_s, role, ev->quality, &fresh);
+    if (r < 0) {
+        return r;
+    }
+    free(e->jpeg);
+    e->jpeg = fresh.jpeg;
+    e->size = fresh.size;
+    e->width = fresh.width;
+    e->height = fresh.height;
+    memcpy(e->sha256, fresh.sha256, sizeof(e->sha256));
+    json_object_set_new(item, "size", json_integer((json_int_t)e->size));
+    json_object_set_new(item, "sha256", json_string(e->sha256));
+    json_object_set_new(item, "width", json_integer(e->width));
+    json_object_set_new(item, "height", json_integer(e->height));
+    json_object_set_new(item, "source", json_string("evidence_url"));
     return 0;
 }
 
@@ -132,6 +222,7 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
     const char *state = state_name(rep->action);
     int quality = ctx->jpeg_quality > 0 ? ctx->jpeg_quality : 85;
     so_random_id(ev->event_id);
+    ev->ready_mono = rep->now ? rep->now->ready_mono : 0;
     snprintf(ev->topic, sizeof(ev->topic), "event.%s.%s", kind, rep->camera->id);
 
     /* Evidence: rest + confirm when opened, after when cleared, confirm for updates. */
@@ -162,11 +253,25 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
         snprintf(file, sizeof(file), "%s-%s.jpg", ev->event_id, roles[i]);
         memcpy(e->file, file, sizeof(file));
         json_array_append_new(evidence,
-                              json_pack("{s:s, s:s, s:I, s:s, s:s}", "role", e->role, "format",
-                                        "jpeg", "size", (json_int_t)e->size, "sha256", e->sha256,
-                                        "file", e->file));
+                              json_pack("{s:s, s:s, s:I, s:s, s:s, s:i, s:i, s:s, s:o}",
+                                        "role", e->role, "format", "jpeg", "size",
+                                        (json_int_t)e->size, "sha256", e->sha256, "file",
+                                        e->file, "width", e->width, "height", e->height,
+                                        "source", "analysis", "media_s",
+                                        seconds_or_null(frames[i]->media_s)));
         ev->n_evidence++;
     }
+    scene_of(rep, &ev->scene);
+    ev->scene_xy = malloc(sizeof(int) * 2 * (size_t)(rep->zone_xy_n > 0 ? rep->zone_xy_n : 1));
+    if (!ev->scene_xy) {
+        json_decref(evidence);
+        so_event_destroy(ev);
+        return NULL;
+    }
+    memcpy(ev->scene_xy, rep->zone_xy, sizeof(int) * 2 * (size_t)rep->zone_xy_n);
+    ev->scene.zone_xy = ev->scene_xy;
+    ev->media_s = rep->now->media_s;
+    ev->quality = quality;
 
     struct so_category cat;
     so_categories_lookup(ctx->categories, so_category_code(zone), &cat);
@@ -228,6 +333,7 @@ void so_event_destroy(struct so_event *ev)
     for (int i = 0; i < ev->n_evidence; i++) {
         free(ev->evidence[i].jpeg);
     }
+    free(ev->scene_xy);
     json_decref(ev->record);
     free(ev);
 }

@@ -27,6 +27,23 @@ struct so_evidence {
     size_t size;
     char sha256[65];
     char file[96];          /* file name under the evidence folder */
+    int width, height;      /* of the image */
+};
+
+/*
+ * What an evidence image shows besides the picture: the zone and the object boxes in pixels of
+ * a frame of `width` x `height` (the analysis size), drawn scaled onto a picture of any size,
+ * the camera's privacy masks and a caption. The camera and zone are borrowed from their config
+ * (configs stay loaded until exit, docs/architecture.md), `zone_xy` from the owner of the scene.
+ */
+struct so_evidence_scene {
+    const struct so_camera_cfg *camera;
+    const struct so_zone_cfg *zone;
+    int width, height;
+    const int *zone_xy;
+    int zone_xy_n;
+    int boxes[SO_REPORT_MAX_OBJECTS][4];
+    int n_boxes;
 };
 
 struct so_event {
@@ -39,6 +56,14 @@ struct so_event {
     char camera_id[64], zone_id[64], kind[24], state[12], reason[16];
     double media_start_s, media_end_s, dwell_s, wall_s;
     double occupancy;
+    double ready_mono;      /* when the frame that decided it was decoded (latency), 0 unknown */
+    /* Kept to render the evidence again on a higher-resolution still
+     * (so_event_replace_evidence): the scene (zone_xy points into scene_xy, malloc()ed), the
+     * analysis frame's media time and the JPEG quality. */
+    struct so_evidence_scene scene;
+    int *scene_xy;
+    double media_s;
+    int quality;
 };
 
 struct so_event_ctx {
@@ -62,5 +87,16 @@ void so_event_destroy(struct so_event *ev);
  */
 int so_evidence_render(const struct so_report *rep, struct so_frame *frame, const char *role,
                        int quality, struct so_evidence *out);
+
+/*
+ * Replace the event's evidence of `role` with a rendering of its scene on `still` (any size:
+ * zone and boxes are scaled from the analysis size; borrowed), captioned with the event's time.
+ * The record's evidence item gets the new size, sha256, width and height, and
+ * "source": "evidence_url". Call while the event is owned (before so_outputs_submit). Returns
+ * 0, -ENOENT when the event has no evidence of that role, or a negative errno with the event
+ * unchanged.
+ */
+int so_event_replace_evidence(struct so_event *ev, const char *role,
+                              const struct so_frame *still);
 
 #endif

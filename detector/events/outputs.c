@@ -54,6 +54,9 @@ struct so_outputs {
     struct so_outbox *outbox;
     struct so_channel *channel;
     atomic_ulong lost;          /* events that could not be journalled (quota, disk) */
+    pthread_mutex_t lat_lock;   /* decode-to-event latencies, a ring of the latest */
+    float lat[SO_LATENCY_WINDOW];
+    unsigned long lat_n;
 };
 
 int so_mkdirs(const char *path)
@@ -262,6 +265,11 @@ static void handle_event(struct so_outputs *o, struct so_event *ev)
     json[len] = 0;
     publish(o, ev->topic, json, ev);
     free(json);
+    if (ev->ready_mono > 0) {
+        pthread_mutex_lock(&o->lat_lock);
+        o->lat[o->lat_n++ % SO_LATENCY_WINDOW] = (float)(so_time_mono() - ev->ready_mono);
+        pthread_mutex_unlock(&o->lat_lock);
+    }
     save_seq(o);
     if (o->console) {
         console_line(ev, ev->record);
@@ -350,6 +358,33 @@ void so_outputs_health(struct so_outputs *o, const char *camera_id, const char *
     enqueue(o, it);
 }
 
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+void so_outputs_latency(struct so_outputs *o, struct so_latency_stats *out)
+{
+    *out = (struct so_latency_stats){0};
+    float *v = malloc(sizeof(o->lat));
+    if (!v) {
+        return;
+    }
+    pthread_mutex_lock(&o->lat_lock);
+    size_t n = o->lat_n < SO_LATENCY_WINDOW ? o->lat_n : SO_LATENCY_WINDOW;
+    memcpy(v, o->lat, n * sizeof(*v));
+    out->n = o->lat_n;
+    pthread_mutex_unlock(&o->lat_lock);
+    if (n) {
+        qsort(v, n, sizeof(*v), cmp_float);
+        out->p50 = v[(n - 1) / 2];
+        out->p99 = v[(size_t)((n - 1) * 0.99 + 0.5)];
+        out->max = v[n - 1];
+    }
+    free(v);
+}
+
 unsigned long so_outputs_count(struct so_outputs *o)
 {
     return atomic_load(&o->written);
@@ -423,6 +458,12 @@ void so_outputs_destroy(struct so_outputs *o)
         pthread_join(o->thread, NULL);
         unsigned long n = atomic_load(&o->written);
         so_info("outputs", "%lu event%s written", n, n == 1 ? "" : "s");
+        struct so_latency_stats lat;
+        so_outputs_latency(o, &lat);
+        if (lat.n) {
+            so_info("outputs", "decode-to-event latency over %lu events: p50 %.1f ms, p99 %.1f ms, "
+                    "max %.1f ms", lat.n, lat.p50 * 1e3, lat.p99 * 1e3, lat.max * 1e3);
+        }
     }
     so_channel_destroy(o->channel);
     if (o->outbox) {
@@ -457,6 +498,7 @@ void so_outputs_destroy(struct so_outputs *o)
     free(o->evidence_dir);
     free(o->seq_path);
     pthread_mutex_destroy(&o->lock);
+    pthread_mutex_destroy(&o->lat_lock);
     pthread_cond_destroy(&o->cond);
     free(o);
 }
@@ -472,6 +514,7 @@ struct so_outputs *so_outputs_create(const struct so_outputs_opts *opts)
     o->console = opts->console;
     o->events_fd = o->jsonl_fd = -1;
     pthread_mutex_init(&o->lock, NULL);
+    pthread_mutex_init(&o->lat_lock, NULL);
     pthread_cond_init(&o->cond, NULL);
     atomic_init(&o->written, 0);
     atomic_init(&o->lost, 0);

@@ -40,6 +40,18 @@ void so_outputs_submit(struct so_outputs *o, struct so_event *ev);
 void so_outputs_health(struct so_outputs *o, const char *camera_id, const char *health,
                        const char *detail);
 
+/*
+ * Decode-to-event latency: from the moment the frame that decided an event was decoded (and
+ * due) to the moment the event was written everywhere (outbox, files, live feed). Percentiles
+ * over the last SO_LATENCY_WINDOW events, in seconds; n = events measured in all. Any thread.
+ */
+#define SO_LATENCY_WINDOW 4096
+struct so_latency_stats {
+    unsigned long n;
+    double p50, p99, max;
+};
+void so_outputs_latency(struct so_outputs *o, struct so_latency_stats *out);
+
 /* Number of events written so far (any thread). */
 unsigned long so_outputs_count(struct so_outputs *o);
 

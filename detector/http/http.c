@@ -13,7 +13,11 @@
  * - Loopback by default: the config example binds 127.0.0.1; exposing the pages is the
  *   operator's explicit choice (they show camera images).
  * - Read-only and credential-free: the pages use camera ids, zone ids and counters only;
- *   camera URLs are never printed.
+ *   camera URLs are never printed. The zone editor (editor.html) edits zones in the browser
+ *   and exports YAML for the operator to paste: nothing here ever writes a file.
+ * - The editor page is one self-contained HTML file (inline script and style) served with a
+ *   Content-Security-Policy that allows nothing from elsewhere; it fetches frame.jpg and
+ *   zones.json relative to its own path.
  * - Shutdown: so_http_set_stopping() flips /healthz to 503 first; so_http_destroy() then
  *   stops MHD (closing client connections) before the cameras it borrows are destroyed.
  */
@@ -22,6 +26,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,6 +41,11 @@
 
 struct so_http {
     struct MHD_Daemon *mhd;
+    /* The camera list changes on reload (so_http_set_cameras). Every request runs with
+     * cams_lock read-held (handle_guarded), so a handler may use any entry (cfg, source, live)
+     * until it returns, and never after: the entries of a removed camera are destroyed once
+     * so_http_set_cameras() has returned. */
+    pthread_rwlock_t cams_lock;
     struct so_http_camera *cams;
     size_t n_cams;
     struct so_outputs *outputs;
@@ -91,8 +101,12 @@ static const struct so_http_camera *find_camera(const struct so_http *h, const c
     return NULL;
 }
 
-static enum MHD_Result snapshot(struct so_http *h, struct MHD_Connection *conn,
-                                const struct so_http_camera *cam)
+/* A JPEG of the camera's latest analysed frame, rendered by `render` (the snapshot with its
+ * overlays, or the bare frame the editor draws on); 503 before the first frame. */
+static enum MHD_Result jpeg_page(struct MHD_Connection *conn, const struct so_http_camera *cam,
+                                 int (*render)(const struct so_camera_cfg *,
+                                               const struct so_live_view *, uint8_t **, size_t *),
+                                 const char *what)
 {
     struct so_live_view v;
     so_live_get(cam->live, true, &v);
@@ -102,13 +116,61 @@ static enum MHD_Result snapshot(struct so_http *h, struct MHD_Connection *conn,
     }
     uint8_t *jpeg = NULL;
     size_t size = 0;
-    int rc = so_http_snapshot(cam->cfg, &v, &jpeg, &size);
+    int rc = render(cam->cfg, &v, &jpeg, &size);
     so_live_view_finish(&v);
     if (rc < 0) {
-        so_warn(cam->cfg->id, "snapshot failed: %s", strerror(-rc));
-        return text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "snapshot failed\n");
+        so_warn(cam->cfg->id, "%s failed: %s", what, strerror(-rc));
+        return text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "image encoding failed\n");
     }
     return reply(conn, MHD_HTTP_OK, "image/jpeg", jpeg, size, MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result editor_page(struct MHD_Connection *conn)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        so_http_editor_html_len, (void *)so_http_editor_html, MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'unsafe-inline'; "
+                            "style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+                            "form-action 'none'; frame-ancestors 'none'; base-uri 'none'");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* Text for HTML (element content and quoted attribute values). */
+static void html_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* A path segment: everything but unreserved characters percent-encoded. */
+static void url_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            fputc(c, f);
+        } else {
+            fprintf(f, "%%%02X", c);
+        }
+    }
 }
 
 static enum MHD_Result index_page(struct so_http *h, struct MHD_Connection *conn)
@@ -119,14 +181,32 @@ static enum MHD_Result index_page(struct so_http *h, struct MHD_Connection *conn
     if (!f) {
         abort();
     }
-    fputs("streetorder\n\n/healthz\n/metrics\n", f);
+    static const char *const leaves[] = {"snapshot.jpg", "frame.jpg", "zones.json", "editor"};
+    fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>streetorder</title>"
+          "</head><body>\n<h1>streetorder</h1>\n<ul>\n"
+          "<li><a href=\"/healthz\">/healthz</a></li>\n"
+          "<li><a href=\"/metrics\">/metrics</a></li>\n</ul>\n",
+          f);
     for (size_t i = 0; i < h->n_cams; i++) {
-        fprintf(f, "/cameras/%s/snapshot.jpg\n", h->cams[i].cfg->id);
+        const char *id = h->cams[i].cfg->id;
+        fputs("<h2>camera ", f);
+        html_escaped(f, id);
+        fputs("</h2>\n<ul>\n", f);
+        for (size_t k = 0; k < sizeof(leaves) / sizeof(leaves[0]); k++) {
+            fputs("<li><a href=\"/cameras/", f);
+            url_escaped(f, id);
+            fprintf(f, "/%s\">/cameras/", leaves[k]);
+            html_escaped(f, id);
+            fprintf(f, "/%s</a>%s</li>\n", leaves[k],
+                    k == 3 ? " (zone editor: draws zones, exports YAML, changes nothing)" : "");
+        }
+        fputs("</ul>\n", f);
     }
+    fputs("</body></html>\n", f);
     if (fclose(f) != 0 || !buf) {
         abort();
     }
-    return reply(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", buf, size,
+    return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", buf, size,
                  MHD_RESPMEM_MUST_FREE);
 }
 
@@ -152,17 +232,48 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (strcmp(url, "/") == 0) {
         return index_page(h, conn);
     }
-    static const char prefix[] = "/cameras/", suffix[] = "/snapshot.jpg";
-    size_t ulen = strlen(url), plen = sizeof(prefix) - 1, slen = sizeof(suffix) - 1;
-    if (ulen > plen + slen && strncmp(url, prefix, plen) == 0 &&
-        strcmp(url + ulen - slen, suffix) == 0) {
-        const struct so_http_camera *cam = find_camera(h, url + plen, ulen - plen - slen);
-        if (!cam) {
-            return text(conn, MHD_HTTP_NOT_FOUND, "no such camera\n");
-        }
-        return snapshot(h, conn, cam);
+    /* /cameras/<id>/<leaf>: the id is everything up to the last '/'. */
+    static const char prefix[] = "/cameras/";
+    size_t plen = sizeof(prefix) - 1;
+    const char *slash = strrchr(url, '/');
+    if (strncmp(url, prefix, plen) != 0 || slash < url + plen + 1) {
+        return text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
     }
-    return text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+    const char *leaf = slash + 1;
+    if (strcmp(leaf, "snapshot.jpg") != 0 && strcmp(leaf, "frame.jpg") != 0 &&
+        strcmp(leaf, "zones.json") != 0 && strcmp(leaf, "editor") != 0) {
+        return text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+    }
+    const struct so_http_camera *cam = find_camera(h, url + plen, (size_t)(slash - url - plen));
+    if (!cam) {
+        return text(conn, MHD_HTTP_NOT_FOUND, "no such camera\n");
+    }
+    if (strcmp(leaf, "snapshot.jpg") == 0) {
+        return jpeg_page(conn, cam, so_http_snapshot, "snapshot");
+    }
+    if (strcmp(leaf, "frame.jpg") == 0) {
+        return jpeg_page(conn, cam, so_http_frame, "frame encoding");
+    }
+    if (strcmp(leaf, "zones.json") == 0) {
+        size_t len = 0;
+        char *body = so_http_zones_json(cam->cfg, &len);
+        return reply(conn, MHD_HTTP_OK, "application/json", body, len, MHD_RESPMEM_MUST_FREE);
+    }
+    return editor_page(conn);
+}
+
+/* Every request, whatever its path, holds the camera list read-locked (see struct so_http). */
+static enum MHD_Result handle_guarded(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **req_cls)
+{
+    struct so_http *h = cls;
+    pthread_rwlock_rdlock(&h->cams_lock);
+    enum MHD_Result rc = handle(cls, conn, url, method, version, upload_data, upload_data_size,
+                                req_cls);
+    pthread_rwlock_unlock(&h->cams_lock);
+    return rc;
 }
 
 /* Split "HOST:PORT" ("[v6]:PORT" too), resolve and bind a listening socket. -1 after logging. */
@@ -226,6 +337,12 @@ struct so_http *so_http_create(const struct so_http_opts *opts)
         abort();
     }
     atomic_init(&h->stopping, false);
+    /* Writer preference: a reload is not starved by a busy /metrics scraper. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&h->cams_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     h->n_cams = opts->n_cameras;
     h->cams = calloc(h->n_cams ? h->n_cams : 1, sizeof(*h->cams));
     if (!h->cams) {
@@ -240,7 +357,7 @@ struct so_http *so_http_create(const struct so_http_opts *opts)
     if (ipv6) {
         flags |= MHD_USE_IPv6;
     }
-    h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, h,
+    h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle_guarded, h,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
                               MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -250,11 +367,13 @@ struct so_http *so_http_create(const struct so_http_opts *opts)
     if (!h->mhd) {
         so_err(WHO, "cannot start the HTTP server on %s", opts->listen);
         close(fd);
+        pthread_rwlock_destroy(&h->cams_lock);
         free(h->cams);
         free(h);
         return NULL;
     }
-    so_info(WHO, "serving /healthz, /metrics and camera snapshots on http://%s/", opts->listen);
+    so_info(WHO, "serving /healthz, /metrics, camera snapshots and the zone editor on http://%s/",
+            opts->listen);
     return h;
 }
 
@@ -265,6 +384,26 @@ void so_http_set_stopping(struct so_http *h)
     }
 }
 
+void so_http_set_cameras(struct so_http *h, const struct so_http_camera *cams, size_t n)
+{
+    if (!h) {
+        return;
+    }
+    struct so_http_camera *copy = calloc(n ? n : 1, sizeof(*copy));
+    if (!copy) {
+        abort();
+    }
+    if (n) {
+        memcpy(copy, cams, n * sizeof(*copy));
+    }
+    pthread_rwlock_wrlock(&h->cams_lock);
+    struct so_http_camera *old = h->cams;
+    h->cams = copy;
+    h->n_cams = n;
+    pthread_rwlock_unlock(&h->cams_lock);
+    free(old);
+}
+
 void so_http_destroy(struct so_http *h)
 {
     if (!h) {
@@ -272,6 +411,7 @@ void so_http_destroy(struct so_http *h)
     }
     atomic_store(&h->stopping, true);
     MHD_stop_daemon(h->mhd);
+    pthread_rwlock_destroy(&h->cams_lock);
     free(h->cams);
     free(h);
 }

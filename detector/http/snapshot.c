@@ -6,6 +6,9 @@
  * (green at rest, cyan moving), and privacy masks filled black LAST, so nothing drawn before
  * can show through them.
  *
+ * The zone editor's background (so_http_frame) is the same frame without any overlay, so the
+ * operator places points on what the camera sees; the privacy masks are still applied.
+ *
  * It runs on an HTTP worker thread, on its own canvas (a copy of the shared, immutable frame).
  */
 #include <errno.h>
@@ -53,6 +56,28 @@ static void tint_static(struct socv_view *v, const uint8_t *mask, int mw, int mh
     }
 }
 
+/* Privacy masks filled black: always the last drawing on a canvas. */
+static void privacy(struct socv_canvas *c, const struct so_camera_cfg *cam, int w, int h)
+{
+    int xy[2 * MAX_POLY];
+    for (size_t m = 0; m < cam->n_privacy_masks; m++) {
+        int n = to_pixels(&cam->privacy_masks[m], w, h, xy);
+        socv_canvas_polygon(c, xy, n, 1, (struct socv_color){0, 0, 0}, 1, 1);
+    }
+}
+
+/* Encode the canvas as JPEG and destroy it. */
+static int encode(struct socv_canvas *c, uint8_t **jpeg, size_t *size)
+{
+    struct socv_view cv = socv_canvas_view(c);
+    enum socv_status st = socv_jpeg_encode(&cv, JPEG_QUALITY, jpeg, size);
+    socv_canvas_destroy(c);
+    if (st != SOCV_OK) {
+        return st == SOCV_ENOMEM ? -ENOMEM : -EIO;
+    }
+    return 0;
+}
+
 int so_http_snapshot(const struct so_camera_cfg *cam, const struct so_live_view *lv,
                      uint8_t **jpeg, size_t *size)
 {
@@ -84,19 +109,27 @@ int so_http_snapshot(const struct so_camera_cfg *cam, const struct so_live_view 
         socv_canvas_rect(c, b->x, b->y, b->w, b->h, col, 2);
         socv_canvas_text(c, label, b->x + 2, b->y > 14 ? b->y - 3 : b->y + 12, 0.4, col);
     }
-    for (size_t m = 0; m < cam->n_privacy_masks; m++) {
-        int n = to_pixels(&cam->privacy_masks[m], w, h, xy);
-        socv_canvas_polygon(c, xy, n, 1, (struct socv_color){0, 0, 0}, 1, 1);
-    }
+    privacy(c, cam, w, h);
     char caption[200], when[40];
     so_time_iso8601(fr->wall_s, when, sizeof(when));
     snprintf(caption, sizeof(caption), "%s %.19s frame %lld", cam->id, when,
              (long long)fr->index);
     socv_canvas_text(c, caption, 6, h - 8, 0.45, text_color);
-    enum socv_status st = socv_jpeg_encode(&cv, JPEG_QUALITY, jpeg, size);
-    socv_canvas_destroy(c);
-    if (st != SOCV_OK) {
-        return st == SOCV_ENOMEM ? -ENOMEM : -EIO;
+    return encode(c, jpeg, size);
+}
+
+int so_http_frame(const struct so_camera_cfg *cam, const struct so_live_view *lv, uint8_t **jpeg,
+                  size_t *size)
+{
+    const struct so_frame *fr = lv->frame;
+    if (!fr) {
+        return -EINVAL;
     }
-    return 0;
+    struct socv_view v = {fr->bgr, fr->width, fr->height, fr->bgr_stride, 3};
+    struct socv_canvas *c = socv_canvas_create(&v);
+    if (!c) {
+        return -ENOMEM;
+    }
+    privacy(c, cam, fr->width, fr->height);
+    return encode(c, jpeg, size);
 }

@@ -12,6 +12,7 @@
  */
 #include "rules.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -33,6 +34,8 @@
 #define GHOST_MIN_AGE_S 3.0     /* blobs are judged light artefact or object once settled */
 #define GHOST_MAX_AGE_S 6.0
 #define GHOST_WINDOW_S 4.0      /* light changing this long before coming to rest counts */
+#define DEPARTED_EDGE_RATIO 1.5 /* a blob whose outline is this much stronger in the background */
+#define DEPARTED_EDGE_MIN 6.0   /* (plus this) than in the frame is what an object left behind */
 #define VEHICLE_MIN_AREA 0.004  /* share of the frame */
 #define NONMOTOR_MIN_AREA 0.0008
 
@@ -75,6 +78,8 @@ struct so_rules {
     struct so_frame *ring[RING_FRAMES];  /* one recent frame a second, for "rest" evidence */
     int ring_head;
     double ring_next_s;
+    struct so_frame *last;              /* the last frame processed ("after" image on reload) */
+    const char *clear_reason;           /* reason of a cleared report; NULL = "left" */
 };
 
 /*
@@ -124,6 +129,7 @@ void so_rules_destroy(struct so_rules *r)
     for (int i = 0; i < RING_FRAMES; i++) {
         so_frame_unref(r->ring[i]);
     }
+    so_frame_unref(r->last);
     free(r->zones);
     free(r->mask);
     free(r->ghost);
@@ -194,7 +200,8 @@ static void emit(struct so_rules *r, struct zone_state *z, const struct so_episo
     }
     struct so_report rep = {
         .action = action,
-        .reason = action == SO_EPISODE_CLEARED_NOW ? "left" : NULL,
+        .reason = action != SO_EPISODE_CLEARED_NOW ? NULL
+                  : r->clear_reason ? r->clear_reason : "left",
         .camera = r->cam,
         .zone = z->cfg,
         .episode = ep,
@@ -261,21 +268,92 @@ static const struct so_track *blob_track(const struct so_track *tracks, int n_tr
 }
 
 /*
+ * Is the thing in box b in the zone (its ground point, the bottom-centre, inside)? A vehicle
+ * already followed stays in while its ground point is within GROUND_SLACK of its box's size of
+ * the zone: a zone edge drawn along a parked car must not make the car leave and come back as
+ * the detector's box jitters by a few pixels.
+ */
+#define GROUND_SLACK 0.15
+
+static bool grounded(const struct zone_state *z, const struct so_box *b, bool followed)
+{
+    double gx = b->x + b->w / 2.0, gy = b->y + b->h - 1;
+    if (so_zone_mask_contains(z->zm, gx, gy)) {
+        return true;
+    }
+    if (!followed) {
+        return false;
+    }
+    double dx = GROUND_SLACK * b->w, dy = GROUND_SLACK * b->h;
+    return so_zone_mask_contains(z->zm, gx - dx, gy) || so_zone_mask_contains(z->zm, gx + dx, gy) ||
+           so_zone_mask_contains(z->zm, gx, gy - dy) || so_zone_mask_contains(z->zm, gx, gy + dy);
+}
+
+/*
+ * Stall cues of a stall zone: stationary, present tracks of the stall-cue role (table,
+ * umbrella, chair, goods...) standing in the zone. Returns how many (at most max).
+ */
+static int zone_cues(const struct zone_state *z, const struct so_track *tracks, int n_tracks,
+                     const struct so_track **out, int max)
+{
+    int n = 0;
+    if (z->cfg->kind != SO_ZONE_STALL_ENCROACHMENT) {
+        return 0;
+    }
+    for (int k = 0; k < n_tracks && n < max; k++) {
+        const struct so_track *tk = &tracks[k];
+        if (tk->role == SO_ROLE_STALL_CUE && tk->present && tk->stationary &&
+            grounded(z, &tk->box, false)) {
+            out[n++] = tk;
+        }
+    }
+    return n;
+}
+
+/* The age a stall cue gives pixel (x, y): how long the cue covering it has rested; 0 if none. */
+static double cue_age(const struct so_track *const *cues, int n_cues, int x, int y, double now)
+{
+    double best = 0;
+    for (int k = 0; k < n_cues; k++) {
+        const struct so_box *b = &cues[k]->box;
+        if (x >= b->x && x < b->x + b->w && y >= b->y && y < b->y + b->h &&
+            now - cues[k]->rest_s > best) {
+            best = now - cues[k]->rest_s;
+        }
+    }
+    return best;
+}
+
+/*
  * Per-zone kinds: coverage of static pixels. With an object detector, pixels of people at
  * rest do not count (a vendor standing by the stall keeps nothing open by himself) and the
- * objects reported carry the class of the detection that covers them.
+ * objects reported carry the class of the detection that covers them. In a stall zone, stall
+ * cues are a signal of their own: the pixels of a table or umbrella at rest count as covered
+ * since the cue came to rest, even where the static model does not see them (a stall set up
+ * before the start is part of the learnt background; a thin umbrella pole covers few pixels);
+ * people lingering in the zone are reported with the objects.
  */
+#define MAX_CUES 8
+
 static void process_zone(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
                          const float *age, const struct so_track *tracks, int n_tracks)
 {
     const struct so_zone_cfg *zc = z->cfg;
     const struct so_zone_mask *zm = z->zm;
     double now = frame->media_s;
+    const struct so_track *cues[MAX_CUES];
+    int n_cues = zone_cues(z, tracks, n_tracks, cues, MAX_CUES);
     int n = 0;
     for (int y = zm->y0; y < zm->y1; y++) {
         for (int x = zm->x0; x < zm->x1; x++) {
             size_t i = (size_t)y * r->w + x;
-            if (zm->mask[i] && r->mask[i] && !on_person(tracks, n_tracks, x, y)) {
+            if (!zm->mask[i]) {
+                continue;
+            }
+            double cue = n_cues ? cue_age(cues, n_cues, x, y, now) : 0;
+            if (cue > 0) {
+                r->buf[n++] = (float)(r->mask[i] && age[i] > cue ? age[i] : cue);
+            } else if (r->mask[i] && !on_person(tracks, n_tracks, x, y)) {
                 r->buf[n++] = age[i];
             }
         }
@@ -326,6 +404,28 @@ static void process_zone(struct so_rules *r, struct zone_state *z, struct so_fra
             snprintf(o->cls, sizeof(o->cls), "%s", tk->cls);
             o->score = tk->score;
             o->track = tk->id;
+        }
+    }
+    /* Stall cues not already reported through a blob, then the people lingering there. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int k = 0; k < n_tracks && n_objs < SO_REPORT_MAX_OBJECTS; k++) {
+            const struct so_track *tk = &tracks[k];
+            bool want = pass == 0 ? tk->role == SO_ROLE_STALL_CUE
+                                  : zc->kind == SO_ZONE_STALL_ENCROACHMENT &&
+                                        tk->role == SO_ROLE_PERSON && tk->stationary;
+            if (!want || !tk->present || !grounded(z, &tk->box, false)) {
+                continue;
+            }
+            bool listed = false;
+            for (int j = 0; j < n_objs && !listed; j++) {
+                listed = objs[j].track == tk->id;
+            }
+            if (!listed) {
+                objs[n_objs++] = (struct so_object){
+                    .score = tk->score, .box = {tk->box.x, tk->box.y, tk->box.w, tk->box.h},
+                    .track = tk->id};
+                snprintf(objs[n_objs - 1].cls, sizeof(objs[0].cls), "%s", tk->cls);
+            }
         }
     }
     emit(r, z, &z->ep, a, occupancy, objs, n_objs, z->rest, frame);
@@ -462,12 +562,15 @@ static void process_vehicles(struct so_rules *r, struct zone_state *z, struct so
 }
 
 /*
- * Light artefacts: a static blob that came to rest while the light over it was changing, and
- * whose outline has no more edges in the frame than in the background, is taken for a vanished
- * cast shadow or a contrast change, not an object put down, and is absorbed into the
- * background. Blobs are judged once they have settled (GHOST_MIN_AGE_S) and
- * never after GHOST_MAX_AGE_S, so an established object is not dropped by a later cloud. (The
- * warm-up median takes care of things present at start-up.)
+ * Artefacts absorbed into the background, judged on a static blob's outline once it has settled
+ * (GHOST_MIN_AGE_S) and never after GHOST_MAX_AGE_S, so an established object is not dropped
+ * later:
+ * - light: it came to rest while the light over it was changing and its outline has no more
+ *   edges in the frame than in the background (a vanished cast shadow, a contrast change);
+ * - departed: its outline is much stronger in the background than in the frame. That is the
+ *   ground an object uncovered when it left, where the object was part of the learnt background
+ *   (a stall or a car already there at start-up: the warm-up median learnt it). An object put
+ *   down brings its outline into the frame instead.
  */
 static double blob_rest_age(struct so_rules *r, const struct socv_blob *b, const float *age);
 
@@ -517,12 +620,17 @@ static void remove_light_artefacts(struct so_rules *r, struct so_static_model *m
     int kept = 0;
     for (int b = 0; b < r->n_blobs; b++) {
         const struct socv_blob *bl = &r->blobs[b];
-        double rest = blob_rest_age(r, bl, age), e_frame, e_bg;
+        double rest = blob_rest_age(r, bl, age), e_frame = 0, e_bg = 0;
         if (rest < GHOST_MIN_AGE_S || rest > GHOST_MAX_AGE_S ||
-            !so_static_model_light_changed(model, bl->x, bl->y, bl->w, bl->h,
-                                           now - rest - GHOST_WINDOW_S, now - rest + 1.0) ||
-            !outline_edges(r, bl, frame, bg, &e_frame, &e_bg) ||
-            e_frame > 1.2 * e_bg + 4.0) {
+            !outline_edges(r, bl, frame, bg, &e_frame, &e_bg)) {
+            r->blobs[kept++] = *bl;
+            continue;
+        }
+        bool departed = e_bg > DEPARTED_EDGE_RATIO * e_frame + DEPARTED_EDGE_MIN;
+        bool light = !departed && e_frame <= 1.2 * e_bg + 4.0 &&
+                     so_static_model_light_changed(model, bl->x, bl->y, bl->w, bl->h,
+                                                   now - rest - GHOST_WINDOW_S, now - rest + 1.0);
+        if (!departed && !light) {
             r->blobs[kept++] = *bl;
             continue;
         }
@@ -542,9 +650,12 @@ static void remove_light_artefacts(struct so_rules *r, struct so_static_model *m
                 }
             }
         }
-        so_debug(r->cam->id, "blob at %d,%d %dx%d came to rest while the light changed and "
-                 "brought no outline (edges %.1f, background %.1f): absorbed", bl->x, bl->y,
-                 bl->w, bl->h, e_frame, e_bg);
+        so_debug(r->cam->id, "blob at %d,%d %dx%d %s (edges %.1f, background %.1f): absorbed",
+                 bl->x, bl->y, bl->w, bl->h,
+                 departed ? "is background an object left from (its outline is in the "
+                            "background, not in the frame)"
+                          : "came to rest while the light changed and brought no outline",
+                 e_frame, e_bg);
     }
     r->n_blobs = kept;
     if (any) {
@@ -624,6 +735,25 @@ static int dedupe_vehicles(const struct so_track **c, int n, const bool *followe
     return kept;
 }
 
+/* A present, stationary track other than tk among c[] that mostly covers tk or is mostly
+ * covered by it (>= 70% of the smaller box): the same vehicle seen as another spot. */
+static const struct so_track *same_vehicle(const struct so_track *const *c, int n,
+                                           const struct so_track *tk)
+{
+    for (int i = 0; i < n; i++) {
+        if (c[i] == tk || !c[i]->present || !c[i]->stationary) {
+            continue;
+        }
+        struct so_box a = tk->box, b = c[i]->box;
+        double small = (double)a.w * a.h < (double)b.w * b.h ? covered_by(a, b)
+                                                              : covered_by(b, a);
+        if (small >= 0.7) {
+            return c[i];
+        }
+    }
+    return NULL;
+}
+
 /* The zone's object filters (config: classes, min_score, min_box, max_box). */
 static bool zone_accepts(const struct so_zone_cfg *zc, const struct so_track *tk)
 {
@@ -690,19 +820,24 @@ static void process_tracked(struct so_rules *r, struct zone_state *z, struct so_
     int n_cand = 0;
     for (int k = 0; k < n_tracks && n_cand < SO_TRACK_MAX; k++) {
         const struct so_track *tk = &tracks[k];
-        double gx = tk->box.x + tk->box.w / 2.0, gy = tk->box.y + tk->box.h - 1;
-        if (tk->role != want || !zone_accepts(zc, tk) || !so_zone_mask_contains(z->zm, gx, gy)) {
+        if (tk->role != want || !zone_accepts(zc, tk)) {
             continue;
         }
         bool known = false;
         for (int t = 0; t < MAX_TRACKS && !known; t++) {
             known = z->tracks[t].used && z->tracks[t].id == tk->id;
         }
+        if (!grounded(z, &tk->box, known)) {
+            continue;
+        }
         if (known || tk->stationary) {
             followed[n_cand] = known;
             cand[n_cand++] = tk;
         }
     }
+    const struct so_track *all[SO_TRACK_MAX];
+    int n_all = n_cand;
+    memcpy(all, cand, sizeof(*all) * (size_t)n_cand);
     n_cand = dedupe_vehicles(cand, n_cand, followed);
     for (int k = 0; k < n_cand; k++) {
         const struct so_track *tk = cand[k];
@@ -748,6 +883,14 @@ static void process_tracked(struct so_rules *r, struct zone_state *z, struct so_
         slot->seen = tk->present && tk->stationary;
         if (slot->seen) {
             slot->last_seen_s = tk->last_seen_s;   /* the last sighting, not now */
+        } else {
+            /* Another box on the same vehicle (dropped as a duplicate) still sees it: the
+             * detector now frames the car differently (people in front of it, a door open). */
+            const struct so_track *same = same_vehicle(all, n_all, tk);
+            if (same) {
+                slot->seen = true;
+                slot->last_seen_s = same->last_seen_s;
+            }
         }
         /* A followed vehicle's rest never starts later (a new track id after a lost one). */
         if (tk->rest_s < slot->start_est) {
@@ -769,6 +912,8 @@ void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_stat
     const float *age = so_static_model_age(model);
     size_t n = (size_t)r->w * r->h;
     ring_push(r, frame);
+    so_frame_unref(r->last);
+    r->last = so_frame_ref(frame);
     bool any = false;
     for (size_t i = 0; i < n; i++) {
         bool on = age[i] >= PRESENT_AGE_S;
@@ -817,4 +962,112 @@ int so_rules_open_count(const struct so_rules *r)
         }
     }
     return n;
+}
+
+/*
+ * Reload (detector/app/run.c): the camera's zones change while it runs. A zone keeps its state
+ * (episode, tracks, rest frame) when the new set has a zone with the same id and kind; its other
+ * settings apply from the next frame (a new polygon gets a new mask). Any other zone that goes
+ * away closes its open episodes at the last frame processed, reason "zone_removed", with that
+ * frame as the "after" image; new zones start with nothing seen. The masks are built before
+ * anything changes, so a failure leaves the rules as they were.
+ */
+static void zone_state_finish(struct zone_state *z)
+{
+    so_zone_mask_destroy(z->zm);
+    so_frame_unref(z->rest);
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        so_frame_unref(z->tracks[t].rest);
+    }
+}
+
+static void close_removed_zone(struct so_rules *r, struct zone_state *z)
+{
+    if (!r->last) {
+        return;     /* no frame processed yet: nothing can be open */
+    }
+    double now = r->last->media_s;
+    struct so_object none[1];
+    r->clear_reason = "zone_removed";
+    if (so_episode_force_clear(&z->ep, now) == SO_EPISODE_CLEARED_NOW) {
+        emit(r, z, &z->ep, SO_EPISODE_CLEARED_NOW, -1, none, 0, z->rest, r->last);
+        so_info(r->cam->id, "zone %s removed: episode %s cleared", z->cfg->id, z->ep.id);
+    }
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        struct track *tr = &z->tracks[t];
+        if (!tr->used || so_episode_force_clear(&tr->ep, now) != SO_EPISODE_CLEARED_NOW) {
+            continue;
+        }
+        struct so_object obj = {.score = tr->score, .track = tr->id};
+        snprintf(obj.cls, sizeof(obj.cls), "%s", tr->cls);
+        memcpy(obj.box, tr->box, sizeof(obj.box));
+        emit(r, z, &tr->ep, SO_EPISODE_CLEARED_NOW, -1, &obj, 1, tr->rest, r->last);
+        so_info(r->cam->id, "zone %s removed: episode %s cleared", z->cfg->id, tr->ep.id);
+    }
+    r->clear_reason = NULL;
+}
+
+int so_rules_set_camera(struct so_rules *r, const struct so_camera_cfg *camera)
+{
+    size_t n = camera ? camera->n_zones : 0;
+    struct zone_state *nz = calloc(n ? n : 1, sizeof(*nz));
+    int *from = malloc((n ? n : 1) * sizeof(*from));
+    bool *kept = calloc(r->n_zones ? r->n_zones : 1, sizeof(*kept));
+    if (!nz || !from || !kept) {
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct so_zone_cfg *zc = &camera->zones[i];
+        from[i] = -1;
+        for (size_t j = 0; j < r->n_zones && from[i] < 0; j++) {
+            const struct so_zone_cfg *old = r->zones[j].cfg;
+            if (!kept[j] && old->kind == zc->kind && strcmp(old->id, zc->id) == 0) {
+                from[i] = (int)j;
+                kept[j] = true;
+            }
+        }
+        if (from[i] < 0 || !so_polygon_equal(&r->zones[from[i]].cfg->polygon, &zc->polygon)) {
+            nz[i].zm = so_zone_mask_create(&zc->polygon, r->w, r->h);
+            if (!nz[i].zm) {
+                goto fail;
+            }
+        }
+    }
+    /* Nothing fails from here on. */
+    for (size_t j = 0; j < r->n_zones; j++) {
+        if (!kept[j]) {
+            close_removed_zone(r, &r->zones[j]);
+            zone_state_finish(&r->zones[j]);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct so_zone_mask *zm = nz[i].zm;
+        if (from[i] >= 0) {
+            nz[i] = r->zones[from[i]];
+            if (zm) {
+                so_zone_mask_destroy(nz[i].zm);
+                nz[i].zm = zm;
+            }
+        } else {
+            so_episode_init(&nz[i].ep);
+        }
+        nz[i].cfg = &camera->zones[i];
+    }
+    free(r->zones);
+    r->zones = nz;
+    r->n_zones = n;
+    if (camera) {
+        r->cam = camera;
+    }
+    free(from);
+    free(kept);
+    return 0;
+fail:
+    for (size_t i = 0; nz && i < n; i++) {
+        so_zone_mask_destroy(nz[i].zm);
+    }
+    free(nz);
+    free(from);
+    free(kept);
+    return -ENOMEM;
 }

@@ -70,4 +70,15 @@ void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_stat
 /* Number of episodes currently open (all zones). */
 int so_rules_open_count(const struct so_rules *r);
 
+/*
+ * Reload: follow `camera`'s zones from now on (borrowed like at create; NULL = no zones, e.g.
+ * the camera was removed). Zones matched by id and kind keep their state and open episodes and
+ * use the new settings from the next frame; every other old zone's open episodes are reported
+ * cleared now (reason "zone_removed", "after" image and end = the last frame processed), through
+ * the report callback on the calling thread; new zones start with nothing seen. Not
+ * thread-safe: call between two so_rules_process() calls (the caller serialises). Returns 0, or
+ * -ENOMEM with the rules unchanged.
+ */
+int so_rules_set_camera(struct so_rules *r, const struct so_camera_cfg *camera);
+
 #endif

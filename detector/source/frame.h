@@ -19,6 +19,8 @@ struct so_frame {
     double media_s;         /* seconds of stream time since the first frame, monotonic */
     double wall_s;          /* Unix time of the frame: capture for live, run start + media for files */
     int64_t index;          /* 0, 1, 2... in the order frames were handed to analysis */
+    double ready_mono;      /* CLOCK_MONOTONIC seconds when the decoded picture was due (after
+                             * pacing): the start of the decode-to-event latency */
     atomic_int refs;
 };
 

@@ -552,12 +552,14 @@ static int handle_frame(struct so_source *s, struct input *in, const AVFrame *f)
     if (!frame_due(s, media)) {
         return 0;
     }
+    double ready = clock_s(CLOCK_MONOTONIC);
     struct so_frame *out = scale_frame(s, f);
     if (!out) {
         return 0;
     }
     out->media_s = media;
     out->wall_s = wall;
+    out->ready_mono = ready;
     return publish(s, out) ? 0 : AVERROR_EXIT;
 }
 

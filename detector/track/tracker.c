@@ -36,6 +36,7 @@
 #define NCC_OTHER 0.3
 #define TEMPLATE_MAX 96     /* templates are sampled on at most 96x96 points */
 #define BOX_ALPHA 0.25f     /* smoothing of the spot's box */
+#define PENDING_TICKS 3     /* a new spot asks for the detector this long after its last vote */
 
 struct spot {
     struct so_track pub;
@@ -310,8 +311,57 @@ void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
     }
 }
 
+int so_tracker_pending(const struct so_tracker *t, struct so_box *boxes, int max)
+{
+    int n = 0;
+    for (int i = 0; i < SO_TRACK_MAX && n < max; i++) {
+        const struct spot *s = &t->spots[i];
+        bool person = s->pub.role == SO_ROLE_PERSON;
+        if (!s->used || s->votes < (person ? 2 : 1)) {
+            continue;
+        }
+        if (!s->tmpl ? s->silent < PENDING_TICKS : !person && s->silent >= 1) {
+            boxes[n++] = (struct so_box){(int)lroundf(s->bx), (int)lroundf(s->by),
+                                         (int)lroundf(s->bw), (int)lroundf(s->bh)};
+        }
+    }
+    return n;
+}
+
 int so_tracker_tracks(const struct so_tracker *t, const struct so_track **out)
 {
     *out = t->view;
     return t->n_view;
+}
+
+/* Box b moved by (dx, dy), then pushed back inside a w x h frame (its size kept). */
+static struct so_box moved_box(struct so_box b, int dx, int dy, int w, int h)
+{
+    b.x += dx;
+    b.y += dy;
+    b.x = b.x + b.w > w ? w - b.w : b.x;
+    b.y = b.y + b.h > h ? h - b.h : b.y;
+    b.x = b.x < 0 ? 0 : b.x;
+    b.y = b.y < 0 ? 0 : b.y;
+    return b;
+}
+
+void so_tracker_translate(struct so_tracker *t, int dx, int dy)
+{
+    if (!t) {
+        return;
+    }
+    for (int i = 0; i < SO_TRACK_MAX; i++) {
+        struct spot *s = &t->spots[i];
+        if (!s->used) {
+            continue;
+        }
+        s->bx += (float)dx;
+        s->by += (float)dy;
+        s->pub.box = moved_box(s->pub.box, dx, dy, t->w, t->h);
+        s->tmpl_box = moved_box(s->tmpl_box, dx, dy, t->w, t->h);
+    }
+    for (int i = 0; i < t->n_view; i++) {
+        t->view[i].box = moved_box(t->view[i].box, dx, dy, t->w, t->h);
+    }
 }

@@ -47,7 +47,21 @@ void so_tracker_destroy(struct so_tracker *t);
 void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
                        const struct so_detection *dets, int n, bool detected);
 
+/*
+ * Where does the tracker need the detector on its next tick? While a resting object is being
+ * established (voted for, no appearance template yet) or a known one is in doubt (missed on the
+ * last tick and its crop no longer matches): appearance alone cannot settle those. People
+ * count only while being established, once seen at the same place twice (walkers leave
+ * one-vote spots; a person who walks off is no case to follow). Writes the boxes of those
+ * objects (at most `max`) and returns how many.
+ */
+int so_tracker_pending(const struct so_tracker *t, struct so_box *boxes, int max);
+
 /* The live tracks; returns how many (at most SO_TRACK_MAX). */
 int so_tracker_tracks(const struct so_tracker *t, const struct so_track **out);
+
+/* The camera came back a few pixels off (analysis/view_check.h, so_view_align): move every
+ * resting place, its box and its appearance template's box by (dx, dy), kept in the frame. */
+void so_tracker_translate(struct so_tracker *t, int dx, int dy);
 
 #endif

@@ -1,11 +1,20 @@
 #!/usr/bin/python3
 """End-to-end: run the real detector on one clip with a truth file and score it strictly.
 
-Usage: run_truth.py [--model NAME] BIN TRUTH.yaml            (a clip of the shared assets)
-       run_truth.py [--model NAME] BIN --scene NAME OUTDIR   (a scene from scripts/gen-scene)
+Usage: run_truth.py [--model NAME] [--from S] BIN TRUTH.yaml    (a clip of the shared assets)
+       run_truth.py [--model NAME] BIN --scene NAME OUTDIR     (a scene from scripts/gen-scene)
 
 --model runs the clip with that object detector configured (detector.model), whatever the
 clip's own config says.
+
+--from S starts the clip S seconds in (re-encoded from there with ffmpeg): what was already in
+place then is in the first frame, as after a restart of the detector beside a live camera. The
+truth is shifted to match: an event under way at S starts at 0 (ARCHITECTURE: an object present
+in the first analysed frame started at that frame's time); events over before S are dropped.
+
+A truth file may list `health: [moved, live]`: the camera health changes an operator must see
+after the first `live`, checked on the PUB feed (outputs.publish, a free local port), each
+record against config/health.schema.json.
 
 Shared clips come from $STREETORDER_ASSETS (default ../shared/assets beside the source tree);
 when they are missing the test is skipped (exit 77) unless CI is set, where it fails.
@@ -16,11 +25,73 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from sotest import ROOT, Feed, asset, free_port, load_config, scene, write_config  # noqa: E402
 
 
-def assets_dir():
-    return os.environ.get("STREETORDER_ASSETS") or os.path.join(ROOT, "..", "shared", "assets")
+class HealthFeed:
+    """Subscribes to the detector's PUB feed (set in cfg) before the run, collects the health
+    records, and compares their changes with the truth's `health` list."""
+
+    def __init__(self, cfg):
+        endpoint = f"tcp://127.0.0.1:{free_port()}"
+        cfg.setdefault("outputs", {})["publish"] = endpoint
+        self.camera = cfg["cameras"][0]["id"]
+        self.feed = Feed(endpoint, topic=b"health.", settle=0.3)
+
+    def check(self, want):
+        import jsonschema
+        self.feed.close(after=0.5)
+        schema = json.load(open(os.path.join(ROOT, "config", "health.schema.json")))
+        seen = []
+        for _, topic, _, (_, body, *_) in self.feed.messages:
+            rec = json.loads(body)
+            jsonschema.validate(rec, schema)
+            if topic != f"health.{self.camera}":
+                continue
+            if not seen or seen[-1][0] != rec["health"]:
+                seen.append((rec["health"], rec.get("detail")))
+        while seen and seen[0][0] == "live":    # the start: what follows is the scene's
+            seen.pop(0)
+        for h, detail in seen:
+            print(f"health {h}: {detail}")
+        got = [h for h, _ in seen]
+        if got != list(want):
+            print(f"health changes {got}, want {list(want)}")
+            return False
+        if not all(detail for h, detail in seen if h != "live"):
+            print("a moved/tampered/blind health record without a reason (detail)")
+            return False
+        return True
+
+
+def cut(truth_path, cfg, start, tmp):
+    """Re-encode the camera's clip from `start` into tmp and write the shifted truth there;
+    returns the new truth's path."""
+    import yaml
+    truth = yaml.safe_load(open(truth_path))
+    cam = cfg["cameras"][0]
+    clip = os.path.join(tmp, "cut.mp4")
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-ss", str(start), "-i", cam["url"],
+                    "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", clip],
+                   check=True)
+    cam["url"] = clip
+    tol = truth.get("tolerance_s", 5)
+    events = []
+    for ev in truth["events"]:
+        if ev.get("end") is not None and ev["end"] <= start + tol:
+            continue
+        ev = dict(ev)
+        ev["start"] = max(0.0, round(ev["start"] - start, 3))
+        if ev.get("end") is not None:
+            ev["end"] = round(ev["end"] - start, 3)
+        events.append(ev)
+    truth["events"] = events
+    truth["clip"] = "cut.mp4"
+    path = os.path.join(tmp, "cut.truth.yaml")
+    yaml.safe_dump(truth, open(path, "w"))
+    print(f"clip cut at {start} s; truth: {events}")
+    return path
 
 
 def main(argv):
@@ -29,21 +100,18 @@ def main(argv):
         i = argv.index("--model")
         model = argv[i + 1]
         del argv[i:i + 2]
+    start_from = None
+    if "--from" in argv:
+        i = argv.index("--from")
+        start_from = float(argv[i + 1])
+        del argv[i:i + 2]
     binary = argv[1]
     if argv[2] == "--scene":
         name, out = argv[3], argv[4]
-        truth = os.path.join(out, name, name + ".truth.yaml")
-        if not os.path.exists(truth):   # scenes are deterministic: generate once per build
-            subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "gen-scene"), name,
-                            "--out", out], check=True)
+        # scenes are deterministic: generated once per build
+        truth = os.path.join(scene(out, name, quiet=False), name + ".truth.yaml")
     else:
-        truth = os.path.join(assets_dir(), "clips", argv[2])
-        if not os.path.exists(truth):
-            if os.environ.get("CI"):
-                print(f"assets missing: {truth} (CI is set)")
-                return 1
-            print(f"skip: assets missing: {truth}")
-            return 77
+        truth = asset(os.path.join("clips", argv[2]), tap=False)
     # Run the real binary once, score its events, and validate every record against the
     # published schema (config/event.schema.json).
     import tempfile
@@ -53,16 +121,18 @@ def main(argv):
     config = os.path.join(folder, yaml.safe_load(open(truth))["config"])
     with tempfile.TemporaryDirectory() as tmp:
         events = os.path.join(tmp, "events.jsonl")
-        cfg = yaml.safe_load(open(config))
-        for cam in cfg["cameras"]:
-            if "://" not in cam["url"] and not os.path.isabs(cam["url"]):
-                cam["url"] = os.path.join(folder, cam["url"])
+        cfg = load_config(config)
+        if start_from is not None:
+            truth = cut(truth, cfg, start_from, tmp)
         cfg.setdefault("detector", {})["state_dir"] = os.path.join(tmp, "state")
         if model:
             cfg["detector"]["model"] = model
-        run_cfg = os.path.join(tmp, "config.yaml")
-        yaml.safe_dump(cfg, open(run_cfg, "w"), allow_unicode=True)
+        want_health = yaml.safe_load(open(truth)).get("health")
+        feed = HealthFeed(cfg) if want_health is not None else None
+        run_cfg = write_config(os.path.join(tmp, "config.yaml"), cfg)
         r = subprocess.run([binary, "run", "-c", run_cfg, "--fast", "--quiet", "--events", events])
+        if feed and not feed.check(want_health):
+            return 1
         if r.returncode != 0:
             print(f"detector exited {r.returncode}")
             return 1

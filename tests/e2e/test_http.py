@@ -17,22 +17,20 @@ Usage: test_http.py BIN SCENES_DIR     (TAP output)
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import cv2
 import numpy as np
-import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from sotest import (Daemon, check, finish, free_port, http_get as get,  # noqa: E402
+                    load_config, scene, wait_for, wait_http)
+
 SECRET = "Pa55w0rd-x9"
-results = []
 
 FAMILIES = [
     "streetorder_frames_decoded_total", "streetorder_frames_analysed_total",
@@ -45,48 +43,6 @@ FAMILIES = [
     "streetorder_delivery_oldest_unacked_age_seconds", "streetorder_delivery_acks_total",
     "streetorder_delivery_resends_total",
 ]
-
-
-def check(ok, name):
-    name = " ".join(name.split())  # one TAP line
-    results.append((bool(ok), name))
-    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}", flush=True)
-
-
-def scene(scenes):
-    d = os.path.join(scenes, "demo")
-    if not os.path.exists(os.path.join(d, "demo.mp4")):
-        subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "gen-scene"), "demo",
-                        "--out", scenes], check=True, stdout=subprocess.DEVNULL)
-    return d
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url, method="GET"):
-    """(status, body bytes, headers); status None when the connection failed."""
-    req = urllib.request.Request(url, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, r.read(), r.headers
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), e.headers
-    except (urllib.error.URLError, ConnectionError, socket.timeout):
-        return None, b"", {}
-
-
-def wait_for(pred, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    return None
 
 
 def parse_metrics(text):
@@ -120,25 +76,20 @@ def promtool(text):
 
 def main():
     binary, scenes = sys.argv[1], sys.argv[2]
-    d = scene(scenes)
+    d = scene(scenes, "demo")
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         dead_port = free_port()     # nothing listens there: the RTSP camera stays blind
-        cfg = yaml.safe_load(open(os.path.join(d, "demo.yaml")))
+        cfg = load_config(os.path.join(d, "demo.yaml"))
         cam = cfg["cameras"][0]
-        cam["url"] = os.path.join(d, cam["url"])
         cam["privacy_masks"] = [[[0, 0], [0.25, 0], [0.25, 0.25], [0, 0.25]]]
         dead = {"id": "gate", "url": f"rtsp://operator:{SECRET}@127.0.0.1:{dead_port}/ch1",
                 "zones": [dict(cam["zones"][0], id="gate-bay")]}
         cfg["cameras"].append(dead)
         cfg["detector"] = {"id": "http-test", "state_dir": os.path.join(tmp, "state")}
         cfg["http"] = {"listen": f"127.0.0.1:{port}"}
-        path = os.path.join(tmp, "http.yaml")
-        yaml.safe_dump(cfg, open(path, "w"), allow_unicode=True)
         base = f"http://127.0.0.1:{port}"
-        log = open(os.path.join(tmp, "daemon.log"), "w+")
-        proc = subprocess.Popen([binary, "run", "-c", path, "--quiet"], stdout=log,
-                                stderr=subprocess.STDOUT)
+        daemon = Daemon(binary, cfg, tmp, config_name="http.yaml", events=None)
         try:
             pages = []
             st = wait_for(lambda: get(base + "/healthz")[0], 10)
@@ -151,7 +102,7 @@ def main():
             status, body, _ = get(base + "/cameras/gate/snapshot.jpg")
             check(status == 503, f"snapshot of a camera without a frame is 503 (got {status})")
             pages.append(body)
-            first = wait_for(lambda: get(base + "/cameras/demo/snapshot.jpg")[0] == 200, 10)
+            first = wait_http(base + "/cameras/demo/snapshot.jpg", 10)
             check(first, "the demo camera's snapshot becomes available (200)")
 
             status, m1, headers = get(base + "/metrics")
@@ -219,25 +170,17 @@ def main():
             leaked = [p[:80] for p in pages if SECRET.encode() in p or b"operator:" in p]
             check(not leaked, f"no page shows camera credentials ({leaked})")
 
-            t0 = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                rc = proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                rc = None
-            took = time.monotonic() - t0
-            check(rc == 0 and took <= 2.0, f"SIGTERM stops the daemon within 2 s "
-                                           f"(rc {rc}, {took:.2f} s)")
+            took = daemon.stop(signal.SIGTERM, timeout=5)
+            rc = daemon.proc.returncode if took is not None else None
+            took_s = "never" if took is None else f"{took:.2f} s"
+            check(rc == 0 and took <= 2.0,
+                  f"SIGTERM stops the daemon within 2 s (rc {rc}, {took_s})")
             check(get(base + "/healthz")[0] is None, "the port is closed after exit")
-            log.seek(0)
-            text = log.read()
+            text = daemon.text()
             check(SECRET not in text, "no log line shows camera credentials")
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    print(f"1..{len(results)}")
-    return 0 if all(ok for ok, _ in results) else 1
+            daemon.kill()
+    return finish()
 
 
 if __name__ == "__main__":

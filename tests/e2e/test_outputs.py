@@ -16,33 +16,21 @@ import datetime
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 
 import jsonschema
-import yaml
-import zmq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-results = []
-
-
-def check(ok, name):
-    name = " ".join(name.split())  # one TAP line
-    results.append((bool(ok), name))
-    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}", flush=True)
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from sotest import ROOT, Feed, check, finish, free_port, load_config, write_config  # noqa: E402
+from sotest import read_jsonl, scene as gen_scene  # noqa: E402
 
 
 def scene(scenes):
-    d = os.path.join(scenes, "demo")
-    if not os.path.exists(os.path.join(d, "demo.mp4")):
-        subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "gen-scene"), "demo",
-                        "--out", scenes], check=True, stdout=subprocess.DEVNULL)
-    return d
+    """The generated demo scene's folder (made once per build dir; test_evidence.py uses it)."""
+    return gen_scene(scenes, "demo")
 
 
 def main():
@@ -51,9 +39,8 @@ def main():
     ev_schema = json.load(open(os.path.join(ROOT, "config", "event.schema.json")))
     health_schema = json.load(open(os.path.join(ROOT, "config", "health.schema.json")))
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = yaml.safe_load(open(os.path.join(d, "demo.yaml")))
+        cfg = load_config(os.path.join(d, "demo.yaml"))
         cam = cfg["cameras"][0]
-        cam["url"] = os.path.join(d, cam["url"])
         # bay-1 is enforced only in a window that starts 3 h after now: it must never open.
         later = datetime.datetime.now() + datetime.timedelta(hours=3)
         end = later + datetime.timedelta(hours=1)
@@ -61,56 +48,28 @@ def main():
         for z in cam["zones"]:
             if z["id"] == "bay-1":
                 z["schedule"] = [window]
-        # A free port, found with a plain socket: a ZeroMQ socket closes asynchronously and may
-        # still hold the port (and accept our SUB's connection) when the detector binds it.
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        ctx = zmq.Context()
-        endpoint = f"tcp://127.0.0.1:{port}"
+        endpoint = f"tcp://127.0.0.1:{free_port()}"    # a plain socket's port: see free_port
         cfg["detector"] = {"id": "e2e", "state_dir": os.path.join(tmp, "state")}
         cfg["outputs"] = {"jsonl": "events.jsonl", "publish": endpoint}
-        path = os.path.join(tmp, "demo.yaml")
-        yaml.safe_dump(cfg, open(path, "w"), allow_unicode=True)
+        path = write_config(os.path.join(tmp, "demo.yaml"), cfg)
 
-        received = []
-        sub = ctx.socket(zmq.SUB)
-        sub.setsockopt(zmq.SUBSCRIBE, b"")
-        sub.setsockopt(zmq.RCVTIMEO, 500)
-        sub.setsockopt(zmq.RECONNECT_IVL, 20)   # connect soon after the detector binds
-        stop = threading.Event()
-
-        def listen():
-            sub.connect(endpoint)
-            while not stop.is_set():
-                try:
-                    received.append(sub.recv_multipart())
-                except zmq.Again:
-                    pass
-
-        t = threading.Thread(target=listen)
-        t.start()
-        events_path = os.path.join(tmp, "out.jsonl")
         # Paced in real time for the first seconds would be slow; --fast, but give the
         # subscriber time to connect first by starting it before the run (slow joiner).
-        import time
-        time.sleep(0.5)
+        feed = Feed(endpoint, settle=0.5)
+        events_path = os.path.join(tmp, "out.jsonl")
         r = subprocess.run([binary, "run", "-c", path, "--fast", "--events", events_path],
                            capture_output=True, text=True)
-        time.sleep(0.5)
-        stop.set()
-        t.join()
-        sub.close()
-        ctx.term()
+        feed.close(after=0.5)
+        received = [parts for _, _, _, parts in feed.messages]
         check(r.returncode == 0, f"run exits 0 (got {r.returncode})")
         if r.returncode != 0:
             print("# " + r.stderr[-2000:].replace("\n", "\n# "))
-        lines = [json.loads(l) for l in open(events_path)]
+        lines = read_jsonl(events_path, partial=False)
         check(len(lines) >= 4, f"events file has the demo's records ({len(lines)})")
         check(all(e["zone_id"] != "bay-1" for e in lines),
               f"bay-1 never opens outside its schedule ({window})")
         jsonl = os.path.join(tmp, "state", "events.jsonl")
-        check(os.path.exists(jsonl) and [json.loads(l) for l in open(jsonl)] == lines,
+        check(os.path.exists(jsonl) and read_jsonl(jsonl, partial=False) == lines,
               "configured JSONL (under state_dir) holds the same records")
         check(all(l["seq"] == i + 1 for i, l in enumerate(lines)), "seq runs 1, 2, 3...")
         events = [m for m in received if m[0].startswith(b"event.")]
@@ -153,13 +112,12 @@ def main():
         open(events_path, "w").write("stale\n")
         cfg["cameras"][0]["zones"] = [z for z in cam["zones"] if z["id"] == "bay-1"]
         cfg["outputs"] = {}
-        yaml.safe_dump(cfg, open(path, "w"), allow_unicode=True)
+        write_config(path, cfg)
         r = subprocess.run([binary, "run", "-c", path, "--fast", "--events", events_path],
                            capture_output=True, text=True)
         check(r.returncode == 0 and open(events_path).read() == "",
               "--events is created empty when nothing fires")
-    print(f"1..{len(results)}")
-    return 0 if all(ok for ok, _ in results) else 1
+    return finish()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ in seq order per camera, with its images intact, and every event it stored must 
 config/event.schema.json. The scene is generated once into WORKDIR and shared by the scenarios
 (file lock). Exit 0 = pass.
 """
-import fcntl
 import hashlib
 import json
 import os
@@ -28,12 +27,14 @@ import time
 import zlib
 
 import jsonschema
-import yaml
 import zmq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-FAILURES = []
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import sotest  # noqa: E402
+from sotest import (ROOT, Daemon, check, load_config, locked, read_jsonl,  # noqa: E402
+                    scene as gen_scene, wait_for, write_config)
+
 # A city's category mapping (detector.categories) for every code the demo scene produces, so
 # that the events carry local_code and local_name through the outbox and the intake too.
 CATEGORIES = {"categories": {
@@ -43,22 +44,10 @@ CATEGORIES = {"categories": {
 }}
 
 
-def check(cond, what):
-    print(("ok - " if cond else "FAIL - ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
-    return cond
-
-
 def scene(workdir):
     """The demo scene and a 2-second eventless clip, generated once (under a lock)."""
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        demo = os.path.join(workdir, "demo", "demo.mp4")
-        if not os.path.exists(os.path.join(workdir, "demo", "demo.yaml")):
-            subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "gen-scene"),
-                            "demo", "--out", workdir], check=True, stdout=subprocess.DEVNULL)
+    demo = os.path.join(gen_scene(workdir, "demo"), "demo.mp4")
+    with locked(workdir):
         tiny = os.path.join(workdir, "tiny.mp4")
         if not os.path.exists(tiny):
             subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
@@ -81,20 +70,15 @@ class Run:
         self.n = 0
 
     def config(self, clip, **deliver):
-        cams = yaml.safe_load(open(os.path.join(os.path.dirname(self.demo), "demo.yaml")))
-        cams = cams["cameras"]
+        """The demo camera reading clip, delivering to this folder's intake."""
+        cams = load_config(os.path.join(os.path.dirname(self.demo), "demo.yaml"))["cameras"]
         cams[0]["url"] = clip
         d = {"endpoint": self.endpoint, "drain_s": 15, "resend_s": 1}
         d.update(deliver)
-        yaml.safe_dump(CATEGORIES, open(os.path.join(self.tmp, "city-categories.yaml"), "w"),
-                       allow_unicode=True)
-        cfg = {"detector": {"id": "det-a", "state_dir": self.state,
-                            "categories": "city-categories.yaml"},
-               "outputs": {"deliver": d}, "cameras": cams}
-        self.n += 1
-        path = os.path.join(self.tmp, f"config{self.n}.yaml")
-        yaml.safe_dump(cfg, open(path, "w"), allow_unicode=True)
-        return path
+        write_config(os.path.join(self.tmp, "city-categories.yaml"), CATEGORIES)
+        return {"detector": {"id": "det-a", "state_dir": self.state,
+                             "categories": "city-categories.yaml"},
+                "outputs": {"deliver": d}, "cameras": cams}
 
     def start_intake(self, *extra):
         self.intake_log = open(os.path.join(self.tmp, "intake.log"), "a")
@@ -110,14 +94,12 @@ class Run:
             self.intake = None
 
     def detector(self, clip=None, **deliver):
-        """Start the detector; returns (Popen, events path, log path)."""
-        cfg = self.config(clip or self.demo, **deliver)
-        events = os.path.join(self.tmp, f"events{self.n}.jsonl")
-        log = os.path.join(self.tmp, f"detector{self.n}.log")
-        p = subprocess.Popen([self.binary, "run", "-c", cfg, "--fast", "--quiet",
-                              "--events", events], stdout=open(log, "w"),
-                             stderr=subprocess.STDOUT)
-        return p, events, log
+        """Start the detector (--fast); returns (Popen, events path, log path)."""
+        self.n += 1
+        d = Daemon(self.binary, self.config(clip or self.demo, **deliver), self.tmp,
+                   config_name=f"config{self.n}.yaml", events=f"events{self.n}.jsonl",
+                   args=("--fast", "--quiet"), log=f"detector{self.n}.log")
+        return d.proc, d.events_path, d.log_path
 
     def rows(self):
         if not os.path.exists(self.db):
@@ -153,17 +135,10 @@ class Run:
             self.intake.wait()
 
 
-def lines(path):
-    return [json.loads(l) for l in open(path)] if os.path.exists(path) else []
-
-
-def wait_for(cond, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+def lines(path, partial=False):
+    """The --events records: every line complete once the detector has exited; while it runs
+    (partial=True), a line being written is left out."""
+    return read_jsonl(path, partial)
 
 
 def check_delivered(r, expected_events, what):
@@ -224,7 +199,8 @@ def read_journal(outbox):
 
 def sc_down_then_up(r):
     p, events, log = r.detector()
-    check(wait_for(lambda: len(lines(events)) >= 2, 60), "events produced while the intake is down")
+    check(wait_for(lambda: len(lines(events, True)) >= 2, 60),
+          "events produced while the intake is down")
     check(r.rows() == [], "nothing delivered while the intake is down")
     r.start_intake()
     check(p.wait(90) == 0, "detector exits 0 after draining")
@@ -253,10 +229,11 @@ def sc_intake_restart(r):
 
 def sc_sigkill_detector(r):
     p, events, log = r.detector()
-    check(wait_for(lambda: len(lines(events)) >= 3, 60), "3 events journalled, none acknowledged")
+    check(wait_for(lambda: len(lines(events, True)) >= 3, 60),
+          "3 events journalled, none acknowledged")
     p.kill()
     p.wait()
-    first = lines(events)
+    first = lines(events, True)     # SIGKILLed: its last line may be torn
     r.start_intake()
     p2, events2, log2 = r.detector(r.tiny)
     check(p2.wait(60) == 0, "restarted detector exits 0")
@@ -523,13 +500,14 @@ def main(argv):
             check_schema(r)
         finally:
             r.close()
-        if FAILURES:
+        failed = sotest.failures()
+        if failed:
             for f in sorted(os.listdir(tmp)):
                 if f.endswith(".log"):
                     print(f"--- {f}")
                     print(open(os.path.join(tmp, f)).read()[-4000:])
-    print(f"{name}: {'FAILED: ' + '; '.join(FAILURES) if FAILURES else 'passed'}")
-    return 1 if FAILURES else 0
+    print(f"{name}: {'FAILED: ' + '; '.join(failed) if failed else 'passed'}")
+    return sotest.finish()
 
 
 if __name__ == "__main__":

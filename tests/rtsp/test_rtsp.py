@@ -18,53 +18,33 @@ feed (a real ZeroMQ SUB peer), records in the --events file, log lines, exit tim
   cameras    4 cameras (2 RTSP, 1 file paced in real time, 1 dead server that never answers):
              the healthy ones open their episodes on time; SIGINT stops everything within 2 s.
 
-Usage: test_rtsp.py BIN SCENES_DIR CASE     (TAP output; exit 77 = skipped when the RTSP server
+Usage: test_rtsp.py BIN SCENES_DIR CASE     (TAP output; "1..0 # SKIP" when the RTSP server
 packages are missing and CI is not set)
 """
-import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-import yaml
-import zmq
-
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-PY = "/usr/bin/python3"
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import sotest  # noqa: E402
+# check, results, free_port and SilentServer are imported from here by test_evidence.py too
+from sotest import (PY, Feed, SilentServer, check, diag, free_port,  # noqa: E402,F401
+                    results, scene)
+
 IO_TIMEOUT_S = 10.0         # source.c DEFAULT_IO_TIMEOUT_S
 STOP_LIMIT_S = 2.0          # ARCHITECTURE "Command line": SIGINT/SIGTERM stop within 2 s
 BAY = [[0.3, 0.719], [0.659, 0.719], [0.659, 0.85], [0.3, 0.85]]   # demo scene's bay-1
-results = []
 figures = []
-
-
-def check(ok, name):
-    name = " ".join(str(name).split())  # one TAP line
-    results.append((bool(ok), name))
-    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}", flush=True)
-    return bool(ok)
 
 
 def figure(name, value):
     figures.append((name, value))
     print(f"# figure: {name} = {value:.2f} s", flush=True)
-
-
-def diag(text):
-    print("# " + text[-3000:].replace("\n", "\n# "), flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---- clips --------------------------------------------------------------------------------
@@ -75,10 +55,7 @@ def ffmpeg(*args):
 
 def clips(scenes):
     """Short clips cut from the generated demo scene (a red car at rest in bay-1 at 12 s)."""
-    demo = os.path.join(scenes, "demo", "demo.mp4")
-    if not os.path.exists(demo):
-        subprocess.run([PY, os.path.join(ROOT, "scripts", "gen-scene"), "demo", "--out", scenes],
-                       check=True, stdout=subprocess.DEVNULL)
+    demo = os.path.join(scene(scenes, "demo"), "demo.mp4")
     d = os.path.join(scenes, "rtsp")
     os.makedirs(d, exist_ok=True)
     enc = ["-an", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p"]
@@ -93,19 +70,20 @@ def clips(scenes):
         "D2": (os.path.join(d, "d2.ts"), ["-ss", "8", "-i", demo, "-t", "30", "-vf",
                                            "scale=320:240", *enc, "-bsf:v", "h264_mp4toannexb"]),
     }
-    for path, args in out.values():
-        if not os.path.exists(path):
-            ffmpeg(*args, path + ".tmp.mp4" if path.endswith(".mp4") else path + ".tmp.ts")
-            os.rename(path + (".tmp.mp4" if path.endswith(".mp4") else ".tmp.ts"), path)
-    paths = {k: v[0] for k, v in out.items()}
-    # One MPEG-TS whose H.264 changes resolution after 8 s (SPS change mid-stream).
-    paths["D"] = os.path.join(d, "D.ts")
-    if not os.path.exists(paths["D"]):
-        lst = os.path.join(d, "d.txt")
-        with open(lst, "w") as f:
-            f.write(f"file '{paths['D1']}'\nfile '{paths['D2']}'\n")
-        ffmpeg("-f", "concat", "-safe", "0", "-i", lst, "-c", "copy", paths["D"] + ".tmp.ts")
-        os.rename(paths["D"] + ".tmp.ts", paths["D"])
+    with sotest.locked(d):    # test_evidence.py cuts them too
+        for path, args in out.values():
+            if not os.path.exists(path):
+                ffmpeg(*args, path + ".tmp.mp4" if path.endswith(".mp4") else path + ".tmp.ts")
+                os.rename(path + (".tmp.mp4" if path.endswith(".mp4") else ".tmp.ts"), path)
+        paths = {k: v[0] for k, v in out.items()}
+        # One MPEG-TS whose H.264 changes resolution after 8 s (SPS change mid-stream).
+        paths["D"] = os.path.join(d, "D.ts")
+        if not os.path.exists(paths["D"]):
+            lst = os.path.join(d, "d.txt")
+            with open(lst, "w") as f:
+                f.write(f"file '{paths['D1']}'\nfile '{paths['D2']}'\n")
+            ffmpeg("-f", "concat", "-safe", "0", "-i", lst, "-c", "copy", paths["D"] + ".tmp.ts")
+            os.rename(paths["D"] + ".tmp.ts", paths["D"])
     return paths
 
 
@@ -133,137 +111,22 @@ class RtspServer:
             self.proc.wait()
 
 
-class SilentServer:
-    """Accepts TCP connections and never sends a byte (a hung NVR)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.conns = []
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(c)
-
-    def close(self):
-        self.sock.close()
-        for c in self.conns:
-            c.close()
-
-
-class Subscriber:
-    """A real ZeroMQ SUB peer on the PUB live feed: (monotonic time, topic, json, raw parts)."""
-
-    def __init__(self, endpoint):
-        self.ctx = zmq.Context()
-        self.sub = self.ctx.socket(zmq.SUB)
-        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self.sub.setsockopt(zmq.RCVTIMEO, 100)
-        self.sub.connect(endpoint)
-        self.msgs = []
-        self.stop = threading.Event()
-        self.t = threading.Thread(target=self._run)
-        self.t.start()
-
-    def _run(self):
-        while not self.stop.is_set():
-            try:
-                parts = self.sub.recv_multipart()
-            except zmq.Again:
-                continue
-            self.msgs.append((time.monotonic(), parts[0].decode(), json.loads(parts[1]), parts))
-
-    def close(self):
-        self.stop.set()
-        self.t.join()
-        self.sub.close()
-        self.ctx.term()
-
-    def health(self, cam):
-        """[(t, health, detail)] for one camera, heartbeats folded into state changes."""
-        out = []
-        for t, topic, rec, _ in self.msgs:
-            if topic == f"health.{cam}" and (not out or out[-1][1] != rec["health"]):
-                out.append((t, rec["health"], rec.get("detail")))
-        return out
-
-    def events(self, cam=None):
-        return [(t, rec) for t, topic, rec, _ in self.msgs
-                if topic.startswith("event.") and (cam is None or rec["camera_id"] == cam)]
-
-    def raw(self):
-        return b"".join(b"".join(p) for _, _, _, p in self.msgs)
-
-
-class Daemon:
-    """streetorder run with a config written from `cameras`, -v, events to a file."""
+class Daemon(sotest.Daemon):
+    """streetorder run with a config written from `cameras`, -v, events to a file, stdout and
+    stderr apart, and a real ZeroMQ SUB peer (sub, a sotest.Feed) on its PUB feed."""
 
     def __init__(self, binary, tmp, cameras, extra_args=()):
-        port = free_port()
-        self.endpoint = f"tcp://127.0.0.1:{port}"
+        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
         cfg = {"detector": {"id": "rtsp-test", "state_dir": os.path.join(tmp, "state")},
                "outputs": {"publish": self.endpoint}, "cameras": cameras}
-        self.config = os.path.join(tmp, "run.yaml")
-        with open(self.config, "w") as f:
-            yaml.safe_dump(cfg, f)
-        self.events_path = os.path.join(tmp, "events.jsonl")
-        self.err_path = os.path.join(tmp, "stderr.log")
-        self.out_path = os.path.join(tmp, "stdout.log")
-        self.sub = Subscriber(self.endpoint)
-        time.sleep(0.3)   # the SUB peer connects before the PUB binds: no slow-joiner loss
-        self.start = time.monotonic()
-        self.proc = subprocess.Popen(
-            [binary, "run", "-c", self.config, "--events", self.events_path, "-v", *extra_args],
-            stdout=open(self.out_path, "w"), stderr=open(self.err_path, "w"))
-
-    def stop(self, sig):
-        """Send sig and return how long the process took to exit (None: killed after 10 s)."""
-        t0 = time.monotonic()
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
-        return time.monotonic() - t0
+        # the SUB peer connects before the PUB binds: no slow-joiner loss
+        self.sub = Feed(self.endpoint, settle=0.3)
+        super().__init__(binary, cfg, tmp, args=("-v", *extra_args), split_logs=True)
 
     def finish(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        self.kill()
         time.sleep(0.2)
         self.sub.close()
-
-    def stderr(self):
-        return open(self.err_path, errors="replace").read()
-
-    def stdout(self):
-        return open(self.out_path, errors="replace").read()
-
-    def records(self):
-        if not os.path.exists(self.events_path):
-            return []
-        return [json.loads(l) for l in open(self.events_path) if l.strip()]
-
-    def wait_for(self, pred, timeout, step=0.1):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if pred():
-                return True
-            if self.proc.poll() is not None:
-                return pred()
-            time.sleep(step)
-        return pred()
 
 
 def camera(cid, url, dwell=8, **zone):
@@ -307,7 +170,7 @@ def case_outage(binary, tmp, c):
         t_kill = time.monotonic()
         srv.kill()
         outage_s = 12.0     # longer than clear_s: an outage must not count as "vehicle gone"
-        blind = lambda: [h for h in d.sub.health("cam") if h[1] == "blind"]  # noqa: E731
+        blind = lambda: [h for h in d.sub.health_changes("cam") if h[1] == "blind"]  # noqa: E731
         d.wait_for(blind, outage_s)
         if blind():
             figure("outage: blind published after server kill", blind()[0][0] - t_kill)
@@ -316,13 +179,13 @@ def case_outage(binary, tmp, c):
         time.sleep(max(0.0, t_kill + outage_s - time.monotonic()))
         srv = RtspServer(port, {"/cam": c["B"]})     # the same street, car still parked
         t_back = srv.ready_at
-        live_again = lambda: [h for h in d.sub.health("cam")  # noqa: E731
+        live_again = lambda: [h for h in d.sub.health_changes("cam")  # noqa: E731
                               if h[1] == "live" and h[0] > t_back]
         check(d.wait_for(live_again, 40), "health live again after the server came back")
         if live_again():
             figure("outage: reconnect time (server back -> live)", live_again()[0][0] - t_back)
             figure("outage: camera blind for", live_again()[0][0] - blind()[0][0])
-        seq = [h for _, h, _ in d.sub.health("cam")]
+        seq = [h for _, h, _ in d.sub.health_changes("cam")]
         check(seq[:3] == ["live", "blind", "live"],
               f"health sequence on the PUB feed is live, blind, live ({seq})")
         reconn = log_times(d.stderr(), r"\[cam\] opened rtsp://")
@@ -356,7 +219,7 @@ def case_silent(binary, tmp, c):
     d = Daemon(binary, os.path.join(tmp, "1"),
                [camera("hung", f"rtsp://127.0.0.1:{silent.port}/x")])
     try:
-        blind = lambda: d.sub.health("hung")  # noqa: E731
+        blind = lambda: d.sub.health_changes("hung")  # noqa: E731
         d.wait_for(blind, IO_TIMEOUT_S + 5)
         h = blind()
         if h:
@@ -380,12 +243,12 @@ def case_silent(binary, tmp, c):
     srv = RtspServer(port, {"/cam": c["A"]})
     d = Daemon(binary, os.path.join(tmp, "2"), [camera("cam", f"rtsp://127.0.0.1:{port}/cam")])
     try:
-        live = lambda: [h for h in d.sub.health("cam") if h[1] == "live"]  # noqa: E731
+        live = lambda: [h for h in d.sub.health_changes("cam") if h[1] == "live"]  # noqa: E731
         check(d.wait_for(live, 15), "stream live before the freeze")
         time.sleep(2)
         t_freeze = time.monotonic()
         srv.kill(signal.SIGSTOP)
-        blind = lambda: [h for h in d.sub.health("cam") if h[1] == "blind"]  # noqa: E731
+        blind = lambda: [h for h in d.sub.health_changes("cam") if h[1] == "blind"]  # noqa: E731
         d.wait_for(blind, IO_TIMEOUT_S + 5)
         if blind():
             figure("frozen server: blind after freeze", blind()[0][0] - t_freeze)
@@ -420,7 +283,7 @@ def case_auth(binary, tmp, c):
         for cam, code in (("badpass", "401"), ("nopath", "404")):
             # The first record (with the reason) goes out within milliseconds of start, before
             # any subscriber can have joined (PUB slow joiner); the heartbeat repeats the state.
-            h = d.sub.health(cam)
+            h = d.sub.health_changes(cam)
             check(h and [x[1] for x in h] == ["blind"],
                   f"{cam}: health blind on the PUB feed, never live ({h})")
             check(h and code in (h[0][2] or ""),
@@ -433,7 +296,7 @@ def case_auth(binary, tmp, c):
                   and gaps[0] < 1.0,
                   f"{cam}: retried with backoff, spacing growing ({len(tries)} attempts, "
                   f"gaps {[round(g, 1) for g in gaps]})")
-        check([h for _, h, _ in d.sub.health("good")][:1] == ["live"],
+        check([h for _, h, _ in d.sub.health_changes("good")][:1] == ["live"],
               "the camera with the right password is live")
         raw = d.sub.raw()
         events = open(d.events_path, "rb").read()
@@ -471,7 +334,7 @@ def case_resize(binary, tmp, c):
         print(f"# analysed frames dumped, by width: {sizes}")
         check(sizes.get(640, 0) >= 3 and sizes.get(320, 0) >= 4,
               f"frames analysed at both sizes, several seconds after the switch ({sizes})")
-        seq = [h for _, h, _ in d.sub.health("cam")]
+        seq = [h for _, h, _ in d.sub.health_changes("cam")]
         check(seq == ["live"], f"health stayed live across the switch ({seq})")
         check_stop(d, signal.SIGINT, "resize")
         check(not re.search(r"\berror\b|\berr \b", d.stderr().replace("[h264", "")),
@@ -513,9 +376,9 @@ def case_cameras(binary, tmp, c):
             check(abs(r["media_start_s"] - 9.2) < 5 and -1.0 < late < 4.0,
                   f"{cam}: episode opened on time (media start {r['media_start_s']:.1f} s, "
                   f"confirmed {r['media_confirmed_s']:.1f} s, on the feed {late:+.2f} s later)")
-        h = d.sub.health("dead")
+        h = d.sub.health_changes("dead")
         check(h and h[0][1] == "blind" and len(h) == 1, f"the dead camera is blind ({h})")
-        check(all(d.sub.health(cam)[-1][1] == "live" for cam in healthy),
+        check(all(d.sub.health_changes(cam)[-1][1] == "live" for cam in healthy),
               "the healthy cameras are live")
         time.sleep(0.5)
         check_stop(d, signal.SIGINT, "4 cameras, live streams + a hung one")
@@ -536,20 +399,13 @@ CASES = {"outage": case_outage, "silent": case_silent, "auth": case_auth,
 
 def main():
     binary, scenes, case = sys.argv[1], sys.argv[2], sys.argv[3]
-    try:
-        import gi
-        gi.require_version("GstRtspServer", "1.0")
-        from gi.repository import GstRtspServer  # noqa: F401
-    except (ImportError, ValueError) as e:
-        print(f"# no gst-rtsp-server ({e}): run scripts/bootstrap")
-        return 1 if os.environ.get("CI") else 77
+    sotest.need_rtsp_server()
     c = clips(scenes)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         CASES[case](binary, tmp, c)
     print(f"# case {case}: {time.monotonic() - t0:.1f} s")
-    print(f"1..{len(results)}")
-    return 0 if results and all(ok for ok, _ in results) else 1
+    return sotest.finish()
 
 
 if __name__ == "__main__":

@@ -770,6 +770,105 @@ static void test_example(void)
     so_config_destroy(cfg);
 }
 
+/*
+ * Reload comparisons: one row per change of a base config (two cameras, two zones), and what
+ * each comparison must say about camera "a" (stream equal, zones equal) and the restart-only
+ * keys that differ.
+ */
+#define RL_HEAD "detector: {id: d1, state_dir: /tmp/s}\nhttp: {listen: \"127.0.0.1:8080\"}\n" \
+                "cameras:\n"
+#define RL_A "  - id: a\n    url: a.mp4\n"
+#define RL_B "  - id: b\n    url: b.mp4\n    zones: [{id: zb, kind: illegal_parking, " \
+             "polygon: [[0,0],[1,0],[1,1]], dwell_s: 5}]\n"
+#define RL_ZONES(z1, z2) "    zones:\n      - {id: z1, kind: illegal_parking, " \
+                         "polygon: [[0,0],[1,0],[1,1]], dwell_s: 5" z1 "}\n" \
+                         "      - {id: z2, kind: sidewalk_occupied, " \
+                         "polygon: [[0,0],[0.5,0],[0.5,0.5]], dwell_s: 9" z2 "}\n"
+#define RL_BASE RL_HEAD RL_A RL_ZONES("", "") RL_B
+
+static void test_reload_compare(void)
+{
+    static const struct {
+        const char *name;
+        const char *yaml;
+        bool stream_equal, zones_equal;
+        const char *restart;    /* the restart-only keys that differ, ", "-joined */
+    } rows[] = {
+        {"identical", RL_BASE, true, true, ""},
+        {"other camera only", RL_HEAD RL_A RL_ZONES("", "") "  - id: b\n    url: c.mp4\n"
+         "    zones: [{id: zb, kind: illegal_parking, polygon: [[0,0],[1,0],[1,1]], "
+         "dwell_s: 5}]\n", true, true, ""},
+        {"url", RL_HEAD "  - id: a\n    url: other.mp4\n" RL_ZONES("", "") RL_B, false, true,
+         ""},
+        {"analysis fps", RL_HEAD RL_A "    analysis: {fps: 2}\n" RL_ZONES("", "") RL_B, false,
+         true, ""},
+        {"decode", RL_HEAD RL_A "    decode: keyframes\n" RL_ZONES("", "") RL_B, false, true,
+         ""},
+        {"privacy mask", RL_HEAD RL_A "    privacy_masks: [[[0,0],[0.1,0],[0.1,0.1]]]\n"
+         RL_ZONES("", "") RL_B, false, true, ""},
+        {"zone interval", RL_HEAD RL_A RL_ZONES(", report_interval_s: 30", "") RL_B, true, false,
+         ""},
+        {"zone schedule", RL_HEAD RL_A RL_ZONES("", ", schedule: [\"mon 07:00-08:00\"]") RL_B,
+         true, false, ""},
+        {"zone address", RL_HEAD RL_A RL_ZONES(", address: x", "") RL_B, true, false, ""},
+        {"zone classes", RL_HEAD RL_A RL_ZONES(", classes: [car]", "") RL_B, true, false, ""},
+        {"zone polygon", RL_HEAD RL_A "    zones:\n      - {id: z1, kind: illegal_parking, "
+         "polygon: [[0,0],[1,0],[1,0.9]], dwell_s: 5}\n      - {id: z2, kind: "
+         "sidewalk_occupied, polygon: [[0,0],[0.5,0],[0.5,0.5]], dwell_s: 9}\n" RL_B, true,
+         false, ""},
+        {"zone removed", RL_HEAD RL_A "    zones: [{id: z1, kind: illegal_parking, "
+         "polygon: [[0,0],[1,0],[1,1]], dwell_s: 5}]\n" RL_B, true, false, ""},
+        {"restart keys", "detector: {id: d2, state_dir: /tmp/s2, timezone: UTC}\n"
+         "outputs: {jsonl: e.jsonl, deliver: {endpoint: \"tcp://127.0.0.1:5560\"}}\n"
+         "http: {listen: \"127.0.0.1:8081\"}\ncameras:\n" RL_A RL_ZONES("", "") RL_B, true, true,
+         "detector.id, detector.state_dir, detector.timezone, outputs.jsonl, outputs.deliver, "
+         "http.listen"},
+    };
+    char path[PATH_MAX];
+    struct so_config_errors errors = {0};
+    struct so_config *base = load_text(RL_BASE, &errors, path);
+    CHECK(base != NULL);
+    so_config_errors_finish(&errors);
+    if (!base) {
+        return;
+    }
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct so_config_errors e = {0};
+        struct so_config *cfg = load_text(rows[i].yaml, &e, path);
+        so_test_check(cfg != NULL, __FILE__, __LINE__, "reload row %s loads", rows[i].name);
+        if (!cfg) {
+            dump_errors(&e);
+            so_config_errors_finish(&e);
+            continue;
+        }
+        so_config_errors_finish(&e);
+        const struct so_camera_cfg *a0 = so_config_find_camera(base, "a");
+        const struct so_camera_cfg *a1 = so_config_find_camera(cfg, "a");
+        so_test_check(so_camera_stream_equal(a0, a1) == rows[i].stream_equal, __FILE__, __LINE__,
+                      "reload row %s: stream equal is %d", rows[i].name, rows[i].stream_equal);
+        so_test_check(so_camera_zones_equal(a0, a1) == rows[i].zones_equal, __FILE__, __LINE__,
+                      "reload row %s: zones equal is %d", rows[i].name, rows[i].zones_equal);
+        const char *keys[16];
+        size_t n = so_config_restart_changes(base, cfg, keys, 16);
+        char joined[512] = "";
+        for (size_t k = 0; k < n && k < 16; k++) {
+            size_t len = strlen(joined);
+            snprintf(joined + len, sizeof(joined) - len, "%s%s", k ? ", " : "", keys[k]);
+        }
+        so_test_check(strcmp(joined, rows[i].restart) == 0, __FILE__, __LINE__,
+                      "reload row %s: restart keys \"%s\" (got \"%s\")", rows[i].name,
+                      rows[i].restart, joined);
+        /* Zones compare one by one too: z2 is the same in every row but "zone removed". */
+        if (a1->n_zones == 2) {
+            so_test_check(so_zone_cfg_equal(&a0->zones[1], &a1->zones[1]) ==
+                              (strcmp(rows[i].name, "zone schedule") != 0),
+                          __FILE__, __LINE__, "reload row %s: zone z2 equality", rows[i].name);
+        }
+        so_config_destroy(cfg);
+    }
+    so_config_destroy(base);
+}
+
 int main(void)
 {
     test_error_table();
@@ -781,5 +880,6 @@ int main(void)
     test_kinds();
     test_categories_key();
     test_example();
+    test_reload_compare();
     return so_test_done();
 }

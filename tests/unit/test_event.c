@@ -3,6 +3,7 @@
  * (contract)" built from a hand-made so_report (config structs filled here, frames from
  * so_frame_alloc), the evidence JPEGs and their hashes, categories, and privacy masks.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <regex.h>
@@ -650,6 +651,97 @@ static void test_privacy_mask(void)
     so_frame_unref(b);
 }
 
+static const json_t *evidence_item(const json_t *rec, const char *role)
+{
+    const json_t *items = json_object_get(rec, "evidence");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        const json_t *it = json_array_get(items, i);
+        const char *r = jstr(it, "role");
+        if (r && strcmp(r, role) == 0) {
+            return it;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * so_event_replace_evidence (evidence_url): the image is drawn again by the same code at the
+ * still's size; on the analysis frame itself it is byte-identical to the original; the record
+ * item gets size, sha256, width, height and source; other roles are untouched.
+ */
+static void test_replace_evidence(void)
+{
+    struct so_frame *rest = make_frame(1, 20.0, NOW_WALL - 180.0);
+    struct so_frame *now = make_frame(2, 200.0, NOW_WALL);
+    struct so_frame *big = so_frame_alloc(4 * W, 3 * H);  /* another aspect: axes scale apart */
+    if (!CHECK(rest && now && big)) {
+        so_frame_unref(rest);
+        so_frame_unref(now);
+        so_frame_unref(big);
+        return;
+    }
+    memset(big->bgr, 90, (size_t)big->bgr_stride * big->height);
+    struct so_episode ep;
+    struct so_report rep;
+    fill_report(&rep, &ev_cases[0], &ep, rest, now);
+    struct so_event_ctx ctx = {"nvr-07", NULL, 85};
+    struct so_event *ev = so_event_create(&ctx, &rep);
+    if (!CHECK(ev && ev->n_evidence == 2)) {
+        so_event_destroy(ev);
+        goto out;
+    }
+    const json_t *conf = evidence_item(ev->record, "confirm");
+    CHECK_STR(jstr(conf, "source"), "analysis");
+    CHECK_INT(json_integer_value(json_object_get(conf, "width")), W);
+    CHECK_INT(json_integer_value(json_object_get(conf, "height")), H);
+    CHECK_DBL(json_number_value(json_object_get(conf, "media_s")), 200.0, 1e-9);
+    CHECK_DBL(json_number_value(json_object_get(evidence_item(ev->record, "rest"), "media_s")),
+              20.0, 1e-9);
+    struct so_evidence orig = ev->evidence[1];
+    uint8_t *orig_jpeg = malloc(orig.size);
+    if (!CHECK(orig_jpeg)) {
+        so_event_destroy(ev);
+        goto out;
+    }
+    memcpy(orig_jpeg, orig.jpeg, orig.size);
+    char rest_sha[65];
+    memcpy(rest_sha, ev->evidence[0].sha256, sizeof(rest_sha));
+
+    /* Same size, same picture: the one drawing gives the same bytes. */
+    CHECK_INT(so_event_replace_evidence(ev, "confirm", now), 0);
+    CHECK(ev->evidence[1].size == orig.size &&
+          memcmp(ev->evidence[1].jpeg, orig_jpeg, orig.size) == 0);
+    CHECK_STR(ev->evidence[1].sha256, orig.sha256);
+
+    /* A larger still: new bytes, size, hash and dimensions, in the struct and the record. */
+    CHECK_INT(so_event_replace_evidence(ev, "confirm", big), 0);
+    const struct so_evidence *e = &ev->evidence[1];
+    conf = evidence_item(ev->record, "confirm");
+    char hex[65] = "";
+    sha256_hex(e->jpeg, e->size, hex);
+    CHECK_STR(e->sha256, hex);
+    CHECK_STR(jstr(conf, "sha256"), hex);
+    CHECK_STR(e->role, "confirm");
+    CHECK_STR(e->file, orig.file);
+    CHECK_INT(json_integer_value(json_object_get(conf, "size")), (long long)e->size);
+    CHECK_INT(json_integer_value(json_object_get(conf, "width")), 4 * W);
+    CHECK_INT(json_integer_value(json_object_get(conf, "height")), 3 * H);
+    CHECK_INT(e->width, 4 * W);
+    CHECK_STR(jstr(conf, "source"), "evidence_url");
+    CHECK(e->jpeg[0] == 0xFF && e->jpeg[1] == 0xD8 && strcmp(e->sha256, orig.sha256) != 0);
+    CHECK_STR(ev->evidence[0].sha256, rest_sha);
+    CHECK_STR(jstr(evidence_item(ev->record, "rest"), "source"), "analysis");
+    /* No such role: nothing changes. */
+    CHECK_INT(so_event_replace_evidence(ev, "after", big), -ENOENT);
+    CHECK(evidence_item(ev->record, "after") == NULL);
+    free(orig_jpeg);
+    so_event_destroy(ev);
+out:
+    so_frame_unref(rest);
+    so_frame_unref(now);
+    so_frame_unref(big);
+}
+
 int main(void)
 {
     setenv("TZ", "Asia/Shanghai", 1);
@@ -669,6 +761,7 @@ int main(void)
     }
     test_other_time_zone();
     test_privacy_mask();
+    test_replace_evidence();
 
     regfree(&iso_re);
     return so_test_done();

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "http.h"
 #include "testlib.h"
 
@@ -67,8 +69,98 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* zones.json: a schedule's windows, rebuilt from its minute bitmap, must be windows the loader
+ * reads and set exactly the same minutes. NULL ends a case's window list. */
+static const char *const schedule_cases[][5] = {
+    {"mon-fri 07:00-20:00", "sat-sun 09:00-18:00", NULL},
+    {"sun 22:00-06:00", NULL},                             /* crosses midnight and the week */
+    {"daily 22:00-06:00", NULL},
+    {"wed 00:00-00:00", NULL},                              /* a whole day */
+    {"daily 00:00-24:00", NULL},                            /* all week */
+    {"sat,sun 00:00-24:00", "fri 18:00-24:00", NULL},       /* a run longer than a day */
+    {"fri-mon 23:00-01:00", "wed 10:00-12:00", "wed 11:00-13:00", NULL},   /* overlapping */
+    {"mon 00:00-00:01", "tue,thu 12:30-12:31", NULL},
+};
+
+static void check_zones_json(void)
+{
+    struct so_pointf pts[] = {{0.1, 0.45}, {0.9, 0.5}, {0.5, 0.9}};
+    for (size_t c = 0; c < sizeof(schedule_cases) / sizeof(schedule_cases[0]); c++) {
+        struct so_zone_cfg z = {.id = "z", .kind = SO_ZONE_STALL_ENCROACHMENT,
+                                .polygon = {pts, 3}, .dwell_s = 90.5, .min_occupancy = 0.02,
+                                .report_interval_s = 60, .clear_s = 10};
+        char err[256];
+        so_schedule_init_empty(&z.schedule);
+        for (const char *const *w = schedule_cases[c]; *w; w++) {
+            CHECK(so_schedule_add(&z.schedule, *w, err, sizeof(err)) == 0);
+        }
+        struct so_camera_cfg cam = {.id = "c", .url = "rtsp://u:pw@h/", .zones = &z,
+                                    .n_zones = 1};
+        size_t len = 0;
+        char *text = so_http_zones_json(&cam, &len);
+        CHECK_INT((int)len, (int)strlen(text));
+        CHECK(!strstr(text, "rtsp") && !strstr(text, "min_occupancy") &&
+              !strstr(text, "clear_s") && !strstr(text, "report_interval_s"));
+        json_error_t jerr;
+        json_t *root = json_loads(text, 0, &jerr);
+        CHECK(root != NULL);
+        json_t *zj = json_array_get(json_object_get(root, "zones"), 0);
+        CHECK_STR(json_string_value(json_object_get(zj, "kind")), "stall_encroachment");
+        CHECK_DBL(json_number_value(json_object_get(zj, "dwell_s")), 90.5, 1e-12);
+        CHECK_DBL(json_number_value(json_array_get(json_array_get(
+                      json_object_get(zj, "polygon"), 0), 1)), 0.45, 1e-15);
+        json_t *sched = json_object_get(zj, "schedule");
+        CHECK(json_is_array(sched) && json_array_size(sched) > 0);
+        struct so_schedule back;
+        so_schedule_init_empty(&back);
+        size_t i;
+        json_t *w;
+        json_array_foreach(sched, i, w) {
+            const char *t = json_string_value(w);
+            if (so_schedule_add(&back, t ? t : "", err, sizeof(err)) < 0) {
+                so_test_check(false, __FILE__, __LINE__, "window \"%s\" parses: %s", t, err);
+            }
+        }
+        so_test_check(memcmp(back.bits, z.schedule.bits, sizeof(back.bits)) == 0, __FILE__,
+                      __LINE__, "case %zu: windows set the same minutes (%s)", c,
+                      json_string_value(json_array_get(sched, 0)));
+        json_decref(root);
+        free(text);
+    }
+
+    /* every optional key that differs from its default comes back; an absent schedule stays
+     * absent */
+    char *classes[] = {"car", "truck"};
+    struct so_zone_cfg z = {.id = "bay \"2\"", .kind = SO_ZONE_NONMOTOR_PARKING,
+                            .polygon = {pts, 3}, .dwell_s = 30, .min_occupancy = 0.25,
+                            .report_interval_s = 0, .clear_s = 4, .grid = "620102001001001",
+                            .address = "永定路", .category = "0504", .classes = classes,
+                            .n_classes = 2, .min_score = 0.4, .min_box = 8, .max_box = 300};
+    so_schedule_init_always(&z.schedule);
+    struct so_camera_cfg cam = {.id = "c", .url = "x", .zones = &z, .n_zones = 1};
+    size_t len = 0;
+    char *text = so_http_zones_json(&cam, &len);
+    HAS(text, "\"id\": \"bay \\\"2\\\"\"");
+    HAS(text, "\"kinds\": [\"illegal_parking\", \"nonmotor_parking\", \"sidewalk_occupied\", "
+              "\"stall_encroachment\"]");
+    HAS(text, "\"min_occupancy\": 0.25");
+    HAS(text, "\"report_interval_s\": 0");
+    HAS(text, "\"clear_s\": 4");
+    HAS(text, "\"grid\": \"620102001001001\"");
+    HAS(text, "\"address\": \"永定路\"");
+    HAS(text, "\"category\": \"0504\"");
+    HAS(text, "\"classes\": [\"car\", \"truck\"]");
+    HAS(text, "\"min_score\": 0.4");
+    HAS(text, "\"min_box\": 8");
+    HAS(text, "\"max_box\": 300");
+    CHECK(!strstr(text, "schedule"));
+    free(text);
+}
+
 int main(void)
 {
+    check_zones_json();
+
     struct so_pointf zone_pts[] = {{0.1, 0.5}, {0.9, 0.5}, {0.9, 0.9}, {0.1, 0.9}};
     struct so_pointf mask_pts[] = {{0, 0}, {0.5, 0}, {0.5, 0.5}, {0, 0.5}};
     struct so_zone_cfg zone = {.id = "bay \"1\"", .kind = SO_ZONE_ILLEGAL_PARKING,
@@ -121,6 +213,21 @@ int main(void)
     CHECK_INT(fetch(port, "GET", "/cameras/other/snapshot.jpg", buf, sizeof(buf), NULL), 404);
     CHECK_INT(fetch(port, "GET", "/cameras//snapshot.jpg", buf, sizeof(buf), NULL), 404);
     CHECK_INT(fetch(port, "DELETE", "/healthz", buf, sizeof(buf), NULL), 405);
+    /* the zone editor and what it reads */
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/frame.jpg", buf, sizeof(buf), NULL), 503);
+    CHECK_INT(fetch(port, "GET", "/cameras/other/frame.jpg", buf, sizeof(buf), NULL), 404);
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/nothing", buf, sizeof(buf), NULL), 404);
+    CHECK_INT(fetch(port, "GET", "/cameras/other/zones.json", buf, sizeof(buf), NULL), 404);
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/zones.json", buf, sizeof(buf), NULL), 200);
+    HAS(buf, "{\"camera\": \"cam\\\"1\", \"kinds\": [");
+    HAS(buf, "\"id\": \"bay \\\"1\\\"\", \"kind\": \"illegal_parking\", \"polygon\": "
+             "[[0.1, 0.5], [0.9, 0.5], [0.9, 0.9], [0.1, 0.9]]");
+    CHECK(!strstr(buf, "secret") && !strstr(buf, "rtsp"));
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/editor", buf, sizeof(buf), &body), 200);
+    CHECK_INT((int)body, (int)so_http_editor_html_len);
+    HAS(buf, "<textarea id=\"yaml\"");
+    HAS(buf, "fetch(\"zones.json\"");
+    CHECK(!strstr(buf, "src=\"http") && !strstr(buf, "href=\"http") && !strstr(buf, "url(http"));
     CHECK_INT(fetch(port, "GET", "/metrics", buf, sizeof(buf), NULL), 200);
     HAS(buf, "# HELP streetorder_reconnects_total ");
 
@@ -145,8 +252,12 @@ int main(void)
     HAS(buf, "streetorder_analysis_seconds_count{camera=\"cam\\\"1\"} 2\n");
     HAS(buf, "streetorder_analysis_last_seconds{camera=\"cam\\\"1\"} 0.2\n");
     HAS(buf, "streetorder_episodes_open{camera=\"cam\\\"1\"} 1\n");
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/frame.jpg", buf, sizeof(buf), &body), 200);
+    CHECK(body > 100 && (uint8_t)buf[0] == 0xff && (uint8_t)buf[1] == 0xd8);
     CHECK_INT(fetch(port, "GET", "/", buf, sizeof(buf), NULL), 200);
     CHECK(!strstr(buf, "secret"));
+    HAS(buf, "<a href=\"/cameras/cam%221/editor\">/cameras/cam&quot;1/editor</a>");
+    HAS(buf, "<a href=\"/cameras/cam%221/snapshot.jpg\">");
 
     so_http_set_stopping(h);
     CHECK_INT(fetch(port, "GET", "/healthz", buf, sizeof(buf), NULL), 503);

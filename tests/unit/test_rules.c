@@ -1,0 +1,243 @@
+/*
+ * Unit tests for detector/rules/rules.c, so_rules_set_camera() (hot reload): on a synthetic
+ * scene (a flat background, two boxes put down in two sidewalk zones), the open episodes of a
+ * zone kept by id and kind go on untouched, a removed zone's episode is reported cleared once
+ * with reason zone_removed (after image = the last frame, end = its media time), a new zone
+ * starts fresh, a zone whose kind changed counts as removed and added, new settings of a kept
+ * zone take effect, and NULL (camera removed) clears everything.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+#include "static_model.h"
+#include "testlib.h"
+
+#define W 160
+#define H 90
+#define FPS 5.0
+
+struct seen {
+    enum so_episode_action action;
+    char zone[16];
+    char episode[33];
+    char reason[16];
+    double end_s;
+    double now_s;       /* media time of the report's current frame */
+};
+
+struct log {
+    struct seen items[512];
+    int n;
+};
+
+static void on_report(void *opaque, const struct so_report *rep)
+{
+    struct log *l = opaque;
+    if (l->n >= 512) {
+        return;
+    }
+    struct seen *s = &l->items[l->n++];
+    s->action = rep->action;
+    snprintf(s->zone, sizeof(s->zone), "%s", rep->zone->id);
+    snprintf(s->episode, sizeof(s->episode), "%s", rep->episode->id);
+    snprintf(s->reason, sizeof(s->reason), "%s", rep->reason ? rep->reason : "");
+    s->end_s = rep->episode->end_s;
+    s->now_s = rep->now ? rep->now->media_s : -1;
+}
+
+static int count(const struct log *l, const char *zone, enum so_episode_action a)
+{
+    int n = 0;
+    for (int i = 0; i < l->n; i++) {
+        n += strcmp(l->items[i].zone, zone) == 0 && l->items[i].action == a;
+    }
+    return n;
+}
+
+static const struct seen *last(const struct log *l, const char *zone, enum so_episode_action a)
+{
+    for (int i = l->n - 1; i >= 0; i--) {
+        if (strcmp(l->items[i].zone, zone) == 0 && l->items[i].action == a) {
+            return &l->items[i];
+        }
+    }
+    return NULL;
+}
+
+/* Zones: left box area, right box area, an empty area at the top. */
+static struct so_pointf left_pts[] = {{0.05, 0.5}, {0.45, 0.5}, {0.45, 0.95}, {0.05, 0.95}};
+static struct so_pointf right_pts[] = {{0.55, 0.5}, {0.95, 0.5}, {0.95, 0.95}, {0.55, 0.95}};
+static struct so_pointf top_pts[] = {{0.3, 0.05}, {0.7, 0.05}, {0.7, 0.3}, {0.3, 0.3}};
+static struct so_pointf left_big[] = {{0.02, 0.45}, {0.48, 0.45}, {0.48, 0.98}, {0.02, 0.98}};
+
+static struct so_zone_cfg zone(const char *id, enum so_zone_kind kind, struct so_pointf *pts,
+                               double dwell)
+{
+    struct so_zone_cfg z = {
+        .id = (char *)id,
+        .kind = kind,
+        .polygon = {pts, 4},
+        .dwell_s = dwell,
+        .min_occupancy = 0.05,
+        .report_interval_s = 1,
+        .clear_s = 2,
+    };
+    so_schedule_init_always(&z.schedule);
+    return z;
+}
+
+static struct so_frame *frame(double t, bool boxes)
+{
+    struct so_frame *f = so_frame_alloc(W, H);
+    if (!f) {
+        abort();
+    }
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            bool in = boxes && y >= 55 && y < 80 && ((x >= 20 && x < 60) || (x >= 100 && x < 140));
+            uint8_t v = in ? 200 : (uint8_t)(90 + ((x / 4 + y / 4) & 1) * 20);
+            f->gray[(size_t)y * f->gray_stride + x] = v;
+            uint8_t *p = f->bgr + (size_t)y * f->bgr_stride + 3 * x;
+            p[0] = p[1] = p[2] = v;
+        }
+    }
+    f->media_s = t;
+    f->wall_s = 1.7e9 + t;
+    return f;
+}
+
+/* Feed frames from *t up to `until` (boxes present from 10 s on, after the model's 8 s
+ * warm-up). */
+static void run(struct so_rules *r, struct so_static_model *m, double *t, double until)
+{
+    for (; *t < until - 1e-9; *t += 1.0 / FPS) {
+        struct so_frame *f = frame(*t, *t >= 10.0);
+        so_static_model_update(m, f->gray, f->gray_stride, f->media_s);
+        so_rules_process(r, f, m, NULL, 0);
+        so_frame_unref(f);
+    }
+}
+
+int main(void)
+{
+    struct so_zone_cfg z1[] = {zone("a", SO_ZONE_SIDEWALK_OCCUPIED, left_pts, 3),
+                               zone("b", SO_ZONE_SIDEWALK_OCCUPIED, right_pts, 3)};
+    struct so_camera_cfg cam1 = {.id = (char *)"cam", .zones = z1, .n_zones = 2};
+    /* reload 1: a the same, b removed, c added (empty area) */
+    struct so_zone_cfg z2[] = {zone("a", SO_ZONE_SIDEWALK_OCCUPIED, left_pts, 3),
+                               zone("c", SO_ZONE_SIDEWALK_OCCUPIED, top_pts, 3)};
+    struct so_camera_cfg cam2 = {.id = (char *)"cam", .zones = z2, .n_zones = 2};
+    /* reload 2: a with other settings (bigger polygon, longer dwell), b back (fresh) */
+    struct so_zone_cfg z3[] = {zone("a", SO_ZONE_SIDEWALK_OCCUPIED, left_big, 30),
+                               zone("b", SO_ZONE_SIDEWALK_OCCUPIED, right_pts, 3)};
+    struct so_camera_cfg cam3 = {.id = (char *)"cam", .zones = z3, .n_zones = 2};
+    /* reload 3: a's kind changed: removed + added */
+    struct so_zone_cfg z4[] = {zone("a", SO_ZONE_STALL_ENCROACHMENT, left_pts, 3),
+                               zone("b", SO_ZONE_SIDEWALK_OCCUPIED, right_pts, 3)};
+    struct so_camera_cfg cam4 = {.id = (char *)"cam", .zones = z4, .n_zones = 2};
+
+    struct log log = {0};
+    struct so_static_model *m = so_static_model_create(W, H, NULL);
+    struct so_rules *r = so_rules_create(&cam1, W, H, on_report, &log);
+    CHECK(m && r);
+    if (!m || !r) {
+        return so_test_done();
+    }
+    double t = 0;
+
+    /* Nothing processed yet: a swap is only a swap. */
+    CHECK_INT(so_rules_set_camera(r, &cam1), 0);
+    CHECK_INT(log.n, 0);
+
+    run(r, m, &t, 30);
+    CHECK_INT(count(&log, "a", SO_EPISODE_OPENED), 1);
+    CHECK_INT(count(&log, "b", SO_EPISODE_OPENED), 1);
+    CHECK_INT(so_rules_open_count(r), 2);
+    const struct seen *oa = last(&log, "a", SO_EPISODE_OPENED);
+    const struct seen *ob = last(&log, "b", SO_EPISODE_OPENED);
+    char ep_a[33], ep_b[33];
+    snprintf(ep_a, sizeof(ep_a), "%s", oa ? oa->episode : "");
+    snprintf(ep_b, sizeof(ep_b), "%s", ob ? ob->episode : "");
+    double last_t = t - 1.0 / FPS;
+
+    /* Reload 1: b removed while open -> cleared once, zone_removed, at the last frame. */
+    int n0 = log.n;
+    CHECK_INT(so_rules_set_camera(r, &cam2), 0);
+    CHECK_INT(log.n, n0 + 1);
+    const struct seen *cb = last(&log, "b", SO_EPISODE_CLEARED_NOW);
+    CHECK(cb != NULL);
+    if (cb) {
+        CHECK_STR(cb->reason, "zone_removed");
+        CHECK_STR(cb->episode, ep_b);
+        CHECK_DBL(cb->end_s, last_t, 1e-6);
+        CHECK_DBL(cb->now_s, last_t, 1e-6);
+    }
+    CHECK_INT(so_rules_open_count(r), 1);
+    run(r, m, &t, 36);
+    CHECK_INT(count(&log, "a", SO_EPISODE_OPENED), 1);     /* no second opened */
+    const struct seen *ua = last(&log, "a", SO_EPISODE_UPDATE);
+    CHECK(ua && ua->now_s > last_t);
+    CHECK_STR(ua ? ua->episode : "", ep_a);                 /* the same episode goes on */
+    CHECK_INT(count(&log, "b", SO_EPISODE_CLEARED_NOW), 1);
+    CHECK_INT(count(&log, "c", SO_EPISODE_OPENED), 0);     /* an empty new zone: nothing */
+    CHECK_INT(count(&log, "a", SO_EPISODE_CLEARED_NOW), 0);
+
+    /* Reload 2: a keeps its episode under new settings; b comes back fresh and opens again
+     * after its dwell (a new episode); c goes, nothing was open there. */
+    n0 = log.n;
+    CHECK_INT(so_rules_set_camera(r, &cam3), 0);
+    CHECK_INT(log.n, n0);
+    CHECK_INT(so_rules_open_count(r), 1);
+    run(r, m, &t, 44);
+    CHECK_INT(count(&log, "a", SO_EPISODE_OPENED), 1);
+    ua = last(&log, "a", SO_EPISODE_UPDATE);
+    CHECK_STR(ua ? ua->episode : "", ep_a);
+    CHECK_INT(count(&log, "b", SO_EPISODE_OPENED), 2);
+    ob = last(&log, "b", SO_EPISODE_OPENED);
+    CHECK(ob && strcmp(ob->episode, ep_b) != 0);
+    CHECK_INT(so_rules_open_count(r), 2);
+
+    /* Reload 3: a's kind changed: its episode is cleared (zone_removed); the new a opens a
+     * new episode later; b untouched. */
+    n0 = log.n;
+    CHECK_INT(so_rules_set_camera(r, &cam4), 0);
+    CHECK_INT(log.n, n0 + 1);
+    const struct seen *ca = last(&log, "a", SO_EPISODE_CLEARED_NOW);
+    CHECK(ca && strcmp(ca->reason, "zone_removed") == 0 && strcmp(ca->episode, ep_a) == 0);
+    run(r, m, &t, 52);
+    CHECK_INT(count(&log, "a", SO_EPISODE_OPENED), 2);
+    oa = last(&log, "a", SO_EPISODE_OPENED);
+    CHECK(oa && strcmp(oa->episode, ep_a) != 0);
+    CHECK_INT(count(&log, "b", SO_EPISODE_CLEARED_NOW), 1);
+
+    /* Camera removed: every open episode cleared, zone_removed. */
+    n0 = log.n;
+    CHECK_INT(so_rules_set_camera(r, NULL), 0);
+    CHECK_INT(log.n, n0 + 2);
+    for (int i = n0; i < log.n; i++) {
+        CHECK_INT(log.items[i].action, SO_EPISODE_CLEARED_NOW);
+        CHECK_STR(log.items[i].reason, "zone_removed");
+    }
+    CHECK_INT(so_rules_open_count(r), 0);
+    run(r, m, &t, 54);
+    CHECK_INT(log.n, n0 + 2);
+
+    /* Normal clears still say "left". */
+    CHECK_INT(so_rules_set_camera(r, &cam1), 0);
+    run(r, m, &t, 70);
+    n0 = log.n;
+    for (double end = t + 8; t < end; t += 1.0 / FPS) {
+        struct so_frame *f = frame(t, false);
+        so_static_model_update(m, f->gray, f->gray_stride, f->media_s);
+        so_rules_process(r, f, m, NULL, 0);
+        so_frame_unref(f);
+    }
+    const struct seen *left = last(&log, "a", SO_EPISODE_CLEARED_NOW);
+    CHECK(left && left - log.items >= n0 && strcmp(left->reason, "left") == 0);
+
+    so_rules_destroy(r);
+    so_static_model_destroy(m);
+    return so_test_done();
+}
