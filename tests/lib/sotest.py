@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -41,8 +42,11 @@ results = []
 
 
 def check(ok, name):
-    """Print "ok N - name" or "not ok N - name" (name folded onto one line); returns bool(ok)."""
-    name = " ".join(str(name).split())
+    """Print "ok N - name" or "not ok N - name" (name folded onto one line); returns bool(ok).
+    A "# skip" or "# todo" in the name (quoted output) would be read as a TAP directive and
+    could turn a failure into an expected one: its "#" is written "(hash)"."""
+    name = re.sub(r"#(?=\s*(?:skip|todo))", "(hash)", " ".join(str(name).split()),
+                  flags=re.I)
     results.append((bool(ok), name))
     print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}", flush=True)
     return bool(ok)

@@ -54,6 +54,9 @@ def case_tap():
                "sys.exit(sotest.finish())")
     check(r.returncode == 1 and r.stdout == "ok 1 - a\nnot ok 2 - b c\n1..2\n",
           f"a failed check: 'not ok', plan 1..2, exit 1 ({r.returncode} {r.stdout!r})")
+    r = run_py("import sotest; sotest.check(0, 'got # TODO x'); sotest.check(1, '#skip')")
+    check(r.stdout == "not ok 1 - got (hash) TODO x\nok 2 - (hash)skip\n",
+          f"a '# TODO' / '# skip' in a name is not a TAP directive ({r.stdout!r})")
     r = run_py("import sotest, sys; sys.exit(sotest.finish())")
     check(r.returncode == 1, "no check at all is not a pass")
     env = {k: "" for k in ("CI",)}
