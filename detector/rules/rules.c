@@ -268,11 +268,13 @@ static const struct so_track *blob_track(const struct so_track *tracks, int n_tr
 }
 
 /*
- * Is the thing in box b in the zone (its ground point, the bottom-centre, inside)? A vehicle
- * already followed stays in while its ground point is within GROUND_SLACK of its box's size of
- * the zone: a zone edge drawn along a parked car must not make the car leave and come back as
- * the detector's box jitters by a few pixels.
+ * Is the thing in box b in the zone: its ground point, the bottom-centre, inside, give or take
+ * GROUND_JITTER of the box's size (a detector's box edges move by that much from one look to
+ * the next, shadows and wheels included)? A vehicle already followed stays in while its ground
+ * point is within GROUND_SLACK of the zone: a zone edge drawn along a parked car must not make
+ * the car leave and come back as its box jitters.
  */
+#define GROUND_JITTER 0.05
 #define GROUND_SLACK 0.15
 
 static bool grounded(const struct zone_state *z, const struct so_box *b, bool followed)
@@ -281,10 +283,8 @@ static bool grounded(const struct zone_state *z, const struct so_box *b, bool fo
     if (so_zone_mask_contains(z->zm, gx, gy)) {
         return true;
     }
-    if (!followed) {
-        return false;
-    }
-    double dx = GROUND_SLACK * b->w, dy = GROUND_SLACK * b->h;
+    double slack = followed ? GROUND_SLACK : GROUND_JITTER;
+    double dx = slack * b->w, dy = slack * b->h;
     return so_zone_mask_contains(z->zm, gx - dx, gy) || so_zone_mask_contains(z->zm, gx + dx, gy) ||
            so_zone_mask_contains(z->zm, gx, gy - dy) || so_zone_mask_contains(z->zm, gx, gy + dy);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """End-to-end: run the real detector on one clip with a truth file and score it strictly.
 
-Usage: run_truth.py [--model NAME] [--from S] BIN TRUTH.yaml    (a clip of the shared assets)
+Usage: run_truth.py [--model NAME] [--from S] [--keyframes G] BIN TRUTH.yaml  (a shared clip)
        run_truth.py [--model NAME] BIN --scene NAME OUTDIR     (a scene from scripts/gen-scene)
 
 --model runs the clip with that object detector configured (detector.model), whatever the
@@ -11,6 +11,10 @@ clip's own config says.
 place then is in the first frame, as after a restart of the detector beside a live camera. The
 truth is shifted to match: an event under way at S starts at 0 (ARCHITECTURE: an object present
 in the first analysed frame started at that frame's time); events over before S are dropped.
+
+--keyframes G re-encodes the clip the way an IP camera sends it (25 fps, a key frame every G
+seconds, no B-frames) and runs it with `decode: keyframes`; the tolerance grows by G (issue 6:
+every episode within the tolerance plus one GOP).
 
 A truth file may list `health: [moved, live]`: the camera health changes an operator must see
 after the first `live`, checked on the PUB feed (outputs.publish, a free local port), each
@@ -65,18 +69,26 @@ class HealthFeed:
         return True
 
 
-def cut(truth_path, cfg, start, tmp):
-    """Re-encode the camera's clip from `start` into tmp and write the shifted truth there;
-    returns the new truth's path."""
+def reencode(truth_path, cfg, tmp, start=0.0, gop_s=None):
+    """Re-encode the camera's clip into tmp, from `start` (--from) and/or as a camera sends it
+    (--keyframes: 25 fps, a key frame every gop_s, no B-frames), and write the matching truth
+    there; returns the new truth's path."""
     import yaml
     truth = yaml.safe_load(open(truth_path))
     cam = cfg["cameras"][0]
-    clip = os.path.join(tmp, "cut.mp4")
+    clip = os.path.join(tmp, "reencoded.mp4")
+    enc = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18"]
+    if gop_s:
+        gop = str(int(round(gop_s * 25)))
+        enc = ["-vf", "fps=25"] + enc + ["-bf", "0", "-g", gop, "-keyint_min", gop,
+                                         "-sc_threshold", "0"]
+        cam["decode"] = "keyframes"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-ss", str(start), "-i", cam["url"],
-                    "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", clip],
-                   check=True)
+                    "-an"] + enc + [clip], check=True)
     cam["url"] = clip
     tol = truth.get("tolerance_s", 5)
+    if gop_s:   # issue 6: every episode within the tolerance plus one GOP
+        truth["tolerance_s"] = tol + gop_s
     events = []
     for ev in truth["events"]:
         if ev.get("end") is not None and ev["end"] <= start + tol:
@@ -87,10 +99,12 @@ def cut(truth_path, cfg, start, tmp):
             ev["end"] = round(ev["end"] - start, 3)
         events.append(ev)
     truth["events"] = events
-    truth["clip"] = "cut.mp4"
-    path = os.path.join(tmp, "cut.truth.yaml")
+    truth["clip"] = "reencoded.mp4"
+    path = os.path.join(tmp, "reencoded.truth.yaml")
     yaml.safe_dump(truth, open(path, "w"))
-    print(f"clip cut at {start} s; truth: {events}")
+    print(f"clip from {start} s" + (f", key frames only, GOP {gop_s} s" if gop_s else "") +
+          f"; tolerance {truth['tolerance_s'] if 'tolerance_s' in truth else tol} s; "
+          f"truth: {events}")
     return path
 
 
@@ -104,6 +118,11 @@ def main(argv):
     if "--from" in argv:
         i = argv.index("--from")
         start_from = float(argv[i + 1])
+        del argv[i:i + 2]
+    gop_s = None
+    if "--keyframes" in argv:
+        i = argv.index("--keyframes")
+        gop_s = float(argv[i + 1])
         del argv[i:i + 2]
     binary = argv[1]
     if argv[2] == "--scene":
@@ -122,8 +141,8 @@ def main(argv):
     with tempfile.TemporaryDirectory() as tmp:
         events = os.path.join(tmp, "events.jsonl")
         cfg = load_config(config)
-        if start_from is not None:
-            truth = cut(truth, cfg, start_from, tmp)
+        if start_from is not None or gop_s:
+            truth = reencode(truth, cfg, tmp, start_from or 0.0, gop_s)
         cfg.setdefault("detector", {})["state_dir"] = os.path.join(tmp, "state")
         if model:
             cfg["detector"]["model"] = model
