@@ -84,6 +84,7 @@ struct camera_run {
     struct so_live live;        /* published for the HTTP server after each frame */
     double debug_next;
     struct so_view_check *view; /* camera moved / tampered; the analysis thread's own */
+    bool view_off;              /* moved or tampered by the view check (analysis thread only) */
     int view_w, view_h;
 };
 
@@ -190,12 +191,14 @@ static int view_step(struct camera_run *c, const struct so_frame *f)
         if (setup_analysis(c, f) < 0) {
             return -ENOMEM;
         }
+        c->view_off = false;
         on_health(c, SO_HEALTH_LIVE, r.reason);
     } else if (r.changed && off) {
         so_warn(c->id, "camera %s: %s; rules suspended", so_health_name(h), r.reason);
+        c->view_off = true;
         on_health(c, h, r.reason);
-    } else if (r.changed && (atomic_load(&c->health) == (int)SO_HEALTH_MOVED ||
-                             atomic_load(&c->health) == (int)SO_HEALTH_TAMPERED)) {
+    } else if (r.changed && c->view_off) {
+        c->view_off = false;
         /* Back at the preset, maybe a pixel or two off: the static model moves with the scene
          * (else every edge would come to rest as an object). */
         int dx = 0, dy = 0;
@@ -722,7 +725,7 @@ static void http_update(struct runner *rn)
     }
     for (size_t i = 0; i < rn->n_cams; i++) {
         struct camera_run *c = rn->cams[i];
-        hc[i] = (struct so_http_camera){c->cfg, c->source, &c->live};
+        hc[i] = (struct so_http_camera){c->cfg, c->source, &c->live, &c->health};
     }
     so_http_set_cameras(rn->http, hc, rn->n_cams);
     free(hc);
@@ -741,7 +744,7 @@ static struct so_http *start_http(struct runner *rn)
     }
     for (size_t i = 0; i < rn->n_cams; i++) {
         struct camera_run *c = rn->cams[i];
-        hc[i] = (struct so_http_camera){c->cfg, c->source, &c->live};
+        hc[i] = (struct so_http_camera){c->cfg, c->source, &c->live, &c->health};
     }
     struct so_http_opts ho = {.listen = rn->base->http_listen, .cameras = hc,
                               .n_cameras = rn->n_cams, .outputs = rn->outputs};
@@ -1095,9 +1098,22 @@ int so_cmd_run(const struct so_run_opts *opts)
     so_http_set_stopping(rn.http);      /* /healthz: 503 from here on */
     for (size_t i = 0; i < rn.n_cams; i++) {
         so_source_stop(rn.cams[i]->source);
-        if (signalled) {    /* abort grabs (stop within 2 s): queued events keep analysis images */
-            so_evidence_worker_stop(rn.cams[i]->evidence);
+    }
+    /* Inputs ended: the last events still get their evidence stills, but SIGINT/SIGTERM must
+     * still stop the process within 2 s while grabs (up to 5 s each) are under way. */
+    for (size_t i = 0; i < rn.n_cams && !signalled; i++) {
+        while (!signalled && !so_evidence_worker_idle(rn.cams[i]->evidence)) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            int sig = sigtimedwait(&sigs, NULL, &ts);
+            if (sig == SIGINT || sig == SIGTERM) {
+                so_info("run", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+                signalled = true;
+            }
         }
+    }
+    for (size_t i = 0; i < rn.n_cams && signalled; i++) {
+        /* abort grabs (stop within 2 s): queued events keep their analysis images */
+        so_evidence_worker_stop(rn.cams[i]->evidence);
     }
     so_http_destroy(rn.http);           /* before the cameras it borrows */
     for (size_t i = 0; i < rn.n_cams; i++) {

@@ -132,6 +132,8 @@ int so_evidence_render(const struct so_report *rep, struct so_frame *frame, cons
     return render_scene(&sc, &v, frame->wall_s, role, quality, out);
 }
 
+static json_t *seconds_or_null(double media);
+
 int so_event_replace_evidence(struct so_event *ev, const char *role,
                               const struct so_frame *still)
 {
@@ -164,6 +166,14 @@ int so_event_replace_evidence(struct so_event *ev, const char *role,
     json_object_set_new(item, "width", json_integer(e->width));
     json_object_set_new(item, "height", json_integer(e->height));
     json_object_set_new(item, "source", json_string("evidence_url"));
+    /* When the picture was taken: its media time in a file; a live stream's picture is as old
+     * as the grab (after the analysis frame, by the time the grab took), said as wall time. */
+    json_object_set_new(item, "media_s", seconds_or_null(still->wall_s > 0 ? -1 : still->media_s));
+    if (still->wall_s > 0) {
+        char buf[40];
+        json_object_set_new(item, "taken_at",
+                            json_string(so_time_iso8601(still->wall_s, buf, sizeof(buf))));
+    }
     return 0;
 }
 

@@ -48,6 +48,7 @@ struct so_evidence_worker {
     pthread_cond_t cond;
     struct node *head, *tail;
     bool closing;           /* destroy: leave once the queue is empty */
+    bool busy;              /* an event is out of the queue, being grabbed for */
 };
 
 /* Replace the event's confirm (opened) / after (cleared) image with one from the main stream. */
@@ -98,11 +99,13 @@ static void *worker_main(void *arg)
         if (!w->head) {
             w->tail = NULL;
         }
+        w->busy = true;
         pthread_mutex_unlock(&w->lock);
         grab_for(w, n->ev);
         so_outputs_submit(w->outputs, n->ev);
         free(n);
         pthread_mutex_lock(&w->lock);
+        w->busy = false;
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
@@ -154,6 +157,17 @@ void so_evidence_worker_submit(struct so_evidence_worker *w, struct so_event *ev
     w->tail = n;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
+}
+
+bool so_evidence_worker_idle(struct so_evidence_worker *w)
+{
+    if (!w) {
+        return true;
+    }
+    pthread_mutex_lock(&w->lock);
+    bool idle = !w->head && !w->busy;
+    pthread_mutex_unlock(&w->lock);
+    return idle;
 }
 
 void so_evidence_worker_stop(struct so_evidence_worker *w)

@@ -38,6 +38,9 @@ void so_evidence_worker_submit(struct so_evidence_worker *w, struct so_event *ev
  */
 void so_evidence_worker_stop(struct so_evidence_worker *w);
 
+/* Nothing queued and no grab under way (every event handed to the outputs)? Accepts NULL. */
+bool so_evidence_worker_idle(struct so_evidence_worker *w);
+
 /*
  * Hand everything queued to the outputs (with grabs unless stopped: at the end of a file input
  * the last events still get their still), join the thread and free. Accepts NULL.

@@ -21,6 +21,7 @@
 #ifndef SO_HTTP_HTTP_H
 #define SO_HTTP_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -32,6 +33,9 @@ struct so_http_camera {
     const struct so_camera_cfg *cfg;    /* id, zones, privacy masks */
     struct so_source *source;           /* frame counters and health; NULL: none (not started) */
     struct so_live *live;               /* what the analysis thread publishes */
+    const atomic_int *health;           /* the camera's health as published (enum so_health,
+                                         * -1 before any), including moved/tampered from the
+                                         * view check; NULL: the source's own (live/blind) */
 };
 
 struct so_http_opts {

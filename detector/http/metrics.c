@@ -92,7 +92,11 @@ static void camera_families(FILE *f, const struct so_http_camera *cams, size_t n
         for (int h = SO_HEALTH_LIVE; h <= SO_HEALTH_TAMPERED; h++) {
             fputs("streetorder_camera_health{camera=\"", f);
             label_value(f, cams[i].cfg->id);
-            bool on = fig[i].has_source && (int)fig[i].src.health == h;
+            int now = cams[i].health ? atomic_load(cams[i].health) : -1;
+            if (now < 0 && fig[i].has_source) {
+                now = (int)fig[i].src.health;
+            }
+            bool on = now == h;
             fprintf(f, "\",health=\"%s\"} %d\n", so_health_name((enum so_health)h), on);
         }
     }

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libavcodec/avcodec.h>
@@ -280,6 +281,12 @@ int so_grab_still(const struct so_grab_opts *opts, struct so_frame **out)
     }
     if (r >= 0) {
         r = convert(&g, out);
+        if (r >= 0 && live) {   /* a live picture: when it was taken, not a media time */
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            (*out)->wall_s = (double)now.tv_sec + now.tv_nsec * 1e-9;
+            (*out)->media_s = -1;
+        }
     } else {
         r = interrupt_reason(&g, r);
     }

@@ -32,8 +32,8 @@ struct so_grab_opts {
 };
 
 /*
- * Grab one picture as a BGR frame at its native size (both planes filled; media_s set to the
- * picture's media time for files, wall_s 0). Returns 0 and a frame the caller owns (unref it);
+ * Grab one picture as a BGR frame at its native size (both planes filled; files: media_s the
+ * picture's media time, wall_s 0; live streams: media_s -1, wall_s when it was received). Returns 0 and a frame the caller owns (unref it);
  * AVERROR_EXIT when `stop` was set, AVERROR(ETIMEDOUT) past the deadline, another negative
  * AVERROR when the input cannot be opened or decoded. Logs nothing: the caller knows whether a
  * failure matters (and logs the URL redacted).

@@ -194,6 +194,15 @@ int main(void)
     CHECK(!strstr(m, "secret"));
     free(m);
 
+    /* The health the camera published wins over the source's own (the view check's moved). */
+    atomic_int published;
+    atomic_init(&published, SO_HEALTH_MOVED);
+    struct so_http_camera moved = {&cam, NULL, &live, &published};
+    m = so_http_metrics(&moved, 1, NULL, &len);
+    HAS(m, "streetorder_camera_health{camera=\"cam\\\"1\",health=\"moved\"} 1\n");
+    HAS(m, "streetorder_camera_health{camera=\"cam\\\"1\",health=\"live\"} 0\n");
+    free(m);
+
     int port = free_port();
     char listen_at[64];
     snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", port);
