@@ -465,6 +465,11 @@ static void detect(struct camera_run *c, struct so_frame *f)
             if (!(need & (1u << r))) {
                 continue;
             }
+            if (so_source_stopping(c->source)) {   /* up to 9 looks: stop within 2 s */
+                tick = false;
+                n = 0;
+                break;
+            }
             c->dstats.inferences++;
             if (so_detector_run(c->detector, &img, r ? &c->rois[r - 1] : NULL, &filter, dets + n,
                                 MAX_DETECTIONS - n, &got) < 0) {

@@ -840,6 +840,11 @@ int so_source_next(struct so_source *s, struct so_frame **out)
     return r;
 }
 
+bool so_source_stopping(const struct so_source *s)
+{
+    return stopping(s);
+}
+
 void so_source_stop(struct so_source *s)
 {
     if (!s) {

@@ -80,6 +80,9 @@ int so_source_next(struct so_source *src, struct so_frame **out);
 /* Ask the source to stop: wakes so_source_next() and interrupts I/O. Thread-safe, idempotent. */
 void so_source_stop(struct so_source *src);
 
+/* Has so_source_stop() been called? (Long work on a frame can give up early.) Any thread. */
+bool so_source_stopping(const struct so_source *src);
+
 void so_source_get_stats(struct so_source *src, struct so_source_stats *out);
 
 /* Stop, join the decode thread and free. Accepts NULL. */
