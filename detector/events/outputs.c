@@ -57,6 +57,7 @@ struct so_outputs {
     pthread_mutex_t lat_lock;   /* decode-to-event latencies, a ring of the latest */
     float lat[SO_LATENCY_WINDOW];
     unsigned long lat_n;
+    double lat_sum;
 };
 
 int so_mkdirs(const char *path)
@@ -267,7 +268,9 @@ static void handle_event(struct so_outputs *o, struct so_event *ev)
     free(json);
     if (ev->ready_mono > 0) {
         pthread_mutex_lock(&o->lat_lock);
-        o->lat[o->lat_n++ % SO_LATENCY_WINDOW] = (float)(so_time_mono() - ev->ready_mono);
+        double l = so_time_mono() - ev->ready_mono;
+        o->lat[o->lat_n++ % SO_LATENCY_WINDOW] = (float)l;
+        o->lat_sum += l;
         pthread_mutex_unlock(&o->lat_lock);
     }
     save_seq(o);
@@ -375,6 +378,7 @@ void so_outputs_latency(struct so_outputs *o, struct so_latency_stats *out)
     size_t n = o->lat_n < SO_LATENCY_WINDOW ? o->lat_n : SO_LATENCY_WINDOW;
     memcpy(v, o->lat, n * sizeof(*v));
     out->n = o->lat_n;
+    out->sum = o->lat_sum;
     pthread_mutex_unlock(&o->lat_lock);
     if (n) {
         qsort(v, n, sizeof(*v), cmp_float);

@@ -49,6 +49,7 @@ void so_outputs_health(struct so_outputs *o, const char *camera_id, const char *
 struct so_latency_stats {
     unsigned long n;
     double p50, p99, max;
+    double sum;             /* of all n, seconds */
 };
 void so_outputs_latency(struct so_outputs *o, struct so_latency_stats *out);
 

@@ -144,6 +144,19 @@ static void delivery_families(FILE *f, struct so_outputs *outputs)
     family(f, "streetorder_events_lost_total", "counter",
            "Events that could not be journalled in the outbox (quota or disk full).");
     fprintf(f, "streetorder_events_lost_total %lu\n", lost);
+    struct so_latency_stats lat = {0};
+    if (outputs) {
+        so_outputs_latency(outputs, &lat);
+    }
+    family(f, "streetorder_event_latency_seconds", "summary",
+           "From the decoding of the frame that decided an event to the event written "
+           "everywhere (outbox, files, live feed); quantiles over the last 4096 events.");
+    if (lat.n) {
+        fprintf(f, "streetorder_event_latency_seconds{quantile=\"0.5\"} %.6f\n", lat.p50);
+        fprintf(f, "streetorder_event_latency_seconds{quantile=\"0.99\"} %.6f\n", lat.p99);
+    }
+    fprintf(f, "streetorder_event_latency_seconds_count %lu\n", lat.n);
+    fprintf(f, "streetorder_event_latency_seconds_sum %.6f\n", lat.sum);
     family(f, "streetorder_delivery_enabled", "gauge",
            "1 when reliable delivery to the platform is configured (outputs.deliver).");
     fprintf(f, "streetorder_delivery_enabled %d\n", d.enabled);

@@ -39,7 +39,8 @@ FAMILIES = [
     "streetorder_camera_health", "streetorder_episodes_open",
     "streetorder_episodes_opened_total", "streetorder_episodes_cleared_total",
     "streetorder_analysis_last_seconds", "streetorder_analysis_seconds",
-    "streetorder_events_total", "streetorder_delivery_outbox_depth",
+    "streetorder_events_total", "streetorder_event_latency_seconds",
+    "streetorder_delivery_outbox_depth",
     "streetorder_delivery_oldest_unacked_age_seconds", "streetorder_delivery_acks_total",
     "streetorder_delivery_resends_total",
 ]
