@@ -190,8 +190,8 @@ static float median(float *v, int n)
     return so_kth_smallest(v, n, n / 2 + 1);
 }
 
-/* Sorted window of n values: insert v / remove one value equal to v. */
-static int window_insert(float *win, int n, float v)
+/* Sorted window of n values: the first index whose value is not below v. */
+static int lower_bound(const float *win, int n, float v)
 {
     int lo = 0, hi = n;
     while (lo < hi) {
@@ -202,6 +202,13 @@ static int window_insert(float *win, int n, float v)
             hi = mid;
         }
     }
+    return lo;
+}
+
+/* Insert v / remove one value equal to v. */
+static int window_insert(float *win, int n, float v)
+{
+    int lo = lower_bound(win, n, v);
     memmove(win + lo + 1, win + lo, sizeof(float) * (size_t)(n - lo));
     win[lo] = v;
     return n + 1;
@@ -209,15 +216,7 @@ static int window_insert(float *win, int n, float v)
 
 static int window_remove(float *win, int n, float v)
 {
-    int lo = 0, hi = n;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (win[mid] < v) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
+    int lo = lower_bound(win, n, v);
     memmove(win + lo, win + lo + 1, sizeof(float) * (size_t)(n - lo - 1));
     return n - 1;
 }

@@ -249,6 +249,35 @@ static void mean_std(const float *t, size_t n, double *mean, double *std)
     *std = var > 0 ? sqrt(var) : 0;
 }
 
+/* Sums for a zero-mean normalised cross-correlation of two-channel samples (a, b). */
+struct ncc {
+    double sa, sb, saa, sbb, sab;
+    long n;
+};
+
+static inline void ncc_add(struct ncc *c, double a1, double a2, double b1, double b2)
+{
+    c->sa += a1 + a2;
+    c->sb += b1 + b2;
+    c->saa += a1 * a1 + a2 * a2;
+    c->sbb += b1 * b1 + b2 * b2;
+    c->sab += a1 * b1 + a2 * b2;
+    c->n += 2;
+}
+
+/* The correlation, or 0 when either side's variance is at most `flat` per sample. */
+static double ncc_value(const struct ncc *c, double flat)
+{
+    if (c->n == 0) {
+        return 0;
+    }
+    double va = c->saa - c->sa * c->sa / c->n, vb = c->sbb - c->sb * c->sb / c->n;
+    if (va <= flat * c->n || vb <= flat * c->n) {
+        return 0;
+    }
+    return (c->sab - c->sa * c->sb / c->n) / sqrt(va * vb);
+}
+
 /*
  * ZNCC of the reference gradients over [x0,x1)x[y0,y1) with the current ones shifted by
  * (dx, dy) (the caller keeps the shifted window inside the thumbnail). Both channels count as
@@ -257,33 +286,19 @@ static void mean_std(const float *t, size_t n, double *mean, double *std)
 static double zncc(const struct so_view_check *v, int x0, int y0, int x1, int y1, int dx, int dy,
                    double *ref_rms)
 {
-    double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-    long n = 0;
+    struct ncc c = {0};
     for (int y = y0; y < y1; y++) {
         const float *ax = v->rgx + (size_t)y * v->tw, *ay = v->rgy + (size_t)y * v->tw;
         const float *bx = v->gx + (size_t)(y + dy) * v->tw + dx;
         const float *by = v->gy + (size_t)(y + dy) * v->tw + dx;
         for (int x = x0; x < x1; x++) {
-            double a1 = ax[x], a2 = ay[x], b1 = bx[x], b2 = by[x];
-            sa += a1 + a2;
-            sb += b1 + b2;
-            saa += a1 * a1 + a2 * a2;
-            sbb += b1 * b1 + b2 * b2;
-            sab += a1 * b1 + a2 * b2;
-            n += 2;
+            ncc_add(&c, ax[x], ay[x], bx[x], by[x]);
         }
     }
-    if (n == 0) {
-        return 0;
+    if (ref_rms && c.n) {
+        *ref_rms = sqrt(c.saa / c.n);
     }
-    double va = saa - sa * sa / n, vb = sbb - sb * sb / n, cov = sab - sa * sb / n;
-    if (ref_rms) {
-        *ref_rms = sqrt(saa / n);
-    }
-    if (va <= 1e-6 * n || vb <= 1e-6 * n) {
-        return 0;
-    }
-    return cov / sqrt(va * vb);
+    return ncc_value(&c, 1e-6);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -540,24 +555,16 @@ double so_view_align(const float *ref, const uint8_t *gray, int stride, int w, i
     double best = -2;
     for (int sy = -r; sy <= r; sy++) {
         for (int sx = -r; sx <= r; sx++) {
-            double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-            long n = 0;
+            struct ncc c = {0};
             for (int y = r + 1; y < h - r - 1; y += 2) {
                 const float *a = ref + (size_t)y * w;
                 const uint8_t *b = gray + (size_t)(y + sy) * stride + sx;
                 for (int x = r + 1; x < w - r - 1; x += 2) {
-                    double a1 = a[x + 1] - a[x - 1], a2 = a[x + w] - a[x - w];
-                    double b1 = b[x + 1] - b[x - 1], b2 = b[x + stride] - b[x - stride];
-                    sa += a1 + a2;
-                    sb += b1 + b2;
-                    saa += a1 * a1 + a2 * a2;
-                    sbb += b1 * b1 + b2 * b2;
-                    sab += a1 * b1 + a2 * b2;
-                    n += 2;
+                    ncc_add(&c, a[x + 1] - a[x - 1], a[x + w] - a[x - w], b[x + 1] - b[x - 1],
+                            b[x + stride] - b[x - stride]);
                 }
             }
-            double va = saa - sa * sa / n, vb = sbb - sb * sb / n;
-            double z = va > 0 && vb > 0 ? (sab - sa * sb / n) / sqrt(va * vb) : 0;
+            double z = ncc_value(&c, 0);
             /* Ties go to the smaller shift: no move unless the scene really moved. */
             if (z > best + 1e-9 || (fabs(z - best) <= 1e-9 && abs(sx) + abs(sy) <
                                                                 abs(*dx) + abs(*dy))) {

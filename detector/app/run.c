@@ -719,11 +719,9 @@ static int camera_set_zones(struct camera_run *c, const struct so_camera_cfg *cf
 }
 
 /* Serve the current cameras on HTTP (waits for the requests in progress). */
-static void http_update(struct runner *rn)
+/* The HTTP server's view of the running cameras (malloc()ed, n_cams entries; caller frees). */
+static struct so_http_camera *http_cameras(const struct runner *rn)
 {
-    if (!rn->http) {
-        return;
-    }
     struct so_http_camera *hc = calloc(rn->n_cams ? rn->n_cams : 1, sizeof(*hc));
     if (!hc) {
         abort();
@@ -732,6 +730,15 @@ static void http_update(struct runner *rn)
         struct camera_run *c = rn->cams[i];
         hc[i] = (struct so_http_camera){c->cfg, c->source, &c->live, &c->health};
     }
+    return hc;
+}
+
+static void http_update(struct runner *rn)
+{
+    if (!rn->http) {
+        return;
+    }
+    struct so_http_camera *hc = http_cameras(rn);
     so_http_set_cameras(rn->http, hc, rn->n_cams);
     free(hc);
 }
@@ -743,14 +750,7 @@ static struct so_http *start_http(struct runner *rn)
     if (!rn->base->http_listen) {
         return NULL;
     }
-    struct so_http_camera *hc = calloc(rn->n_cams ? rn->n_cams : 1, sizeof(*hc));
-    if (!hc) {
-        abort();
-    }
-    for (size_t i = 0; i < rn->n_cams; i++) {
-        struct camera_run *c = rn->cams[i];
-        hc[i] = (struct so_http_camera){c->cfg, c->source, &c->live, &c->health};
-    }
+    struct so_http_camera *hc = http_cameras(rn);
     struct so_http_opts ho = {.listen = rn->base->http_listen, .cameras = hc,
                               .n_cameras = rn->n_cams, .outputs = rn->outputs};
     struct so_http *http = so_http_create(&ho);

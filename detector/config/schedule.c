@@ -298,6 +298,26 @@ int so_schedule_first_clear(const struct so_schedule *s)
     return -1;
 }
 
+bool so_schedule_next_run(const struct so_schedule *s, int clear, int *pos, int *start,
+                          int *len)
+{
+    while (*pos < SO_MINUTES_PER_WEEK) {
+        int m = (clear + ++*pos) % SO_MINUTES_PER_WEEK;
+        if (!so_schedule_active_at(s, m)) {
+            continue;
+        }
+        int n = 0;
+        while (so_schedule_active_at(s, (m + n) % SO_MINUTES_PER_WEEK)) {
+            n++;
+        }
+        *pos += n - 1;
+        *start = m;
+        *len = n;
+        return true;
+    }
+    return false;
+}
+
 char *so_schedule_describe(const struct so_schedule *s, char *out, size_t size)
 {
     if (!size) {
@@ -318,21 +338,13 @@ char *so_schedule_describe(const struct so_schedule *s, char *out, size_t size)
     struct run runs[64];
     size_t n_runs = 0;
     bool truncated = false;
-    for (int i = 1; i <= SO_MINUTES_PER_WEEK; i++) {
-        int m = (clear + i) % SO_MINUTES_PER_WEEK;
-        if (!so_schedule_active_at(s, m)) {
-            continue;
-        }
-        int len = 0;
-        while (so_schedule_active_at(s, (m + len) % SO_MINUTES_PER_WEEK)) {
-            len++;
-        }
+    int at = 0, run_start, run_len;
+    while (so_schedule_next_run(s, clear, &at, &run_start, &run_len)) {
         if (n_runs < sizeof(runs) / sizeof(runs[0])) {
-            runs[n_runs++] = (struct run){m, len};
+            runs[n_runs++] = (struct run){run_start, run_len};
         } else {
             truncated = true;
         }
-        i += len - 1;
     }
     if (n_runs == 0) {
         append(out, size, &pos, "never");

@@ -38,6 +38,15 @@ bool so_schedule_active_at(const struct so_schedule *s, int minute_of_week);
  * minute is (a schedule's windows are then best said as the whole week). */
 int so_schedule_first_clear(const struct so_schedule *s);
 
+/*
+ * The runs of enforced minutes, in order, each starting after a clear minute so that none is
+ * split by the end of the week. `clear` is so_schedule_first_clear() (must be >= 0); start with
+ * *pos = 0. Sets the run's first minute of the week and its length; false when there is none
+ * left.
+ */
+bool so_schedule_next_run(const struct so_schedule *s, int clear, int *pos, int *start,
+                          int *len);
+
 /* Is Unix time `t` enforced, in the process's local time zone (TZ)? */
 bool so_schedule_active(const struct so_schedule *s, double unix_time);
 

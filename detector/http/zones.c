@@ -102,16 +102,8 @@ static json_t *schedule_windows(const struct so_schedule *s)
     if (!g) {
         abort();
     }
-    for (int i = 1; i <= SO_MINUTES_PER_WEEK; i++) {
-        int m = (clear + i) % SO_MINUTES_PER_WEEK;
-        if (!so_schedule_active_at(s, m)) {
-            continue;
-        }
-        int len = 0;
-        while (so_schedule_active_at(s, (m + len) % SO_MINUTES_PER_WEEK)) {
-            len++;
-        }
-        i += len - 1;
+    int pos = 0, m, len;
+    while (so_schedule_next_run(s, clear, &pos, &m, &len)) {
         while (len > 0) {
             int day = (m / 1440) % 7, tod = m % 1440;
             if (tod + len <= 1440) {
