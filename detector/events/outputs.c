@@ -163,7 +163,7 @@ static void write_evidence(struct so_outputs *o, const struct so_evidence *e)
 
 static void console_line(const struct so_event *ev, const json_t *rec)
 {
-    char when[40], dwell[32], line[512];
+    char when[40], dwell[32], line[1024];
     so_time_iso8601(ev->wall_s, when, sizeof(when));
     so_time_duration(ev->dwell_s, dwell, sizeof(dwell));
     char upper[12];
@@ -184,6 +184,38 @@ static void console_line(const struct so_event *ev, const json_t *rec)
     if (ev->occupancy >= 0 && n < (int)sizeof(line)) {
         n += snprintf(line + n, sizeof(line) - (size_t)n, "  %.0f%% of zone",
                       ev->occupancy * 100.0);
+    }
+    /* What the dispatcher files it under, what is there, where. */
+    const json_t *cat = json_object_get(rec, "category");
+    const char *code = json_string_value(json_object_get(cat, "code"));
+    const char *name = json_string_value(json_object_get(cat, "name"));
+    if (code && name && n < (int)sizeof(line)) {
+        n += snprintf(line + n, sizeof(line) - (size_t)n, "  [%s %s]", code, name);
+    }
+    /* Objects: the first classified ones with their score, then how many unclassified. */
+    const json_t *objs = json_object_get(rec, "objects");
+    size_t shown = 0, unclassified = 0, more = 0;
+    for (size_t k = 0; k < json_array_size(objs); k++) {
+        const json_t *o = json_array_get(objs, k);
+        const char *cls = json_string_value(json_object_get(o, "class"));
+        if (!cls || strcmp(cls, "object") == 0) {
+            unclassified++;
+        } else if (shown == 3 || n >= (int)sizeof(line)) {
+            more++;
+        } else {
+            n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%s %.2f", shown ? ", " : "  ",
+                          cls, json_real_value(json_object_get(o, "score")));
+            shown++;
+        }
+    }
+    if (unclassified + more && n < (int)sizeof(line)) {
+        n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%zu %sobject%s",
+                      shown ? ", " : "  ", unclassified + more, shown ? "more " : "",
+                      unclassified + more == 1 ? "" : "s");
+    }
+    const json_t *address = json_object_get(rec, "address");
+    if (json_is_string(address) && n < (int)sizeof(line)) {
+        n += snprintf(line + n, sizeof(line) - (size_t)n, "  %s", json_string_value(address));
     }
     const json_t *grid = json_object_get(rec, "grid");
     if (json_is_string(grid) && n < (int)sizeof(line)) {
