@@ -16,7 +16,6 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 struct socv_canvas {
@@ -146,33 +145,6 @@ enum socv_status socv_canvas_text(struct socv_canvas *c, const char *text, int x
                     cv::Scalar(0, 0, 0), thick + 2, cv::LINE_AA);
         cv::putText(c->img, text, cv::Point(x, y), cv::FONT_HERSHEY_SIMPLEX, scale,
                     scalar(color), thick, cv::LINE_AA);
-        return SOCV_OK;
-    });
-}
-
-enum socv_status socv_jpeg_encode(const struct socv_view *bgr, int quality, uint8_t **out,
-                                  size_t *out_size)
-{
-    if (!valid(bgr, 3) || !out || !out_size) {
-        return SOCV_EINVAL;
-    }
-    *out = nullptr;
-    *out_size = 0;
-    return guard([&] {
-        std::vector<uchar> buf;
-        std::vector<int> params{cv::IMWRITE_JPEG_QUALITY, quality};
-        if (!cv::imencode(".jpg", wrap(bgr), buf, params)) {
-            set_error("imencode failed");
-            return SOCV_ECV;
-        }
-        uint8_t *mem = static_cast<uint8_t *>(std::malloc(buf.size()));
-        if (!mem) {
-            set_error("out of memory");
-            return SOCV_ENOMEM;
-        }
-        std::memcpy(mem, buf.data(), buf.size());
-        *out = mem;
-        *out_size = buf.size();
         return SOCV_OK;
     });
 }

@@ -66,12 +66,7 @@ enum socv_status socv_canvas_rect(struct socv_canvas *c, int x, int y, int w, in
 enum socv_status socv_canvas_text(struct socv_canvas *c, const char *text, int x, int y,
                                   double scale, struct socv_color color);
 
-/*
- * Encode a canvas (or any BGR view) as JPEG. On success *out is a malloc()ed buffer the caller
- * owns (free()), *out_size its length.
- */
-enum socv_status socv_jpeg_encode(const struct socv_view *bgr, int quality, uint8_t **out,
-                                  size_t *out_size);
+/* JPEG encoding is not here: detector/util/jpeg.h (libjpeg-turbo, no libopencv_imgcodecs). */
 
 /* ---- Masks (8-bit, one channel) */
 
@@ -141,13 +136,7 @@ enum socv_status socv_net_forward(struct socv_net *net, const struct socv_view *
  */
 enum socv_status socv_set_num_threads(int threads);
 
-/*
- * Read an image file (cv::imread, any format OpenCV decodes) as BGR. On success *bgr is a
- * malloc()ed buffer of *height rows of *stride bytes (= width * 3) that the caller free()s.
- * SOCV_EIO when the file is missing or cannot be decoded.
- */
-enum socv_status socv_image_read(const char *path, uint8_t **bgr, int *width, int *height,
-                                 int *stride);
+/* Reading image files (cv::imread) is in socv_imgio.h, a library only tests and tools link. */
 
 #ifdef __cplusplus
 }

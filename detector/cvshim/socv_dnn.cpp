@@ -1,6 +1,6 @@
 /*
- * The DNN half of the OpenCV shim: a darknet network behind a typed handle, and image reading
- * for tests and tools.
+ * The DNN half of the OpenCV shim: a darknet network behind a typed handle. (Image reading
+ * for tests and tools is socv_imgio.cpp, outside the daemon's link.)
  *
  * Why here and so thin: cv::dnn is the only inference engine Debian ships with OpenCV, and the
  * small YOLO models we use (Yolo-Fastest, MobileNetV2-YOLOv3-Nano) load with
@@ -30,7 +30,6 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 struct socv_net {
     cv::dnn::Net net;
@@ -137,44 +136,6 @@ enum socv_status socv_set_num_threads(int threads)
         if (threads > 0) {
             cv::setNumThreads(threads);
         }
-        return SOCV_OK;
-    });
-}
-
-enum socv_status socv_image_read(const char *path, uint8_t **bgr, int *width, int *height,
-                                 int *stride)
-{
-    if (!path || !bgr || !width || !height || !stride) {
-        set_error("socv_image_read: invalid argument");
-        return SOCV_EINVAL;
-    }
-    *bgr = nullptr;
-    *width = *height = *stride = 0;
-    return guard([&] {
-        /* check first: imread would log its own warning for a missing file */
-        std::FILE *fp = std::fopen(path, "rb");
-        if (fp) {
-            std::fclose(fp);
-        }
-        cv::Mat img = fp ? cv::imread(path, cv::IMREAD_COLOR) : cv::Mat();
-        if (img.empty()) {
-            std::string msg = std::string("cannot read image ") + path;
-            set_error(msg.c_str());
-            return SOCV_EIO;
-        }
-        size_t row = (size_t)img.cols * 3;
-        uint8_t *mem = static_cast<uint8_t *>(std::malloc(row * (size_t)img.rows));
-        if (!mem) {
-            set_error("out of memory");
-            return SOCV_ENOMEM;
-        }
-        for (int y = 0; y < img.rows; y++) {
-            std::memcpy(mem + row * (size_t)y, img.ptr<uint8_t>(y), row);
-        }
-        *bgr = mem;
-        *width = img.cols;
-        *height = img.rows;
-        *stride = (int)row;
         return SOCV_OK;
     });
 }

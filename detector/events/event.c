@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jpeg.h"
 #include "socv.h"
 #include "timeutil.h"
 #include "zone_mask.h"
@@ -92,10 +93,10 @@ static int render_scene(const struct so_evidence_scene *sc, const struct socv_vi
     struct socv_view cv = socv_canvas_view(c);
     uint8_t *jpeg = NULL;
     size_t size = 0;
-    enum socv_status st = socv_jpeg_encode(&cv, quality, &jpeg, &size);
+    int rc = so_jpeg_encode(cv.data, cv.width, cv.height, cv.stride, quality, &jpeg, &size);
     socv_canvas_destroy(c);
-    if (st != SOCV_OK) {
-        return st == SOCV_ENOMEM ? -ENOMEM : -EIO;
+    if (rc < 0) {
+        return rc;
     }
     out->jpeg = jpeg;       /* overwritten, not freed: callers pass an empty one */
     out->size = size;

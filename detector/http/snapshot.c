@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "http.h"
+#include "jpeg.h"
 #include "socv.h"
 #include "timeutil.h"
 #include "zone_mask.h"
@@ -70,12 +71,9 @@ static void privacy(struct socv_canvas *c, const struct so_camera_cfg *cam, int 
 static int encode(struct socv_canvas *c, uint8_t **jpeg, size_t *size)
 {
     struct socv_view cv = socv_canvas_view(c);
-    enum socv_status st = socv_jpeg_encode(&cv, JPEG_QUALITY, jpeg, size);
+    int rc = so_jpeg_encode(cv.data, cv.width, cv.height, cv.stride, JPEG_QUALITY, jpeg, size);
     socv_canvas_destroy(c);
-    if (st != SOCV_OK) {
-        return st == SOCV_ENOMEM ? -ENOMEM : -EIO;
-    }
-    return 0;
+    return rc;
 }
 
 int so_http_snapshot(const struct so_camera_cfg *cam, const struct so_live_view *lv,

@@ -15,6 +15,7 @@
 #include "detector.h"
 #include "model.h"
 #include "socv.h"
+#include "socv_imgio.h"
 
 static double now_ms(void)
 {

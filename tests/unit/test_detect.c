@@ -23,6 +23,7 @@
 #include "model.h"
 #include "so_build_config.h"
 #include "socv.h"
+#include "socv_imgio.h"
 #include "testlib.h"
 
 #define XL "yolo-fastest-1.1-xl"

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "grab.h"
-#include "socv.h"
+#include "jpeg.h"
 #include "testlib.h"
 #include "timeutil.h"
 
@@ -40,13 +40,12 @@ static int write_sequence(void)
     snprintf(pattern, sizeof(pattern), "%s/f%%03d.jpg", dir);
     for (int i = 0; i < N_FRAMES; i++) {
         memset(px, 8 * i, FW * FH * 3);
-        struct socv_view v = {px, FW, FH, FW * 3, 3};
         uint8_t *jpeg = NULL;
         size_t size = 0;
         char path[128];
         snprintf(path, sizeof(path), "%s/f%03d.jpg", dir, i);
         FILE *f = fopen(path, "wb");
-        if (socv_jpeg_encode(&v, 95, &jpeg, &size) != SOCV_OK || !f ||
+        if (so_jpeg_encode(px, FW, FH, FW * 3, 95, &jpeg, &size) < 0 || !f ||
             fwrite(jpeg, 1, size, f) != size) {
             free(jpeg);
             free(px);
