@@ -31,11 +31,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "select.h"
 #include "socv.h"
 
 #define WARMUP_SAMPLES 16
 #define GAIN_RADIUS 5       /* blocks each side: an 11x11-block neighbourhood */
+/* Pixels per chunk of the per-pixel loops: -O2 vectorises only under the "very cheap" cost
+ * model, which refuses a loop that would need a scalar epilogue; a fixed count of 16 (a
+ * multiple of every vector width) needs none. The rest of a row is done by a plain loop. */
+#define CHUNK 16
 
 struct so_static_model {
     int w, h;
@@ -48,6 +51,9 @@ struct so_static_model {
     uint8_t *fg;
     uint8_t *moving;        /* 255 where the frame differs from the short-term average */
     float *gain_row;        /* per-pixel gain of the row being updated */
+    float *gain_top, *gain_bot; /* the two block rows it blends, interpolated along x ... */
+    int gain_ya, gain_yb;   /* ... for these block rows (-1: stale, after compute_gain) */
+    uint8_t *chunk_busy;    /* per CHUNK pixels of a row: some pixel is fg or static */
     int *gx_a, *gx_b;       /* per column: the two gain blocks it interpolates between */
     float *gx_t;            /* ... and the weight of the second one */
     int bs, nbx, nby;       /* gain blocks */
@@ -61,7 +67,7 @@ struct so_static_model {
     bool started;
     double last_t, t0;
     /* warm-up */
-    uint8_t *samples;       /* WARMUP_SAMPLES frames */
+    uint8_t *samples;       /* WARMUP_SAMPLES planes, sorted per pixel (warmup_add_sample) */
     int n_samples;
     double next_sample_t;
     bool warming;
@@ -95,6 +101,9 @@ void so_static_model_destroy(struct so_static_model *m)
     free(m->fg);
     free(m->moving);
     free(m->gain_row);
+    free(m->gain_top);
+    free(m->gain_bot);
+    free(m->chunk_busy);
     free(m->gx_a);
     free(m->gx_b);
     free(m->gx_t);
@@ -148,10 +157,14 @@ struct so_static_model *so_static_model_create(int width, int height,
     m->fg = calloc(n, 1);
     m->moving = calloc(n, 1);
     m->gain_row = malloc((size_t)width * sizeof(float));
+    m->gain_top = malloc((size_t)width * sizeof(float));
+    m->gain_bot = malloc((size_t)width * sizeof(float));
+    m->chunk_busy = malloc((size_t)width / CHUNK + 1);
     m->gx_a = malloc((size_t)width * sizeof(int));
     m->gx_b = malloc((size_t)width * sizeof(int));
     m->gx_t = malloc((size_t)width * sizeof(float));
-    m->window = malloc(win * sizeof(float));
+    /* two windows (smooth_blocks merges one into the other) and its sorted block columns */
+    m->window = malloc((2 * win + (size_t)m->nbx * (2 * GAIN_RADIUS + 1)) * sizeof(float));
     m->block_gain = malloc(nb * sizeof(float));
     m->block_smooth = malloc(nb * sizeof(float));
     m->block_ref = malloc(nb * sizeof(float));
@@ -160,6 +173,7 @@ struct so_static_model *so_static_model_create(int width, int height,
     m->samples = malloc(n * WARMUP_SAMPLES);
     if (!m->blur || !m->frame || !m->bg || !m->fast || !m->age || !m->hold || !m->miss ||
         !m->fg || !m->moving || !m->gain_row || !m->gx_a || !m->gx_b || !m->gx_t ||
+        !m->gain_top || !m->gain_bot || !m->chunk_busy ||
         !m->window || !m->block_gain || !m->block_smooth ||
         !m->block_ref || !m->block_hist || !m->scratch ||
         !m->samples) {
@@ -185,73 +199,129 @@ struct so_static_model *so_static_model_create(int width, int height,
     return m;
 }
 
+/*
+ * The (n / 2 + 1)-th smallest of v[0..n-1] (reorders v): the value so_kth_smallest() gives, by
+ * a quickselect whose partition has no data-dependent branch. On the ~64 ratios of a gain block
+ * the classic partition mispredicts about every other comparison, and compute_gain runs it
+ * for every block of every frame. Each round splits off the values below the pivot and, if
+ * the k-th is not among them, those equal to it, so it also ends on many equal values.
+ */
 static float median(float *v, int n)
 {
-    return so_kth_smallest(v, n, n / 2 + 1);
-}
-
-/* Sorted window of n values: the first index whose value is not below v. */
-static int lower_bound(const float *win, int n, float v)
-{
-    int lo = 0, hi = n;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (win[mid] < v) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
+    int k = n / 2, lo = 0, hi = n;     /* the k-th (from 0) is in v[lo..hi) */
+    while (hi - lo > 1) {
+        float pivot = v[lo + (hi - lo) / 2];
+        int s = lo;
+        for (int i = lo; i < hi; i++) {
+            float t = v[i];
+            v[i] = v[s];
+            v[s] = t;
+            s += t < pivot;
         }
+        if (k < s) {
+            hi = s;
+            continue;
+        }
+        int e = s;
+        for (int i = s; i < hi; i++) {
+            float t = v[i];
+            v[i] = v[e];
+            v[e] = t;
+            e += !(t > pivot);          /* == pivot here; also ends on a NaN pivot */
+        }
+        if (k < e) {
+            return pivot;
+        }
+        lo = e;
     }
-    return lo;
+    return v[k];
 }
 
-/* Insert v / remove one value equal to v. */
-static int window_insert(float *win, int n, float v)
+/* Sort a few values in place (insertion sort: no calls through a comparator). */
+static void sort_small(float *v, int n)
 {
-    int lo = lower_bound(win, n, v);
-    memmove(win + lo + 1, win + lo, sizeof(float) * (size_t)(n - lo));
-    win[lo] = v;
-    return n + 1;
+    for (int i = 1; i < n; i++) {
+        float x = v[i];
+        int k = i;
+        for (; k > 0 && v[k - 1] > x; k--) {
+            v[k] = v[k - 1];
+        }
+        v[k] = x;
+    }
 }
 
-static int window_remove(float *win, int n, float v)
+/*
+ * One step of a sorted sliding window, in a single merge pass: dst = win (n values) minus the
+ * values of `out` plus the values of `in` (both sorted; `out` is part of `win`). Returns the
+ * new count.
+ */
+static int window_slide(float *restrict dst, const float *restrict win, int n,
+                        const float *restrict out, int n_out, const float *restrict in, int n_in)
 {
-    int lo = lower_bound(win, n, v);
-    memmove(win + lo, win + lo + 1, sizeof(float) * (size_t)(n - lo - 1));
-    return n - 1;
+    int i = 0, o = 0, q = 0, d = 0;
+    while (i < n) {
+        float v = win[i];
+        if (o < n_out && !(v < out[o])) {  /* == out[o], as out is part of win */
+            i++;
+            o++;
+            continue;
+        }
+        while (q < n_in && in[q] < v) {
+            dst[d++] = in[q++];
+        }
+        dst[d++] = v;
+        i++;
+    }
+    while (q < n_in) {
+        dst[d++] = in[q++];
+    }
+    return d;
 }
 
 /*
  * Each block's gain = the median of the block gains of its (2 GAIN_RADIUS + 1)^2 neighbourhood
  * (clipped to the frame). Along a row of blocks the neighbourhood slides one column at a time,
- * so a sorted window is kept: one column leaves, one enters, and the median is read off the
- * middle. It is the same value a selection over the whole neighbourhood gives (the median of
- * the same multiset), at a fraction of the cost.
+ * so a sorted window is kept: the leaving and entering columns are sorted and merged with it in
+ * one pass, and the median is read off the middle. It is the same value a selection over the
+ * whole neighbourhood gives (the median of the same multiset), at a fraction of the cost.
  */
 static void smooth_blocks(struct so_static_model *m)
 {
     int nbx = m->nbx, nby = m->nby;
-    float *win = m->window;
+    int win_max = (2 * GAIN_RADIUS + 1) * (2 * GAIN_RADIUS + 1);
+    float *win = m->window, *next = win + win_max;
+    float *cols = next + win_max;   /* nbx sorted columns of `rows` values */
     for (int by = 0; by < nby; by++) {
         int y0 = by - GAIN_RADIUS < 0 ? 0 : by - GAIN_RADIUS;
         int y1 = by + GAIN_RADIUS >= nby ? nby - 1 : by + GAIN_RADIUS;
+        int rows = y1 - y0 + 1;
+        /* Each column enters and leaves the window once: sort it once. */
+        for (int x = 0; x < nbx; x++) {
+            float *c = cols + (size_t)x * rows;
+            for (int y = y0; y <= y1; y++) {
+                c[y - y0] = m->block_gain[y * nbx + x];
+            }
+            sort_small(c, rows);
+        }
         int n = 0;
         for (int x = 0; x <= GAIN_RADIUS && x < nbx; x++) {
-            for (int y = y0; y <= y1; y++) {
-                n = window_insert(win, n, m->block_gain[y * nbx + x]);
-            }
+            n = window_slide(next, win, n, NULL, 0, cols + (size_t)x * rows, rows);
+            float *t = win;
+            win = next;
+            next = t;
         }
         for (int bx = 0; bx < nbx; bx++) {
             m->block_smooth[by * nbx + bx] = win[n / 2];
             int out = bx - GAIN_RADIUS, in = bx + GAIN_RADIUS + 1;
-            for (int y = y0; y <= y1; y++) {
-                if (out >= 0) {
-                    n = window_remove(win, n, m->block_gain[y * nbx + out]);
-                }
-                if (in < nbx) {
-                    n = window_insert(win, n, m->block_gain[y * nbx + in]);
-                }
+            if (out < 0 && in >= nbx) {
+                continue;
             }
+            n = window_slide(next, win, n, out >= 0 ? cols + (size_t)out * rows : NULL,
+                             out >= 0 ? rows : 0, in < nbx ? cols + (size_t)in * rows : NULL,
+                             in < nbx ? rows : 0);
+            float *t = win;
+            win = next;
+            next = t;
         }
     }
 }
@@ -272,11 +342,31 @@ static void compute_gain(struct so_static_model *m)
         }
     }
     smooth_blocks(m);
+    m->gain_ya = m->gain_yb = -1;       /* new block gains: gain_row() recomputes */
     memcpy(m->scratch, m->block_smooth, sizeof(float) * (size_t)m->nbx * m->nby);
     m->median_gain = median(m->scratch, m->nbx * m->nby);
 }
 
-/* The gains of row y (bilinear between block centres) into m->gain_row. */
+/* out = top + (bot - top) * t over a row, in chunks (vectorised). */
+static __attribute__((noinline)) void blend_rows(float *restrict out, const float *restrict top,
+                                                 const float *restrict bot, float t, int w)
+{
+    int x0 = 0;
+    for (; x0 + CHUNK <= w; x0 += CHUNK) {
+        for (int k = 0; k < CHUNK; k++) {
+            out[x0 + k] = top[x0 + k] + (bot[x0 + k] - top[x0 + k]) * t;
+        }
+    }
+    for (; x0 < w; x0++) {
+        out[x0] = top[x0] + (bot[x0] - top[x0]) * t;
+    }
+}
+
+/*
+ * The gains of row y (bilinear between block centres) into m->gain_row. The interpolation along
+ * x of the two block rows it blends is the same for the bs rows between their centres: it is
+ * kept (gain_top/bot) until the block rows change or compute_gain makes new gains.
+ */
 static void gain_row(struct so_static_model *m, int y)
 {
     float fy = ((float)y + 0.5f) / (float)m->bs - 0.5f;
@@ -287,16 +377,19 @@ static void gain_row(struct so_static_model *m, int y)
     if (y0 < 0) {
         ty = 0;
     }
-    const float *ra = m->block_smooth + (size_t)ya * m->nbx;
-    const float *rb = m->block_smooth + (size_t)yb * m->nbx;
-    const int *xa = m->gx_a, *xb = m->gx_b;
-    const float *tx = m->gx_t;
-    float *out = m->gain_row;
-    for (int x = 0; x < m->w; x++) {
-        float top = ra[xa[x]] + (ra[xb[x]] - ra[xa[x]]) * tx[x];
-        float bot = rb[xa[x]] + (rb[xb[x]] - rb[xa[x]]) * tx[x];
-        out[x] = top + (bot - top) * ty;
+    if (ya != m->gain_ya || yb != m->gain_yb) {
+        const float *ra = m->block_smooth + (size_t)ya * m->nbx;
+        const float *rb = m->block_smooth + (size_t)yb * m->nbx;
+        const int *xa = m->gx_a, *xb = m->gx_b;
+        const float *tx = m->gx_t;
+        for (int x = 0; x < m->w; x++) {
+            m->gain_top[x] = ra[xa[x]] + (ra[xb[x]] - ra[xa[x]]) * tx[x];
+            m->gain_bot[x] = rb[xa[x]] + (rb[xb[x]] - rb[xa[x]]) * tx[x];
+        }
+        m->gain_ya = ya;
+        m->gain_yb = yb;
     }
+    blend_rows(m->gain_row, m->gain_top, m->gain_bot, ty, m->w);
 }
 
 /*
@@ -362,23 +455,150 @@ bool so_static_model_light_changed(const struct so_static_model *m, int x, int y
     return false;
 }
 
-/* Background = per-pixel median of the warm-up samples. */
-static void warmup_median(struct so_static_model *m)
+/*
+ * Warm-up samples are kept sorted per pixel: plane j holds each pixel's j-th smallest sample, so
+ * the median is a read. Adding a sample x to k sorted planes p is, per pixel, an insertion by
+ * min/max only (p[-1] = 0): p'[j] = min(p[j], max(x, p[j-1])) for j < k, p'[k] = max(x, p[k-1]).
+ * (Where p[j] <= x it stays; the first p[j] above x becomes x; the rest move up one.) The
+ * helpers work plane by plane on non-overlapping planes (restrict), in chunks so that -O2
+ * vectorises them, and are never inlined (GCC 12 then loses the restrict and does not).
+ */
+static __attribute__((noinline)) void plane_insert(uint8_t *restrict hi,
+                                                   const uint8_t *restrict lo,
+                                                   const uint8_t *restrict x, size_t n)
+{
+    size_t i0 = 0;
+    for (; i0 + CHUNK <= n; i0 += CHUNK) {
+        for (int k = 0; k < CHUNK; k++) {
+            uint8_t a = x[i0 + k] > lo[i0 + k] ? x[i0 + k] : lo[i0 + k];
+            hi[i0 + k] = hi[i0 + k] < a ? hi[i0 + k] : a;
+        }
+    }
+    for (; i0 < n; i0++) {
+        uint8_t a = x[i0] > lo[i0] ? x[i0] : lo[i0];
+        hi[i0] = hi[i0] < a ? hi[i0] : a;
+    }
+}
+
+/* top = max(x, lo) (top is a new plane); with lo == NULL, the bottom plane: top = min(top, x). */
+static __attribute__((noinline)) void plane_edge(uint8_t *restrict top,
+                                                 const uint8_t *restrict lo,
+                                                 const uint8_t *restrict x, size_t n)
+{
+    size_t i0 = 0;
+    if (lo) {
+        for (; i0 + CHUNK <= n; i0 += CHUNK) {
+            for (int k = 0; k < CHUNK; k++) {
+                top[i0 + k] = x[i0 + k] > lo[i0 + k] ? x[i0 + k] : lo[i0 + k];
+            }
+        }
+        for (; i0 < n; i0++) {
+            top[i0] = x[i0] > lo[i0] ? x[i0] : lo[i0];
+        }
+        return;
+    }
+    for (; i0 + CHUNK <= n; i0 += CHUNK) {
+        for (int k = 0; k < CHUNK; k++) {
+            top[i0 + k] = x[i0 + k] < top[i0 + k] ? x[i0 + k] : top[i0 + k];
+        }
+    }
+    for (; i0 < n; i0++) {
+        top[i0] = x[i0] < top[i0] ? x[i0] : top[i0];
+    }
+}
+
+static __attribute__((noinline)) void plane_to_float(float *restrict dst,
+                                                     const uint8_t *restrict src, size_t n)
+{
+    size_t i0 = 0;
+    for (; i0 + CHUNK <= n; i0 += CHUNK) {
+        for (int k = 0; k < CHUNK; k++) {
+            dst[i0 + k] = src[i0 + k];
+        }
+    }
+    for (; i0 < n; i0++) {
+        dst[i0] = src[i0];
+    }
+}
+
+/* Add the blurred frame to the sorted warm-up samples; background = their per-pixel median
+ * (the upper one of an even count). */
+static void warmup_add_sample(struct so_static_model *m)
 {
     size_t n = (size_t)m->w * m->h;
-    uint8_t v[WARMUP_SAMPLES];
-    for (size_t i = 0; i < n; i++) {
-        /* At most 16 bytes: insertion sort beats qsort's calls through a comparator. */
-        for (int s = 0; s < m->n_samples; s++) {
-            uint8_t x = m->samples[(size_t)s * n + i];
-            int k = s;
-            for (; k > 0 && v[k - 1] > x; k--) {
-                v[k] = v[k - 1];
-            }
-            v[k] = x;
-        }
-        m->bg[i] = v[m->n_samples / 2];
+    int k = m->n_samples;
+    uint8_t *p = m->samples;
+    plane_edge(p + (size_t)k * n, p + (size_t)(k - 1) * n, m->blur, n);
+    for (int j = k - 1; j >= 1; j--) {
+        plane_insert(p + (size_t)j * n, p + (size_t)(j - 1) * n, m->blur, n);
     }
+    plane_edge(p, NULL, m->blur, n);
+    m->n_samples = k + 1;
+    plane_to_float(m->bg, p + (size_t)(m->n_samples / 2) * n, n);
+}
+
+/* Constants of the first pass of an update. */
+struct pass_consts {
+    float thr_abs, thr_rel, a_fast, a_learn;
+};
+
+/*
+ * One pixel of the first pass. Branch-free, and every arithmetic result is computed whatever
+ * the selects pick (with -ftrapping-math the compiler may not speculate a floating-point
+ * operation that the source only does conditionally, and would leave branches that block
+ * vectorisation). a_learn is 0 during the warm-up: bg + 0 * d == bg.
+ */
+static inline uint8_t first_pass_px(const uint8_t *restrict blur, const float *restrict gain,
+                                    float *restrict frame, float *restrict bgs,
+                                    float *restrict fast, const float *restrict age,
+                                    uint8_t *restrict fgs, uint8_t *restrict movs, int i,
+                                    const struct pass_consts *pc)
+{
+    float in = (float)blur[i] / gain[i];
+    frame[i] = in;
+    float bg = bgs[i], f = fast[i];
+    bool resting = age[i] > 0;
+    float rel = pc->thr_rel * bg;
+    float thr = pc->thr_abs > rel ? pc->thr_abs : rel;
+    thr *= 1.0f - 0.3f * (float)(int)resting;    /* 0.7f exactly; a select would become a
+                                                   * conditional multiply */
+    float d_bg = in - bg, d_fast = in - f;
+    bool fg = fabsf(d_bg) > thr;
+    bool moving = fabsf(d_fast) > 0.8f * thr;
+    fast[i] = f + pc->a_fast * d_fast;
+    fgs[i] = fg ? 255 : 0;
+    movs[i] = moving ? 255 : 0;
+    float a = (fg | resting) ? 0.0f : pc->a_learn;
+    bgs[i] = bg + a * d_bg;
+    return fg | resting;     /* 1: the pixel needs the second pass */
+}
+
+/*
+ * The first pass over one row, in chunks (vectorised); busy[c] = some pixel of chunk c needs the
+ * second pass. restrict: the row's arrays do not overlap. Not inlined: GCC 12 loses the
+ * restrict then, and with it the vectorisation.
+ */
+static __attribute__((noinline)) void first_pass_row(
+    const uint8_t *restrict blur, const float *restrict gain, float *restrict frame,
+    float *restrict bgs, float *restrict fast, const float *restrict age, uint8_t *restrict fgs,
+    uint8_t *restrict movs, uint8_t *restrict busy, int w, struct pass_consts pcv)
+{
+    const struct pass_consts *pc = &pcv;    /* a local: its loads cannot trap */
+    int x0 = 0;
+    for (; x0 + CHUNK <= w; x0 += CHUNK) {
+        uint8_t any = 0;
+        for (int k = 0; k < CHUNK; k++) {
+            any |= first_pass_px(blur + x0, gain + x0, frame + x0, bgs + x0, fast + x0,
+                                 age + x0, fgs + x0, movs + x0, k, pc);
+        }
+        busy[x0 / CHUNK] = any;
+    }
+    uint8_t any = 0;
+    for (int k = 0; k < w - x0; k++) {
+        any |= first_pass_px(blur + x0, gain + x0, frame + x0, bgs + x0, fast + x0, age + x0,
+                             fgs + x0, movs + x0, k, pc);
+    }
+    busy[x0 / CHUNK] = any;
 }
 
 int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int stride,
@@ -416,10 +636,8 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
     bool unit_gain = m->warming;
     if (m->warming) {
         if (media_s >= m->next_sample_t && m->n_samples < WARMUP_SAMPLES) {
-            memcpy(m->samples + (size_t)m->n_samples * n, m->blur, n);
-            m->n_samples++;
+            warmup_add_sample(m);
             m->next_sample_t += m->p.warmup_s / WARMUP_SAMPLES;
-            warmup_median(m);
         }
         if (media_s - m->t0 >= m->p.warmup_s) {
             m->warming = false;
@@ -446,35 +664,28 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
     float *restrict frame = m->frame, *restrict bgs = m->bg, *restrict fast = m->fast;
     float *restrict age = m->age, *restrict hold = m->hold, *restrict miss = m->miss;
     uint8_t *restrict fgs = m->fg, *restrict movs = m->moving;
+    uint8_t *restrict busy = m->chunk_busy;
+    struct pass_consts pc = {thr_abs, thr_rel, a_fast, learn ? a_bg : 0.0f};
     /*
      * Two passes per row. The first is the same arithmetic for every pixel, without branches
      * (the compiler turns it into selects): normalise, compare with the background and the
      * short-term average, update the average, learn the background where the pixel is neither
      * foreground nor static. The second visits only the pixels that are foreground or static
-     * (few, in a street scene) for the age bookkeeping. Same values as one branchy pass.
+     * (few, in a street scene; whole chunks without any are skipped) for the age bookkeeping.
+     * Same values as one branchy pass.
      */
     for (int y = 0; y < h; y++) {
         if (!unit_gain) {
             gain_row(m, y);
         }
         size_t row = (size_t)y * w;
+        first_pass_row(blur + row, gain, frame + row, bgs + row, fast + row, age + row,
+                       fgs + row, movs + row, busy, w, pc);
         for (int x = 0; x < w; x++) {
-            size_t i = row + (size_t)x;
-            float in = (float)blur[i] / gain[x];
-            frame[i] = in;
-            float bg = bgs[i];
-            bool resting = age[i] > 0;
-            float thr = thr_abs > thr_rel * bg ? thr_abs : thr_rel * bg;
-            thr = resting ? thr * 0.7f : thr;
-            bool fg = fabsf(in - bg) > thr;
-            bool moving = fabsf(in - fast[i]) > 0.8f * thr;
-            fast[i] += a_fast * (in - fast[i]);
-            fgs[i] = fg ? 255 : 0;
-            movs[i] = moving ? 255 : 0;
-            bool learn_px = learn && !fg && !resting;
-            bgs[i] = learn_px ? bg + a_bg * (in - bg) : bg;
-        }
-        for (int x = 0; x < w; x++) {
+            if (!busy[x / CHUNK]) {
+                x |= CHUNK - 1; /* the whole chunk is background: next chunk (CHUNK = 2^k) */
+                continue;
+            }
             size_t i = row + (size_t)x;
             if (!fgs[i] && !(age[i] > 0)) {
                 continue;

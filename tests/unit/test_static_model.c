@@ -411,9 +411,74 @@ static void test_bad_input(void)
     CHECK_DBL(p.warmup_s, 8.0, 1e-9);
 }
 
+/*
+ * The warm-up background is the per-pixel (upper) median of the samples so far, after every
+ * sample, also when the camera moved in between (so_static_model_translate). Frames are made
+ * of 20x20 tiles of one grey each (the blur keeps a tile's centre), a new random grey per tile
+ * and sample, one frame per sample period (0.5 s).
+ */
+#define TILE 20
+#define TX (W / TILE)
+#define TY (H / TILE)
+
+static int cmp_u8(const void *a, const void *b)
+{
+    return *(const uint8_t *)a - *(const uint8_t *)b;
+}
+
+static void test_warmup_median(void)
+{
+    struct so_static_model *m = so_static_model_create(W, H, NULL);
+    CHECK(m != NULL);
+    if (!m) {
+        return;
+    }
+    static uint8_t gray[W * H];
+    uint8_t hist[TY][TX][16], sorted[16];
+    uint32_t seed = 99;
+    for (int s = 0; s < 16; s++) {
+        if (s == 8) {
+            /* The camera came back one tile to the right: tile x now shows what tile x - 1
+             * showed (tile 0: itself, the edge is clamped). */
+            CHECK_INT(so_static_model_translate(m, TILE, 0), 0);
+            for (int ty = 0; ty < TY; ty++) {
+                for (int tx = TX - 1; tx > 0; tx--) {
+                    memcpy(hist[ty][tx], hist[ty][tx - 1], 16);
+                }
+            }
+        }
+        for (int ty = 0; ty < TY; ty++) {
+            for (int tx = 0; tx < TX; tx++) {
+                seed = seed * 1664525u + 1013904223u;
+                uint8_t v = (uint8_t)(seed >> 24);
+                hist[ty][tx][s] = v;
+                for (int y = ty * TILE; y < (ty + 1) * TILE; y++) {
+                    memset(gray + (size_t)y * W + tx * TILE, v, TILE);
+                }
+            }
+        }
+        CHECK_INT(so_static_model_update(m, gray, W, 0.5 * s), 0);
+        const float *bg = so_static_model_background(m);
+        int wrong = 0;
+        for (int ty = 0; ty < TY; ty++) {
+            for (int tx = 0; tx < TX; tx++) {
+                memcpy(sorted, hist[ty][tx], (size_t)s + 1);
+                qsort(sorted, (size_t)s + 1, 1, cmp_u8);
+                float got = bg[(size_t)(ty * TILE + TILE / 2) * W + tx * TILE + TILE / 2];
+                wrong += got != (float)sorted[(s + 1) / 2];
+            }
+        }
+        so_test_check(wrong == 0, __FILE__, __LINE__, "warm-up median after sample %d: %d of %d "
+                      "tiles differ", s + 1, wrong, TX * TY);
+    }
+    CHECK(so_static_model_warming_up(m));
+    so_static_model_destroy(m);
+}
+
 int main(void)
 {
     test_bad_input();
+    test_warmup_median();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         run_case(&cases[i]);
     }
