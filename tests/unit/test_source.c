@@ -128,6 +128,12 @@ static int make_inputs(void)
              x264, path_in("b.ts", a, sizeof(a)));
     r |= run("%s -t 1 %s %s", src, x264, path_in("net.ts", a, sizeof(a)));
     r |= run("cat %s/a.ts %s/b.ts > %s", dir, dir, path_in("switch.ts", a, sizeof(a)));
+    /* One flat colour (R 240, G 220, B 40), in limited range, full range and as PNG. */
+    const char *flat = "ffmpeg -v error -y -f lavfi -i color=c=0xF0DC28:size=320x240:rate=25 -t 1";
+    r |= run("%s %s %s", flat, x264, path_in("flat.mp4", a, sizeof(a)));
+    r |= run("%s -c:v libx264 -pix_fmt yuvj420p -color_range pc %s", flat,
+             path_in("flat_full.mp4", a, sizeof(a)));
+    r |= run("mkdir -p %s/flatseq && %s -f image2 %s/flatseq/%%05d.png", dir, flat, dir);
     r |= truncate_copy(path_in("x.mp4", a, sizeof(a)), path_in("trunc.mp4", b, sizeof(b)), 0.4);
     r |= random_file(path_in("random.mp4", a, sizeof(a)), 200000);
     return r;
@@ -257,6 +263,43 @@ static void test_file_case(const struct file_case *c)
     /* Calling again after the end keeps returning the end. */
     CHECK_INT(so_source_next(s, &f), r);
     so_source_destroy(s);
+}
+
+/*
+ * Colours survive the conversion: the BGR plane shows the encoded colour and the grey plane
+ * its full-range luma (0.299 R + 0.587 G + 0.114 B = 205), whatever the source's range or
+ * pixel format (4:2:0 limited, 4:2:0 full, RGB PNG), scaled or not. A range mix-up is off by
+ * 13 (limited luma read as full) or 15 (full luma stretched again).
+ */
+static void test_colours(void)
+{
+    const char *files[] = {"flat.mp4", "flat_full.mp4", "flatseq/%05d.png"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        for (int max_width = 320; max_width >= 160; max_width -= 160) {
+            printf("# case: colours of %s at width %d\n", files[i], max_width);
+            char url[256];
+            struct so_source_opts o = {
+                .url = path_in(files[i], url, sizeof(url)), .camera_id = "test", .fps = 5,
+                .max_width = max_width, .fast = true, .run_start_wall = 1700000000.0,
+            };
+            struct so_source *src = so_source_create(&o);
+            CHECK(src != NULL);
+            struct so_frame *f = NULL;
+            if (!src || so_source_next(src, &f) != 0) {
+                CHECK(!"a frame");
+                so_source_destroy(src);
+                continue;
+            }
+            const uint8_t *px = f->bgr + (size_t)(f->height / 2) * f->bgr_stride +
+                                (size_t)(f->width / 2) * 3;
+            int grey = f->gray[(size_t)(f->height / 2) * f->gray_stride + f->width / 2];
+            printf("# bgr %d %d %d grey %d\n", px[0], px[1], px[2], grey);
+            CHECK(abs(px[0] - 40) <= 6 && abs(px[1] - 220) <= 6 && abs(px[2] - 240) <= 6);
+            CHECK(abs(grey - 205) <= 4);
+            so_frame_unref(f);
+            so_source_destroy(src);
+        }
+    }
 }
 
 /* ---- pacing, dropping, stop ---------------------------------------------------------- */
@@ -678,6 +721,7 @@ int main(void)
     for (size_t i = 0; i < sizeof(file_cases) / sizeof(file_cases[0]); i++) {
         test_file_case(&file_cases[i]);
     }
+    test_colours();
     test_realtime_pacing();
     test_live_drops();
     test_stop_interrupts_next();
