@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """End-to-end: run the real detector on one clip with a truth file and score it strictly.
 
-Usage: run_truth.py [--model NAME] [--from S] [--keyframes G] BIN TRUTH.yaml  (a shared clip)
+Usage: run_truth.py [--model NAME] [--from S] [--keyframes G] [--camera WIDTH] BIN TRUTH.yaml
+       (a shared clip)
        run_truth.py [--model NAME] BIN --scene NAME OUTDIR     (a scene from scripts/gen-scene)
 
 --model runs the clip with that object detector configured (detector.model), whatever the
@@ -15,6 +16,10 @@ in the first analysed frame started at that frame's time); events over before S 
 --keyframes G re-encodes the clip the way an IP camera sends it (25 fps, a key frame every G
 seconds, no B-frames) and runs it with `decode: keyframes`; the tolerance grows by G (issue 6:
 every episode within the tolerance plus one GOP).
+
+--camera W re-encodes the clip as a camera's main stream W pixels wide (25 fps, GOP 50, no
+B-frames, ~4 Mbit/s): at 1920 px the analysis (640 px wide) decodes without the H.264 loop
+filter (source.c), and every episode must still be found as at the clip's own size.
 
 A truth file may list `health: [moved, live]`: the camera health changes an operator must see
 after the first `live`, checked on the PUB feed (outputs.publish, a free local port), each
@@ -69,15 +74,20 @@ class HealthFeed:
         return True
 
 
-def reencode(truth_path, cfg, tmp, start=0.0, gop_s=None):
+def reencode(truth_path, cfg, tmp, start=0.0, gop_s=None, width=None):
     """Re-encode the camera's clip into tmp, from `start` (--from) and/or as a camera sends it
-    (--keyframes: 25 fps, a key frame every gop_s, no B-frames), and write the matching truth
-    there; returns the new truth's path."""
+    (--keyframes: 25 fps, a key frame every gop_s, no B-frames; --camera: a main stream `width`
+    pixels wide, 25 fps, GOP 50, no B-frames, ~4 Mbit/s), and write the matching truth there;
+    returns the new truth's path."""
     import yaml
     truth = yaml.safe_load(open(truth_path))
     cam = cfg["cameras"][0]
     clip = os.path.join(tmp, "reencoded.mp4")
     enc = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18"]
+    if width:
+        enc = ["-vf", f"fps=25,scale={width}:-2:flags=bicubic", "-c:v", "libx264", "-preset",
+               "veryfast", "-bf", "0", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+               "-b:v", "4000k", "-maxrate", "4000k", "-bufsize", "8000k"]
     if gop_s:
         gop = str(int(round(gop_s * 25)))
         enc = ["-vf", "fps=25"] + enc + ["-bf", "0", "-g", gop, "-keyint_min", gop,
@@ -103,6 +113,7 @@ def reencode(truth_path, cfg, tmp, start=0.0, gop_s=None):
     path = os.path.join(tmp, "reencoded.truth.yaml")
     yaml.safe_dump(truth, open(path, "w"))
     print(f"clip from {start} s" + (f", key frames only, GOP {gop_s} s" if gop_s else "") +
+          (f", camera main stream {width} px wide" if width else "") +
           f"; tolerance {truth['tolerance_s'] if 'tolerance_s' in truth else tol} s; "
           f"truth: {events}")
     return path
@@ -124,6 +135,11 @@ def main(argv):
         i = argv.index("--keyframes")
         gop_s = float(argv[i + 1])
         del argv[i:i + 2]
+    width = None
+    if "--camera" in argv:
+        i = argv.index("--camera")
+        width = int(argv[i + 1])
+        del argv[i:i + 2]
     binary = argv[1]
     if argv[2] == "--scene":
         name, out = argv[3], argv[4]
@@ -141,8 +157,8 @@ def main(argv):
     with tempfile.TemporaryDirectory() as tmp:
         events = os.path.join(tmp, "events.jsonl")
         cfg = load_config(config)
-        if start_from is not None or gop_s:
-            truth = reencode(truth, cfg, tmp, start_from or 0.0, gop_s)
+        if start_from is not None or gop_s or width:
+            truth = reencode(truth, cfg, tmp, start_from or 0.0, gop_s, width)
         cfg.setdefault("detector", {})["state_dir"] = os.path.join(tmp, "state")
         if model:
             cfg["detector"]["model"] = model
