@@ -311,13 +311,13 @@ void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
     }
 }
 
-int so_tracker_pending(const struct so_tracker *t, struct so_box *boxes, int max)
+int so_tracker_pending(const struct so_tracker *t, struct so_box *boxes, int max, bool people)
 {
     int n = 0;
     for (int i = 0; i < SO_TRACK_MAX && n < max; i++) {
         const struct spot *s = &t->spots[i];
         bool person = s->pub.role == SO_ROLE_PERSON;
-        if (!s->used || s->votes < (person ? 2 : 1)) {
+        if (!s->used || s->votes < (person ? 2 : 1) || (person && !people)) {
             continue;
         }
         if (!s->tmpl ? s->silent < PENDING_TICKS : !person && s->silent >= 1) {

@@ -52,10 +52,10 @@ void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
  * established (voted for, no appearance template yet) or a known one is in doubt (missed on the
  * last tick and its crop no longer matches): appearance alone cannot settle those. People
  * count only while being established, once seen at the same place twice (walkers leave
- * one-vote spots; a person who walks off is no case to follow). Writes the boxes of those
- * objects (at most `max`) and returns how many.
+ * one-vote spots; a person who walks off is no case to follow), and only when `people` is
+ * true. Writes the boxes of those objects (at most `max`) and returns how many.
  */
-int so_tracker_pending(const struct so_tracker *t, struct so_box *boxes, int max);
+int so_tracker_pending(const struct so_tracker *t, struct so_box *boxes, int max, bool people);
 
 /* The live tracks; returns how many (at most SO_TRACK_MAX). */
 int so_tracker_tracks(const struct so_tracker *t, const struct so_track **out);
