@@ -119,27 +119,21 @@ def reencode(truth_path, cfg, tmp, start=0.0, gop_s=None, width=None):
     return path
 
 
+def take_option(argv, name, convert):
+    """Remove `name VALUE` from argv; returns convert(VALUE), or None when absent."""
+    if name not in argv:
+        return None
+    i = argv.index(name)
+    value = convert(argv[i + 1])
+    del argv[i:i + 2]
+    return value
+
+
 def main(argv):
-    model = None
-    if "--model" in argv:
-        i = argv.index("--model")
-        model = argv[i + 1]
-        del argv[i:i + 2]
-    start_from = None
-    if "--from" in argv:
-        i = argv.index("--from")
-        start_from = float(argv[i + 1])
-        del argv[i:i + 2]
-    gop_s = None
-    if "--keyframes" in argv:
-        i = argv.index("--keyframes")
-        gop_s = float(argv[i + 1])
-        del argv[i:i + 2]
-    width = None
-    if "--camera" in argv:
-        i = argv.index("--camera")
-        width = int(argv[i + 1])
-        del argv[i:i + 2]
+    model = take_option(argv, "--model", str)
+    start_from = take_option(argv, "--from", float)
+    gop_s = take_option(argv, "--keyframes", float)
+    width = take_option(argv, "--camera", int)
     binary = argv[1]
     if argv[2] == "--scene":
         name, out = argv[3], argv[4]
