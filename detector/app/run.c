@@ -9,6 +9,7 @@
  * input, shutdown and outages never clear an episode (ARCHITECTURE, Episodes).
  */
 #include <errno.h>
+#include <math.h>
 #include <libavutil/error.h>
 #include <libavutil/log.h>
 #include <pthread.h>
@@ -45,6 +46,7 @@ struct so_detect_stats {
     long ticks;                         /* detector ticks (at detect_fps) */
     long passes;                        /* of which the network ran */
     long inferences;                    /* network runs (one per region looked at) */
+    long waits;                         /* regions that needed it and waited for a later tick */
 };
 
 struct camera_run {
@@ -67,6 +69,9 @@ struct camera_run {
     struct so_box watch[SO_MAX_WATCH];  /* zone surroundings watched for things coming to rest */
     int n_watch;
     double last_pass_s;                 /* media time of the last network pass */
+    double last_look_s[1 + SO_MAX_ROIS];   /* per region: media time the network last ran on it */
+    unsigned deferred;                  /* regions needed on this tick but left for the next */
+    double last_tick_s;                 /* media time of the last detector tick */
     double burst_until_s[1 + SO_MAX_ROIS]; /* per region (whole frame, then rois): run the network
                                          * on every tick until then */
     struct so_detect_stats dstats;
@@ -141,6 +146,9 @@ static int setup_analysis(struct camera_run *c, const struct so_frame *f)
         plan_rois(c, width, height);
         plan_watch(c, width, height);
         memset(c->burst_until_s, 0, sizeof(c->burst_until_s));
+        for (int r = 0; r <= SO_MAX_ROIS; r++) {
+            c->last_look_s[r] = -1e9;
+        }
         c->dstats.passes = 0;
         double fps = c->cfg->analysis.detect_fps;
         c->tracker = so_tracker_create(width, height, fps > 0 ? 1.0 / fps : 1.0);
@@ -338,9 +346,10 @@ static void plan_watch(struct camera_run *c, int width, int height)
  *   walkers kept the network looking at every key frame (bench: 30 of 30 -> 14 of 30);
  * - at least every REFRESH_S, whatever happens.
  * A thing inside a close-up is looked at through the close-up only (it sees small things
- * better). On other ticks the tracker advances on appearance alone (resting objects whose crop
- * still matches count as seen). The network is by far the largest cost of a camera
- * (docs/performance.md); in a quiet scene it runs once every REFRESH_S.
+ * better). The network is by far the largest cost of a camera (docs/performance.md): it
+ * looks detect_fps times a second at most, whatever the close-ups (detect()), and in a quiet
+ * scene once every REFRESH_S. On ticks without a look the tracker advances on appearance alone
+ * (resting objects whose crop still matches count as seen).
  */
 #define MAX_DETECTIONS 128
 #define MAX_MOVING_SHARE 0.25
@@ -441,13 +450,47 @@ static unsigned regions_needed(struct camera_run *c, double now)
     return need;
 }
 
+/*
+ * Of the regions in `need`, the one the network looked at longest ago (the whole frame first
+ * on a tie); -1 when none.
+ */
+static int next_region(const struct camera_run *c, unsigned need)
+{
+    int best = -1;
+    for (int r = 0; r <= c->n_rois; r++) {
+        if ((need & (1u << r)) && (best < 0 || c->last_look_s[r] < c->last_look_s[best])) {
+            best = r;
+        }
+    }
+    return best;
+}
+
+/* so_tracker_held_fn: is the thing in box b one whose region was needed but not looked at? */
+static bool held_back(const struct so_box *b, void *ud)
+{
+    const struct camera_run *c = ud;
+    return (c->deferred & (1u << region_of(c, b))) != 0;
+}
+
+/*
+ * The network's budget is detect_fps looks a second, whatever the close-ups: a tick may spend
+ * what the time since the previous tick earned (one look at full decode; two per key frame
+ * with `decode: keyframes` at 1 fps and a GOP of 2 s), at least one. When the regions needed
+ * are more than that, those looked at longest ago go first; the others wait for the next tick
+ * and the tracker holds their things meanwhile (so_tracker_update).
+ */
 static void detect(struct camera_run *c, struct so_frame *f)
 {
     struct so_detection dets[MAX_DETECTIONS];
     int n = 0;
     bool tick = false;
+    int budget = 0;
     double fps = c->cfg->analysis.detect_fps;
     if (fps > 0 && f->media_s >= c->next_detect_s - 1e-6) {
+        double since = c->dstats.ticks ? f->media_s - c->last_tick_s : 1.0 / fps;
+        budget = (int)floor(since * fps + 0.5);
+        budget = budget < 1 ? 1 : budget;
+        c->last_tick_s = f->media_s;
         c->next_detect_s += 1.0 / fps;
         if (c->next_detect_s <= f->media_s) {
             c->next_detect_s = f->media_s + 1.0 / fps;
@@ -456,6 +499,7 @@ static void detect(struct camera_run *c, struct so_frame *f)
         c->dstats.ticks++;
     }
     unsigned need = tick ? regions_needed(c, f->media_s) : 0;
+    c->deferred = need;
     if (need) {
         struct so_image img = {f->bgr, f->width, f->height, f->bgr_stride};
         struct so_detect_filter filter = {
@@ -464,16 +508,17 @@ static void detect(struct camera_run *c, struct so_frame *f)
         };
         c->dstats.passes++;
         c->last_pass_s = f->media_s;
-        for (int r = 0; r <= c->n_rois; r++) {
+        int looks = 0;
+        for (int r; looks < budget && (r = next_region(c, c->deferred)) >= 0; looks++) {
             int got = 0;
-            if (!(need & (1u << r))) {
-                continue;
-            }
             if (so_source_stopping(c->source)) {   /* up to 9 looks: stop within 2 s */
                 tick = false;
                 n = 0;
+                c->deferred = 0;
                 break;
             }
+            c->deferred &= ~(1u << r);
+            c->last_look_s[r] = f->media_s;
             c->dstats.inferences++;
             if (so_detector_run(c->detector, &img, r ? &c->rois[r - 1] : NULL, &filter, dets + n,
                                 MAX_DETECTIONS - n, &got) < 0) {
@@ -481,25 +526,36 @@ static void detect(struct camera_run *c, struct so_frame *f)
                         so_detector_last_error(c->detector));
                 tick = false;   /* no tick rather than a tick that saw nothing */
                 n = 0;
+                c->deferred = 0;
                 break;
             }
             n += got;
         }
-        if (need & (need - 1)) {    /* more than one region: the same object twice */
+        if (looks > 1) {    /* more than one region: the same object twice */
             n = so_detect_nms(dets, n, so_detector_model(c->detector)->nms_threshold);
         }
+        for (unsigned w = c->deferred; w; w &= w - 1) {
+            c->dstats.waits++;
+        }
     }
-    /* The tracker follows things at rest: a vehicle box over moving pixels is traffic. */
+    /*
+     * The tracker follows things at rest: a vehicle box over moving pixels is traffic. What the
+     * whole frame saw inside a close-up that waits for its turn is left to the close-up (its
+     * things are held meanwhile): seen small, two cars in a row may come out as one box.
+     */
     int kept = 0;
     for (int i = 0; i < n; i++) {
         bool vehicle = dets[i].role == SO_ROLE_VEHICLE || dets[i].role == SO_ROLE_NONMOTOR;
         const struct so_box *b = &dets[i].box;
+        if (c->deferred && held_back(b, c)) {
+            continue;
+        }
         if (!vehicle ||
             so_static_model_moving_share(c->model, b->x, b->y, b->w, b->h) < MAX_MOVING_SHARE) {
             dets[kept++] = dets[i];
         }
     }
-    so_tracker_update(c->tracker, f, dets, kept, tick);
+    so_tracker_update(c->tracker, f, dets, kept, tick, c->deferred ? held_back : NULL, c);
 }
 
 static void *analysis_main(void *arg)
@@ -554,8 +610,9 @@ static void *analysis_main(void *arg)
         so_frame_unref(f);
     }
     if (c->detector) {
-        so_info(c->id, "object detector: ran on %ld of %ld ticks (%ld inferences)",
-                c->dstats.passes, c->dstats.ticks, c->dstats.inferences);
+        so_info(c->id, "object detector: ran on %ld of %ld ticks (%ld looks; %ld times a region "
+                "waited a tick)", c->dstats.passes, c->dstats.ticks, c->dstats.inferences,
+                c->dstats.waits);
     }
     so_view_check_destroy(c->view);
     c->view = NULL;

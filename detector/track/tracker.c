@@ -227,8 +227,16 @@ static int popcount(uint32_t v)
     return n;
 }
 
+/* The spot's box as its users see it (pending requests, held checks, the public view). */
+static struct so_box spot_box(const struct spot *s)
+{
+    return (struct so_box){(int)lroundf(s->bx), (int)lroundf(s->by), (int)lroundf(s->bw),
+                           (int)lroundf(s->bh)};
+}
+
 void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
-                       const struct so_detection *dets, int n, bool detected)
+                       const struct so_detection *dets, int n, bool detected,
+                       so_tracker_held_fn held, void *ud)
 {
     double now = frame->media_s;
     if (detected) {
@@ -282,6 +290,13 @@ void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
             if (!s->used || voted[i]) {
                 continue;
             }
+            if (held) {
+                struct so_box b = spot_box(s);
+                if (held(&b, ud)) {     /* not looked at: this tick does not count */
+                    s->history >>= 1;
+                    continue;
+                }
+            }
             /* Missed: is the resting object visibly still there? */
             if (s->tmpl && appearance(s, frame) >= NCC_SAME) {
                 s->history |= 1;
@@ -298,8 +313,7 @@ void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
         if (!s->used) {
             continue;
         }
-        s->pub.box = (struct so_box){(int)lroundf(s->bx), (int)lroundf(s->by),
-                                     (int)lroundf(s->bw), (int)lroundf(s->bh)};
+        s->pub.box = spot_box(s);
         s->pub.present = popcount(s->history & ((1u << HISTORY) - 1)) >= PRESENT_VOTES ||
                          (s->votes < PRESENT_VOTES && s->votes == popcount(s->history) &&
                           s->votes >= 2 && (s->history & 1));
@@ -321,8 +335,7 @@ int so_tracker_pending(const struct so_tracker *t, struct so_box *boxes, int max
             continue;
         }
         if (!s->tmpl ? s->silent < PENDING_TICKS : !person && s->silent >= 1) {
-            boxes[n++] = (struct so_box){(int)lroundf(s->bx), (int)lroundf(s->by),
-                                         (int)lroundf(s->bw), (int)lroundf(s->bh)};
+            boxes[n++] = spot_box(s);
         }
     }
     return n;

@@ -40,12 +40,21 @@ struct so_tracker *so_tracker_create(int width, int height, double detect_interv
 void so_tracker_destroy(struct so_tracker *t);
 
 /*
+ * Which spots the detector was not shown on this tick although they needed it (the detector
+ * looks at one region a tick; the others wait for the next): `held(box, ud)` returns true for
+ * the box of such a spot. NULL: every spot was shown or did not need it.
+ */
+typedef bool (*so_tracker_held_fn)(const struct so_box *box, void *ud);
+
+/*
  * Advance to `frame`. `dets` are this frame's detections when `detected` is true (the
  * detector runs at its own rate; on other frames pass detected = false and tracks keep their
- * state). Presence and forgetting count in detector ticks.
+ * state). Presence and forgetting count in detector ticks. A spot without a vote for which
+ * `held` returns true keeps its state on this tick (no miss: nobody looked); `held` may be NULL.
  */
 void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
-                       const struct so_detection *dets, int n, bool detected);
+                       const struct so_detection *dets, int n, bool detected,
+                       so_tracker_held_fn held, void *ud);
 
 /*
  * Where does the tracker need the detector on its next tick? While a resting object is being
