@@ -22,6 +22,7 @@ struct so_frame {
     double ready_mono;      /* CLOCK_MONOTONIC seconds when the decoded picture was due (after
                              * pacing): the start of the decode-to-event latency */
     atomic_int refs;
+    struct so_frame_pool *pool; /* where it goes back at the last unref; NULL: freed */
 };
 
 /*
@@ -33,7 +34,29 @@ struct so_frame *so_frame_alloc(int width, int height);
 /* Take another reference; returns f. */
 struct so_frame *so_frame_ref(struct so_frame *f);
 
-/* Drop a reference; frees at zero. Accepts NULL. */
+/* Drop a reference; at zero the frame goes back to its pool, or is freed. Accepts NULL. */
 void so_frame_unref(struct so_frame *f);
+
+/*
+ * A pool of frames for one producer (a camera's source), so that the steady state allocates
+ * no frame: a frame whose last reference is dropped (on any thread: analysis, evidence, HTTP)
+ * goes back to the pool, and so_frame_pool_get() hands it out again. Up to `keep` free frames
+ * are kept; frames of another size are freed. The owner lets go with so_frame_pool_release();
+ * the pool itself is freed once the last of its frames is back (frames may outlive the owner).
+ */
+struct so_frame_pool;
+
+/* NULL when memory is short. */
+struct so_frame_pool *so_frame_pool_create(int keep);
+
+/* A frame of width x height (refs = 1): a free one of that size, or a new one. NULL when
+ * memory is short. The frame's fields but its planes are reset; its pixels are stale. */
+struct so_frame *so_frame_pool_get(struct so_frame_pool *p, int width, int height);
+
+/* How many frames the pool has allocated in all (for tests and statistics). */
+long so_frame_pool_allocated(struct so_frame_pool *p);
+
+/* The owner lets go: free frames are freed now, the others as they come back. Accepts NULL. */
+void so_frame_pool_release(struct so_frame_pool *p);
 
 #endif

@@ -57,6 +57,8 @@
 
 #include "log.h"
 
+#define FRAME_POOL_KEEP 4       /* free frames kept for reuse: those handed out come back at once,
+                                 * but for one a second that the rules keep for 10 s */
 #define BACKOFF_MIN_S 0.5
 #define BACKOFF_MAX_S 30.0
 #define DEFAULT_IO_TIMEOUT_S 10.0
@@ -123,6 +125,7 @@ struct so_source {
     pthread_mutex_t lock;
     pthread_cond_t cond;    /* CLOCK_MONOTONIC */
     struct so_frame *slot;
+    struct so_frame_pool *pool;     /* the frames handed out come back here (no malloc a frame) */
     bool ended;             /* the decode thread has finished (file end or open failure) */
     int end_err;
     int64_t next_index;
@@ -537,7 +540,7 @@ static struct so_frame *scale_frame(struct so_source *s, const AVFrame *f)
                 f->format, av_err2str(r));
         return NULL;
     }
-    struct so_frame *out = so_frame_alloc(dw, dh);
+    struct so_frame *out = so_frame_pool_get(s->pool, dw, dh);
     if (!out) {
         so_warn(s->camera_id, "out of memory for a %dx%d frame; skipped", dw, dh);
         return NULL;
@@ -816,6 +819,7 @@ done:
 static void source_free(struct so_source *s)
 {
     so_frame_unref(s->slot);
+    so_frame_pool_release(s->pool);     /* frames still held elsewhere free themselves */
     free(s->url);
     free(s->camera_id);
     free(s->safe_url);
@@ -846,7 +850,8 @@ struct so_source *so_source_create(const struct so_source_opts *opts)
     s->url = strdup(opts->url);
     s->camera_id = strdup(who);
     s->safe_url = malloc(n);
-    if (!s->url || !s->camera_id || !s->safe_url) {
+    s->pool = so_frame_pool_create(FRAME_POOL_KEEP);
+    if (!s->url || !s->camera_id || !s->safe_url || !s->pool) {
         source_free(s);
         return NULL;
     }
@@ -933,6 +938,7 @@ void so_source_get_stats(struct so_source *s, struct so_source_stats *out)
         .frames_dropped = atomic_load(&s->frames_dropped),
         .decode_errors = atomic_load(&s->decode_errors),
         .reconnects = atomic_load(&s->reconnects),
+        .frames_allocated = (uint64_t)so_frame_pool_allocated(s->pool),
         .health = (enum so_health)atomic_load(&s->health),
         .src_width = atomic_load(&s->src_width),
         .src_height = atomic_load(&s->src_height),

@@ -58,6 +58,7 @@ struct so_source_stats {
     uint64_t frames_dropped;    /* live: overwritten in the slot before being taken */
     uint64_t decode_errors;
     uint64_t reconnects;
+    uint64_t frames_allocated;  /* analysis frames ever allocated: the rest were reused */
     enum so_health health;
     int src_width, src_height;
 };

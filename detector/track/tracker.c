@@ -52,6 +52,7 @@ struct spot {
 
 struct so_tracker {
     int w, h;
+    float scratch[TEMPLATE_MAX * TEMPLATE_MAX];     /* the current crop, for appearance() */
     int next_id;
     struct spot spots[SO_TRACK_MAX];
     struct so_track view[SO_TRACK_MAX];
@@ -141,16 +142,13 @@ static void take_template(struct spot *s, const struct so_frame *f)
 }
 
 /* NCC of the frame at the template's box against the template; -2 when unknown. */
-static double appearance(const struct spot *s, const struct so_frame *f)
+static double appearance(struct so_tracker *t, const struct spot *s, const struct so_frame *f)
 {
     if (!s->tmpl) {
         return -2;
     }
     size_t n = (size_t)s->tw * s->th;
-    float *cur = malloc(sizeof(float) * n);
-    if (!cur) {
-        return -2;
-    }
+    float *cur = t->scratch;    /* tw, th <= TEMPLATE_MAX */
     double ncc = -2;
     if (sample(f, s->tmpl_box, s->tw, s->th, cur)) {
         ncc = 0;
@@ -159,7 +157,6 @@ static double appearance(const struct spot *s, const struct so_frame *f)
         }
         ncc /= (double)n;
     }
-    free(cur);
     return ncc;
 }
 
@@ -268,13 +265,14 @@ void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
             if (fits >= 2) {
                 continue;   /* straddles two resting objects */
             }
+            double look;
             if (!best) {
                 best = new_spot(t, d, now);
                 if (!best) {
                     continue;
                 }
-            } else if (best->tmpl && appearance(best, frame) < NCC_OTHER &&
-                       appearance(best, frame) > -2) {
+            } else if (best->tmpl && (look = appearance(t, best, frame)) < NCC_OTHER &&
+                       look > -2) {
                 /* Same place, different look: another object rests there now. */
                 drop(best);
                 best = new_spot(t, d, now);
@@ -298,7 +296,7 @@ void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
                 }
             }
             /* Missed: is the resting object visibly still there? */
-            if (s->tmpl && appearance(s, frame) >= NCC_SAME) {
+            if (s->tmpl && appearance(t, s, frame) >= NCC_SAME) {
                 s->history |= 1;
                 s->pub.last_seen_s = now;
                 s->silent = 0;

@@ -257,6 +257,10 @@ static void test_file_case(const struct file_case *c)
     CHECK_INT(st.frames_analysed, n);
     CHECK_INT(st.frames_dropped, 0);
     CHECK(st.frames_decoded >= (uint64_t)n);
+    /* frames come back to the source's pool: the slot, the one in hand, one per size */
+    so_test_check(st.frames_allocated <= 4 && (n == 0 || st.frames_allocated >= 1), __FILE__,
+                  __LINE__, "%s: %d frames handed out, %d allocated", c->file, n,
+                  (int)st.frames_allocated);
     if (n > 0) {
         CHECK_INT(st.health, SO_HEALTH_LIVE);
     }
@@ -701,6 +705,51 @@ static void test_net_reconnect(void)
     close(sv.fd);
 }
 
+static void *unref_later(void *arg)
+{
+    so_frame_unref(arg);
+    return NULL;
+}
+
+/*
+ * The frame pool: a frame dropped by its last holder is handed out again; another size is a
+ * new frame; the owner may let go while frames are still held elsewhere (they free themselves
+ * when dropped, on any thread: ASan and the leak checker run this test in CI).
+ */
+static void test_frame_pool(void)
+{
+    printf("# case: frame pool\n");
+    struct so_frame_pool *p = so_frame_pool_create(2);
+    CHECK(p != NULL);
+    struct so_frame *a = so_frame_pool_get(p, 64, 48);
+    CHECK(a != NULL && a->width == 64 && a->height == 48 && a->pool == p);
+    a->media_s = 5;
+    uint8_t *bgr = a->bgr;
+    so_frame_unref(a);
+    struct so_frame *b = so_frame_pool_get(p, 64, 48);
+    CHECK(b == a && b->bgr == bgr && b->media_s == 0 && atomic_load(&b->refs) == 1);
+    CHECK_INT(so_frame_pool_allocated(p), 1);
+    struct so_frame *c = so_frame_pool_get(p, 64, 48), *d = so_frame_pool_get(p, 64, 48);
+    CHECK_INT(so_frame_pool_allocated(p), 3);
+    so_frame_unref(b);
+    so_frame_unref(c);
+    so_frame_unref(d);          /* keep 2: the third is freed */
+    struct so_frame *e = so_frame_pool_get(p, 32, 24);  /* other size: a new one */
+    CHECK(e != NULL && e->width == 32 && e->gray_stride >= 32);
+    CHECK_INT(so_frame_pool_allocated(p), 4);
+    struct so_frame *held = so_frame_pool_get(p, 64, 48);
+    so_frame_ref(held);
+    so_frame_unref(e);
+    so_frame_pool_release(p);   /* held twice still */
+    so_frame_unref(held);
+    pthread_t th;
+    CHECK_INT(pthread_create(&th, NULL, unref_later, held), 0);
+    pthread_join(th, NULL);     /* the last frame frees the pool */
+    so_frame_pool_release(NULL);
+    struct so_frame_pool *q = so_frame_pool_create(1);
+    so_frame_pool_release(q);   /* nothing out: freed at once */
+}
+
 int main(void)
 {
     if (system("ffmpeg -version >/dev/null 2>&1") != 0) {
@@ -717,6 +766,7 @@ int main(void)
         run("rm -rf %s", dir);
         return 1;
     }
+    test_frame_pool();
     test_options_and_names();
     for (size_t i = 0; i < sizeof(file_cases) / sizeof(file_cases[0]); i++) {
         test_file_case(&file_cases[i]);
