@@ -17,31 +17,38 @@ struct so_frame_pool {
     bool released;              /* the owner let go: free what comes back */
 };
 
+#define FRAME_HEAD ((sizeof(struct so_frame) + 63) & ~(size_t)63)
+
+/* Set the fields of the frame at the start of its block (planes right after the struct) for a
+ * fresh width x height frame with one reference. */
+static void frame_init(struct so_frame *f, int width, int height)
+{
+    uint8_t *mem = (uint8_t *)f;
+    int bgr_stride = (width * 3 + 31) & ~31;
+    *f = (struct so_frame){
+        .width = width,
+        .height = height,
+        .bgr = mem + FRAME_HEAD,
+        .bgr_stride = bgr_stride,
+        .gray = mem + FRAME_HEAD + (size_t)bgr_stride * height,
+        .gray_stride = (width + 31) & ~31,
+        .src_width = width,
+        .src_height = height,
+    };
+    atomic_init(&f->refs, 1);
+}
+
 struct so_frame *so_frame_alloc(int width, int height)
 {
     if (width <= 0 || height <= 0) {
         return NULL;
     }
-    int bgr_stride = (width * 3 + 31) & ~31;
-    int gray_stride = (width + 31) & ~31;
-    size_t head = (sizeof(struct so_frame) + 63) & ~(size_t)63;
-    size_t size = head + (size_t)bgr_stride * height + (size_t)gray_stride * height;
-    uint8_t *mem = aligned_alloc(64, (size + 63) & ~(size_t)63);
-    if (!mem) {
-        return NULL;
+    size_t size = FRAME_HEAD + (size_t)((width * 3 + 31) & ~31) * height +
+                  (size_t)((width + 31) & ~31) * height;
+    struct so_frame *f = aligned_alloc(64, (size + 63) & ~(size_t)63);
+    if (f) {
+        frame_init(f, width, height);
     }
-    struct so_frame *f = (struct so_frame *)mem;
-    *f = (struct so_frame){
-        .width = width,
-        .height = height,
-        .bgr = mem + head,
-        .bgr_stride = bgr_stride,
-        .gray = mem + head + (size_t)bgr_stride * height,
-        .gray_stride = gray_stride,
-        .src_width = width,
-        .src_height = height,
-    };
-    atomic_init(&f->refs, 1);
     return f;
 }
 
@@ -109,43 +116,26 @@ struct so_frame_pool *so_frame_pool_create(int keep)
 
 struct so_frame *so_frame_pool_get(struct so_frame_pool *p, int width, int height)
 {
-    struct so_frame *f = NULL, *stale = NULL;
+    struct so_frame *f = NULL;
     pthread_mutex_lock(&p->lock);
     if (p->n_free > 0) {
         f = p->free[--p->n_free];
-        if (f->width != width || f->height != height) {
-            stale = f;          /* the analysis size changed: make a new one */
-            f = NULL;
-        }
     }
     pthread_mutex_unlock(&p->lock);
-    free(stale);
+    if (f && (f->width != width || f->height != height)) {
+        free(f);                /* the analysis size changed: make a new one */
+        f = NULL;
+    }
+    bool fresh = !f;
     if (f) {
-        uint8_t *bgr = f->bgr, *gray = f->gray;
-        int bgr_stride = f->bgr_stride, gray_stride = f->gray_stride;
-        *f = (struct so_frame){
-            .width = width,
-            .height = height,
-            .bgr = bgr,
-            .bgr_stride = bgr_stride,
-            .gray = gray,
-            .gray_stride = gray_stride,
-            .src_width = width,
-            .src_height = height,
-        };
-        atomic_init(&f->refs, 1);
-    } else {
-        f = so_frame_alloc(width, height);
-        if (!f) {
-            return NULL;
-        }
-        pthread_mutex_lock(&p->lock);
-        p->allocated++;
-        pthread_mutex_unlock(&p->lock);
+        frame_init(f, width, height);
+    } else if (!(f = so_frame_alloc(width, height))) {
+        return NULL;
     }
     f->pool = p;
     pthread_mutex_lock(&p->lock);
     p->out++;
+    p->allocated += fresh;
     pthread_mutex_unlock(&p->lock);
     return f;
 }
