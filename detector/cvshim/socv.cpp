@@ -197,18 +197,20 @@ enum socv_status socv_gray_blur(const struct socv_view *gray, int ksize)
 }
 
 enum socv_status socv_mask_components(const struct socv_view *mask, int32_t *labels,
-                                      int min_area, struct socv_blob *blobs, int max_blobs,
-                                      int *n_blobs)
+                                      int labels_stride, int min_area, struct socv_blob *blobs,
+                                      int max_blobs, int *n_blobs)
 {
-    if (!valid(mask, 1) || !n_blobs || (max_blobs > 0 && !blobs)) {
+    if (!valid(mask, 1) || !n_blobs || (max_blobs > 0 && !blobs) ||
+        (labels && labels_stride < mask->width)) {
         return SOCV_EINVAL;
     }
     *n_blobs = 0;
     return guard([&] {
         /* Labels straight into the caller's buffer when there is one (no per-frame copy). */
         cv::Mat lab, stats, centroids;
+        size_t step = (size_t)(labels ? labels_stride : 0) * sizeof(int32_t);
         if (labels) {
-            lab = cv::Mat(mask->height, mask->width, CV_32S, labels);
+            lab = cv::Mat(mask->height, mask->width, CV_32S, labels, step);
         }
         int n = cv::connectedComponentsWithStats(wrap(mask), lab, stats, centroids, 8, CV_32S);
         int out = 0;
@@ -224,7 +226,7 @@ enum socv_status socv_mask_components(const struct socv_view *mask, int32_t *lab
         }
         *n_blobs = out;
         if (labels && lab.data != reinterpret_cast<uchar *>(labels)) {
-            cv::Mat dst(mask->height, mask->width, CV_32S, labels);
+            cv::Mat dst(mask->height, mask->width, CV_32S, labels, step);
             lab.copyTo(dst);
         }
         return SOCV_OK;

@@ -90,12 +90,13 @@ struct socv_blob {
 
 /*
  * Connected components (8-connectivity) of the non-zero pixels of `mask`. Writes each pixel's
- * label into `labels` (int32, width*height, row-major, 0 = background) when labels != NULL, and
- * up to max_blobs blobs with area >= min_area into `blobs`; *n_blobs gets how many were written.
+ * label into `labels` (int32, mask->height rows of `labels_stride` elements, 0 = background)
+ * when labels != NULL, and up to max_blobs blobs with area >= min_area into `blobs` (in the
+ * view's coordinates); *n_blobs gets how many were written.
  */
 enum socv_status socv_mask_components(const struct socv_view *mask, int32_t *labels,
-                                      int min_area, struct socv_blob *blobs, int max_blobs,
-                                      int *n_blobs);
+                                      int labels_stride, int min_area, struct socv_blob *blobs,
+                                      int max_blobs, int *n_blobs);
 
 /* ---- DNN (socv_dnn.cpp): a darknet network through cv::dnn, CPU backend and target. */
 struct socv_net;

@@ -4,13 +4,17 @@
  * zone kept by id and kind go on untouched, a removed zone's episode is reported cleared once
  * with reason zone_removed (after image = the last frame, end = its media time), a new zone
  * starts fresh, a zone whose kind changed counts as removed and added, new settings of a kept
- * zone take effect, and NULL (camera removed) clears everything.
+ * zone take effect, and NULL (camera removed) clears everything. And the shim's connected
+ * components on a view inside a larger mask (what so_rules_process runs them on: the box of
+ * what is at rest): the same blobs and labels as on the whole mask, labels written with the
+ * stride and nowhere else.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rules.h"
+#include "socv.h"
 #include "static_model.h"
 #include "testlib.h"
 
@@ -120,8 +124,65 @@ static void run(struct so_rules *r, struct so_static_model *m, double *t, double
     }
 }
 
+static void test_components_in_view(void)
+{
+    enum { MW = 67, MH = 45, X0 = 8, Y0 = 16, CW = 40, CH = 24 };
+    static uint8_t mask[MW * MH];
+    static int32_t whole[MW * MH], part[MW * MH];
+    memset(mask, 0, sizeof(mask));
+    /* inside the view: a ring (one blob with a hole), a diagonal line (8-connected), a dot
+     * below min_area, two blobs of the same area */
+    for (int y = Y0 + 2; y < Y0 + 12; y++) {
+        for (int x = X0 + 2; x < X0 + 12; x++) {
+            mask[y * MW + x] = (x < X0 + 4 || x >= X0 + 10 || y < Y0 + 4 || y >= Y0 + 10) ? 255 : 0;
+        }
+    }
+    for (int k = 0; k < 9; k++) {
+        mask[(Y0 + 3 + k) * MW + X0 + 20 + k] = 255;
+    }
+    mask[(Y0 + 20) * MW + X0 + 3] = 255;
+    for (int y = Y0 + 15; y < Y0 + 18; y++) {
+        for (int x = 0; x < 3; x++) {
+            mask[y * MW + X0 + 10 + x] = 255;
+            mask[y * MW + X0 + 30 + x] = 255;
+        }
+    }
+    struct socv_view all = {mask, MW, MH, MW, 1}, view = {mask + Y0 * MW + X0, CW, CH, MW, 1};
+    struct socv_blob bw[8], bp[8];
+    int nw = -1, np = -1;
+    CHECK(socv_mask_components(&all, whole, MW, 2, bw, 8, &nw) == SOCV_OK);
+    for (size_t i = 0; i < MW * MH; i++) {
+        part[i] = -7;
+    }
+    CHECK(socv_mask_components(&view, part + Y0 * MW + X0, MW, 2, bp, 8, &np) == SOCV_OK);
+    CHECK_INT(nw, 4);
+    CHECK_INT(np, nw);
+    int diff = 0;
+    for (int i = 0; i < np && i < nw; i++) {
+        diff += bp[i].x + X0 != bw[i].x || bp[i].y + Y0 != bw[i].y || bp[i].w != bw[i].w ||
+                bp[i].h != bw[i].h || bp[i].area != bw[i].area || bp[i].label != bw[i].label;
+    }
+    CHECK_INT(diff, 0);
+    int inside = 0, outside = 0;
+    for (int y = 0; y < MH; y++) {
+        for (int x = 0; x < MW; x++) {
+            bool in = x >= X0 && x < X0 + CW && y >= Y0 && y < Y0 + CH;
+            if (in) {
+                inside += part[y * MW + x] != whole[y * MW + x];
+            } else {
+                outside += part[y * MW + x] != -7;
+            }
+        }
+    }
+    CHECK_INT(inside, 0);
+    CHECK_INT(outside, 0);
+    /* a label stride narrower than the view is refused */
+    CHECK(socv_mask_components(&view, part, CW - 1, 2, bp, 8, &np) == SOCV_EINVAL);
+}
+
 int main(void)
 {
+    test_components_in_view();
     struct so_zone_cfg z1[] = {zone("a", SO_ZONE_SIDEWALK_OCCUPIED, left_pts, 3),
                                zone("b", SO_ZONE_SIDEWALK_OCCUPIED, right_pts, 3)};
     struct so_camera_cfg cam1 = {.id = (char *)"cam", .zones = z1, .n_zones = 2};
