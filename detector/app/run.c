@@ -432,9 +432,7 @@ static int region_of(const struct camera_run *c, const struct so_box *b)
 static bool near_zone(const struct camera_run *c, const struct so_box *b)
 {
     for (int k = 0; k < c->n_watch; k++) {
-        const struct so_box *w = &c->watch[k];
-        if (b->x < w->x + w->w && b->x + b->w > w->x && b->y < w->y + w->h &&
-            b->y + b->h > w->y) {
+        if (so_box_iou(*b, c->watch[k]) > 0) {
             return true;
         }
     }

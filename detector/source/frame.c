@@ -19,19 +19,29 @@ struct so_frame_pool {
 
 #define FRAME_HEAD ((sizeof(struct so_frame) + 63) & ~(size_t)63)
 
+/* Row strides of the planes, 32-byte aligned. */
+static int bgr_stride(int width)
+{
+    return (width * 3 + 31) & ~31;
+}
+
+static int gray_stride(int width)
+{
+    return (width + 31) & ~31;
+}
+
 /* Set the fields of the frame at the start of its block (planes right after the struct) for a
  * fresh width x height frame with one reference. */
 static void frame_init(struct so_frame *f, int width, int height)
 {
     uint8_t *mem = (uint8_t *)f;
-    int bgr_stride = (width * 3 + 31) & ~31;
     *f = (struct so_frame){
         .width = width,
         .height = height,
         .bgr = mem + FRAME_HEAD,
-        .bgr_stride = bgr_stride,
-        .gray = mem + FRAME_HEAD + (size_t)bgr_stride * height,
-        .gray_stride = (width + 31) & ~31,
+        .bgr_stride = bgr_stride(width),
+        .gray = mem + FRAME_HEAD + (size_t)bgr_stride(width) * height,
+        .gray_stride = gray_stride(width),
         .src_width = width,
         .src_height = height,
     };
@@ -43,8 +53,7 @@ struct so_frame *so_frame_alloc(int width, int height)
     if (width <= 0 || height <= 0) {
         return NULL;
     }
-    size_t size = FRAME_HEAD + (size_t)((width * 3 + 31) & ~31) * height +
-                  (size_t)((width + 31) & ~31) * height;
+    size_t size = FRAME_HEAD + (size_t)(bgr_stride(width) + gray_stride(width)) * height;
     struct so_frame *f = aligned_alloc(64, (size + 63) & ~(size_t)63);
     if (f) {
         frame_init(f, width, height);
