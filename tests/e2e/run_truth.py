@@ -26,7 +26,9 @@ after the first `live`, checked on the PUB feed (outputs.publish, a free local p
 record against config/health.schema.json.
 
 Shared clips come from $STREETORDER_ASSETS (default ../shared/assets beside the source tree);
-when they are missing the test is skipped (exit 77) unless CI is set, where it fails.
+when they are missing the test is skipped (exit 77) unless CI is set, where it fails. The same
+holds for --model's weights (sotest.need_model: the shared assets, $STREETORDER_MODELS, or
+fetched by scripts/fetch-models when the network allows).
 """
 import json
 import os
@@ -35,7 +37,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from sotest import ROOT, Feed, asset, free_port, load_config, scene, write_config  # noqa: E402
+from sotest import (ROOT, Feed, asset, free_port, load_config, need_model, needs_met,  # noqa: E402
+                    scene, write_config)
 
 
 class HealthFeed:
@@ -135,12 +138,15 @@ def main(argv):
     gop_s = take_option(argv, "--keyframes", float)
     width = take_option(argv, "--camera", int)
     binary = argv[1]
+    if model:
+        need_model(model, tap=False)
+    if argv[2] != "--scene":
+        truth = asset(os.path.join("clips", argv[2]), tap=False)
+    needs_met(binary, model)
     if argv[2] == "--scene":
         name, out = argv[3], argv[4]
         # scenes are deterministic: generated once per build
         truth = os.path.join(scene(out, name, quiet=False), name + ".truth.yaml")
-    else:
-        truth = asset(os.path.join("clips", argv[2]), tap=False)
     # Run the real binary once, score its events, and validate every record against the
     # published schema (config/event.schema.json).
     import tempfile

@@ -121,6 +121,82 @@ def asset(rel, tap=True):
     return path
 
 
+def model_home():
+    """Where scripts/fetch-models puts models by default and where need_model() fetches them:
+    $STREETORDER_MODELS, else ${XDG_DATA_HOME:-~/.local/share}/streetorder/models."""
+    env = os.environ.get("STREETORDER_MODELS")
+    if env:
+        return env
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                           "share")
+    return os.path.join(data, "streetorder", "models")
+
+
+def need_model(name, tap=True):
+    """Make the object detector NAME's files (cfg and weights of models/NAME.yaml) findable by
+    the daemon, or skip(): they are looked for where the daemon looks ($STREETORDER_MODELS/NAME/,
+    then the shared assets' models/NAME/) and in model_home(); when they are nowhere,
+    scripts/fetch-models fetches them into model_home() if the network allows (unless
+    SOTEST_NO_FETCH is set). When found or fetched outside the assets, $STREETORDER_MODELS is
+    set for the daemons this test starts. Missing: skip (exit 77 / TAP SKIP), or fail when CI
+    is set, like every other asset (ARCHITECTURE, Assets)."""
+    import yaml
+    with open(os.path.join(ROOT, "models", name + ".yaml")) as f:
+        files = yaml.safe_load(f)["files"]
+    wanted = [files[k]["name"] for k in ("cfg", "weights") if k in files]
+
+    def has(base):
+        return all(os.path.isfile(os.path.join(base, name, w)) for w in wanted)
+
+    if os.environ.get("STREETORDER_MODELS") and has(os.environ["STREETORDER_MODELS"]):
+        return
+    if has(os.path.join(assets_dir(), "models")):
+        return
+    home = model_home()
+    if not has(home) and not os.environ.get("SOTEST_NO_FETCH"):
+        try:
+            subprocess.run([PY, os.path.join(ROOT, "scripts", "fetch-models"), "--dest", home,
+                            name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=120)
+        except subprocess.TimeoutExpired:
+            pass
+    if has(home):
+        os.environ["STREETORDER_MODELS"] = home
+        return
+    skip(f"model {name}: {', '.join(wanted)} not in the shared assets "
+         f"({os.path.join(assets_dir(), 'models', name)}) nor in {os.path.join(home, name)}, "
+         "and scripts/fetch-models could not fetch them", tap=tap)
+
+
+def needs_met(binary=None, model=None):
+    """Called by a test once it has checked what it needs (assets, models, tools) and before it
+    does any work: with SOTEST_NEEDS_ONLY set it ends there, so that
+    tests/lib/test_selection.py can run every test's selection logic (skip, fail or run) in
+    seconds without the assets. When the test will run BINARY with MODEL configured, the daemon
+    itself is asked first (`BINARY check` on a one-camera config naming MODEL, with the
+    environment the test passes on): a test that decided to run although the daemon cannot find
+    the model's files exits 1 here, as its real run would. Otherwise it prints "sotest: needs
+    met" and exits 0."""
+    if not os.environ.get("SOTEST_NEEDS_ONLY"):
+        return
+    if binary and model:
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = {"detector": {"model": model, "state_dir": os.path.join(tmp, "state")},
+                   "cameras": [{"id": "c", "url": "/dev/null", "zones": [
+                       {"id": "z", "kind": "illegal_parking", "dwell_s": 10,
+                        "polygon": [[0, 0], [1, 0], [1, 1]]}]}]}
+            r = subprocess.run([binary, "check", "-c",
+                                write_config(os.path.join(tmp, "c.yaml"), cfg)],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"sotest: the daemon cannot run with model {model}:\n{r.stdout}{r.stderr}",
+                      flush=True)
+                sys.exit(1)
+    print("sotest: needs met", flush=True)
+    sys.exit(0)
+
+
 @contextlib.contextmanager
 def locked(folder):
     """Hold an exclusive lock on FOLDER/.lock: tests running in parallel that share a build
