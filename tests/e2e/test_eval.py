@@ -130,6 +130,29 @@ def test_closest_first():
     assert {p["truth"]: p["episode_id"] for p in r["pairs"]} == {0: "early", 1: "late"}
 
 
+def test_false_clear_split_episode():
+    # the car stays 30-200; the detector clears it at 46 ("left") and opens it again with the
+    # same start: one false clear, one FP, the truth event not recalled
+    r = ev.score(truth(("illegal_parking", "z1", 30.0, 200.0)),
+                 episode("a", "illegal_parking", "z1", 30.5, 46.0)
+                 + episode("b", "illegal_parking", "z1", 30.5, 199.0))
+    assert (r["tp"], r["fp"], r["fn"], r["false_clears"]) == (0, 1, 1, 1), r
+    assert any(m.startswith("FALSE-CLEAR") for m in r["mismatches"]), r["mismatches"]
+    assert not ev.passes(r)
+
+
+def test_false_clear_when_end_null_and_not_for_other_reasons():
+    recs = episode("a", "sidewalk_occupied", "w", 10.0, 50.0)
+    r = ev.score(truth(("sidewalk_occupied", "w", 10.0, None)), recs)
+    assert r["false_clears"] == 1, r
+    recs[-1]["reason"] = "view_changed"    # not a claim that the place is empty
+    r = ev.score(truth(("sidewalk_occupied", "w", 10.0, None)), recs)
+    assert r["false_clears"] == 0, r
+    r = ev.score(truth(("sidewalk_occupied", "w", 10.0, 52.0)),
+                 episode("a", "sidewalk_occupied", "w", 10.0, 50.0))
+    assert r["false_clears"] == 0 and r["tp"] == 1, r   # within the tolerance of the end
+
+
 def test_empty_truth_no_events():
     r = ev.score(truth(), [])
     assert (r["truth"], r["opened"], r["tp"], r["fp"], r["fn"]) == (0, 0, 0, 0, 0), r
