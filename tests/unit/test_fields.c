@@ -347,52 +347,56 @@ static void check_print(const struct so_field_table *t, const void *base, const 
     free(text);
 }
 
-/* The summary as `streetorder check` has always printed it. */
+/* The summary as `streetorder check` has always printed it: the base, every key changed,
+ * the object line without classes and the grid line with one key of three. */
+static const struct summary_case {
+    const char *set[4];     /* zone key, value pairs over the base; "*": every key its other */
+    const char *zone, *analysis;
+} summary_cases[] = {
+    {{NULL},
+     "    zone z1: illegal_parking, 3 points, 32.0% of the frame, dwell 60 s\n"
+     "      min occupancy 0.02, updates every 60 s, clear after 10 s\n"
+     "      enforced: always\n",
+     ", analysis 5 fps at width 640, detector 1 fps\n"},
+    {{"*"},
+     "    zone z2: sidewalk_occupied, 3 points, 28.0% of the frame, dwell 61 s\n"
+     "      min occupancy 0.5, updates 0 (none), clear after 4 s\n"
+     "      enforced: mon-fri 07:00-20:00\n"
+     "      objects: car, bus; min score 0.4, box 8..300 px\n"
+     "      grid 620102001001001, address somewhere, category 0504\n",
+     ", analysis 10 fps at width 320, detector 0 fps\n"},
+    {{"min_score", "0.5", "address", "x"},
+     "    zone z1: illegal_parking, 3 points, 32.0% of the frame, dwell 60 s\n"
+     "      min occupancy 0.02, updates every 60 s, clear after 10 s\n"
+     "      enforced: always\n"
+     "      objects: min score 0.5, box 0..0 px\n"
+     "      grid -, address x, category (kind default)\n",
+     ", analysis 5 fps at width 640, detector 1 fps\n"},
+};
+
 static void check_summary(void)
 {
-    struct values v = base_values();
-    struct so_config *cfg = load_ok(&v, "the base config");
-    if (cfg) {
-        check_print(&so_zone_fields, &cfg->cameras[0].zones[0],
-                    "    zone z1: illegal_parking, 3 points, 32.0% of the frame, dwell 60 s\n"
-                    "      min occupancy 0.02, updates every 60 s, clear after 10 s\n"
-                    "      enforced: always\n");
-        check_print(&so_analysis_fields, &cfg->cameras[0].analysis,
-                    ", analysis 5 fps at width 640, detector 1 fps\n");
+    for (size_t c = 0; c < ARRAY_LEN(summary_cases); c++) {
+        const struct summary_case *sc = &summary_cases[c];
+        struct values v = base_values();
+        bool all = sc->set[0] && strcmp(sc->set[0], "*") == 0;
+        for (size_t i = 0; all && i < ARRAY_LEN(zone_samples); i++) {
+            v.zone[i] = zone_samples[i].other;
+        }
+        for (size_t i = 0; all && i < ARRAY_LEN(analysis_samples); i++) {
+            v.analysis[i] = analysis_samples[i].other;
+        }
+        for (size_t k = 0; !all && k + 1 < ARRAY_LEN(sc->set) && sc->set[k]; k += 2) {
+            const struct sample *s = sample_for(zone_samples, ARRAY_LEN(zone_samples), sc->set[k]);
+            v.zone[s - zone_samples] = sc->set[k + 1];
+        }
+        struct so_config *cfg = load_ok(&v, "a summary case");
+        if (cfg) {
+            check_print(&so_zone_fields, &cfg->cameras[0].zones[0], sc->zone);
+            check_print(&so_analysis_fields, &cfg->cameras[0].analysis, sc->analysis);
+        }
+        so_config_destroy(cfg);
     }
-    so_config_destroy(cfg);
-    for (size_t i = 0; i < ARRAY_LEN(zone_samples); i++) {
-        v.zone[i] = zone_samples[i].other;
-    }
-    for (size_t i = 0; i < ARRAY_LEN(analysis_samples); i++) {
-        v.analysis[i] = analysis_samples[i].other;
-    }
-    cfg = load_ok(&v, "every key changed");
-    if (cfg) {
-        check_print(&so_zone_fields, &cfg->cameras[0].zones[0],
-                    "    zone z2: sidewalk_occupied, 3 points, 28.0% of the frame, dwell 61 s\n"
-                    "      min occupancy 0.5, updates 0 (none), clear after 4 s\n"
-                    "      enforced: mon-fri 07:00-20:00\n"
-                    "      objects: car, bus; min score 0.4, box 8..300 px\n"
-                    "      grid 620102001001001, address somewhere, category 0504\n");
-        check_print(&so_analysis_fields, &cfg->cameras[0].analysis,
-                    ", analysis 10 fps at width 320, detector 0 fps\n");
-    }
-    so_config_destroy(cfg);
-    /* the object line without classes, the grid line with one key */
-    v = base_values();
-    v.zone[sample_for(zone_samples, ARRAY_LEN(zone_samples), "min_score") - zone_samples] = "0.5";
-    v.zone[sample_for(zone_samples, ARRAY_LEN(zone_samples), "address") - zone_samples] = "x";
-    cfg = load_ok(&v, "min_score and address");
-    if (cfg) {
-        check_print(&so_zone_fields, &cfg->cameras[0].zones[0],
-                    "    zone z1: illegal_parking, 3 points, 32.0% of the frame, dwell 60 s\n"
-                    "      min occupancy 0.02, updates every 60 s, clear after 10 s\n"
-                    "      enforced: always\n"
-                    "      objects: min score 0.5, box 0..0 px\n"
-                    "      grid -, address x, category (kind default)\n");
-    }
-    so_config_destroy(cfg);
 }
 
 int main(void)
