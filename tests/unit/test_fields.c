@@ -291,8 +291,8 @@ static void check_round_trip(const struct so_config *cfg, const char *what, size
     struct so_config_errors errors = {0};
     struct so_config *back = so_config_load(config_path, &errors);
     bool equal = back && so_zone_cfg_equal(&back->cameras[0].zones[0], &cfg->cameras[0].zones[0]);
-    so_test_check(equal, __FILE__, __LINE__, "%s: the export reads back equal (%zu errors): %s", what,
-                  errors.n, zone_text ? zone_text : "(none)");
+    so_test_check(equal, __FILE__, __LINE__, "%s: the export reads back equal (%zu errors): %s",
+                  what, errors.n, zone_text ? zone_text : "(none)");
     so_config_destroy(back);
     so_config_errors_finish(&errors);
     free(zone_text);
