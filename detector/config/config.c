@@ -23,6 +23,11 @@
  * yamlnode.c, shared with the category mapping's loader (categories.c), which so_config_load()
  * also runs: the mapping is part of what `streetorder check` validates. libyaml stays inside
  * detector/config/: config.h exposes plain C types only.
+ *
+ * The keys of a zone and of a camera's `analysis` are not written here but are the rows of
+ * fields.c (type, range, default, place in the struct); load_field() converts a row by its
+ * type, and the free, the reload comparison and the summary walk the same rows. What involves
+ * several keys (unique zone ids, max_box >= min_box) stays in load_zone().
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -39,6 +44,7 @@
 #include <unistd.h>
 
 #include "categories.h"
+#include "fields.h"
 #include "log.h"
 #include "so_build_config.h"
 #include "xalloc.h"
@@ -152,38 +158,13 @@ static bool parse_number(const char *s, double *out)
     return true;
 }
 
-struct range {
-    double lo, hi;
-    bool lo_open;   /* lo itself excluded */
-    bool integer;
-};
+/* Ranges of the keys outside the field tables (fields.c has the zone and analysis ones). */
+static const struct so_range R_NONNEG = {0, INFINITY, false, false};
+static const struct so_range R_COORD = {0, 1, false, false};
+static const struct so_range R_QUOTA = {0, 65536, true, false};
+static const struct so_range R_RESEND = {0.1, 3600, false, false};
 
-static const struct range R_DWELL = {1, 86400, false, false};
-static const struct range R_OCCUPANCY = {0, 1, true, false};
-static const struct range R_NONNEG = {0, INFINITY, false, false};
-static const struct range R_FPS = {0, 60, true, false};
-static const struct range R_DETECT_FPS = {0, 30, false, false};
-static const struct range R_WIDTH = {16, 4096, false, true};
-static const struct range R_COORD = {0, 1, false, false};
-static const struct range R_QUOTA = {0, 65536, true, false};
-static const struct range R_RESEND = {0.1, 3600, false, false};
-static const struct range R_SCORE = {0, 1, false, false};
-static const struct range R_BOX = {0, 4096, false, true};
-
-static const char *range_text(const struct range *r, char *buf, size_t size)
-{
-    const char *noun = r->integer ? "an integer" : "a number";
-    if (isinf(r->hi)) {
-        snprintf(buf, size, "%s %s %g", noun, r->lo_open ? ">" : ">=", r->lo);
-    } else if (r->lo_open) {
-        snprintf(buf, size, "%s greater than %g and at most %g", noun, r->lo, r->hi);
-    } else {
-        snprintf(buf, size, "%s from %g to %g", noun, r->lo, r->hi);
-    }
-    return buf;
-}
-
-static bool val_number(struct so_yaml_loader *ld, yaml_node_t *v, const struct range *r,
+static bool val_number(struct so_yaml_loader *ld, yaml_node_t *v, const struct so_range *r,
                        double *out)
 {
     char rbuf[96], gbuf[96];
@@ -192,7 +173,7 @@ static bool val_number(struct so_yaml_loader *ld, yaml_node_t *v, const struct r
     ok = ok && (r->lo_open ? d > r->lo : d >= r->lo) && d <= r->hi;
     ok = ok && (!r->integer || d == floor(d));
     if (!ok) {
-        so_yaml_error(ld, v, "expected %s, got %s", range_text(r, rbuf, sizeof(rbuf)),
+        so_yaml_error(ld, v, "expected %s, got %s", so_range_text(r, rbuf, sizeof(rbuf)),
                       so_yaml_got(v, gbuf, sizeof(gbuf)));
         return false;
     }
@@ -213,12 +194,12 @@ static yaml_node_t *key_id(struct so_yaml_loader *ld, yaml_node_t *map, const ch
 }
 
 static void key_number(struct so_yaml_loader *ld, yaml_node_t *map, const char *key, bool required,
-                       const struct range *r, double *out)
+                       const struct so_range *r, double *out)
 {
     char rbuf[96];
     size_t mark;
     yaml_node_t *v =
-        so_yaml_enter(ld, map, key, required, range_text(r, rbuf, sizeof(rbuf)), &mark);
+        so_yaml_enter(ld, map, key, required, so_range_text(r, rbuf, sizeof(rbuf)), &mark);
     if (v) {
         val_number(ld, v, r, out);
     }
@@ -346,6 +327,7 @@ static bool val_polygon(struct so_yaml_loader *ld, yaml_node_t *v, struct so_pol
 
 /* --- zones, cameras, top level -------------------------------------------------------------- */
 
+/* The zone and analysis keys are the rows of so_zone_fields / so_analysis_fields (fields.c). */
 static const char *const top_keys[] = {"detector", "outputs", "http", "cameras"};
 static const char *const detector_keys[] = {"id",       "state_dir", "model", "weights_dir",
                                             "timezone", "categories"};
@@ -355,28 +337,23 @@ static const char *const deliver_keys[] = {"endpoint", "drain_s", "quota_mb", "r
 static const char *const http_keys[] = {"listen"};
 static const char *const camera_keys[] = {"id",     "url",      "evidence_url", "decode",
                                           "analysis", "zones", "privacy_masks"};
-static const char *const analysis_keys[] = {"fps", "width", "detect_fps"};
-static const char *const zone_keys[] = {"id",      "kind",       "polygon",
-                                        "dwell_s", "min_occupancy", "schedule",
-                                        "report_interval_s", "clear_s", "grid",
-                                        "address", "category", "classes",
-                                        "min_score", "min_box", "max_box"};
 
 #define SCHEDULE_EXPECTED "a window like \"mon-fri 07:00-20:00\" or a list of them"
 
-static void load_schedule(struct so_yaml_loader *ld, yaml_node_t *zmap, struct so_zone_cfg *z)
+static yaml_node_t *load_schedule(struct so_yaml_loader *ld, yaml_node_t *zmap, const char *key,
+                                  struct so_schedule *s)
 {
     char err[384], gbuf[96];
     size_t mark;
-    so_schedule_init_always(&z->schedule);
-    yaml_node_t *v = so_yaml_enter(ld, zmap, "schedule", false, SCHEDULE_EXPECTED, &mark);
+    so_schedule_init_always(s);
+    yaml_node_t *v = so_yaml_enter(ld, zmap, key, false, SCHEDULE_EXPECTED, &mark);
     if (v && v->type == YAML_SCALAR_NODE) {
-        so_schedule_init_empty(&z->schedule);
-        if (so_schedule_add(&z->schedule, so_yaml_text(v), err, sizeof(err)) < 0) {
+        so_schedule_init_empty(s);
+        if (so_schedule_add(s, so_yaml_text(v), err, sizeof(err)) < 0) {
             so_yaml_error(ld, v, "%s", err);
         }
     } else if (v && v->type == YAML_SEQUENCE_NODE) {
-        so_schedule_init_empty(&z->schedule);
+        so_schedule_init_empty(s);
         if (so_yaml_seq_len(v) == 0) {
             so_yaml_error(ld, v,
                           "expected at least one window like \"mon-fri 07:00-20:00\" (leave "
@@ -388,7 +365,7 @@ static void load_schedule(struct so_yaml_loader *ld, yaml_node_t *zmap, struct s
             if (w->type != YAML_SCALAR_NODE) {
                 so_yaml_error(ld, w, "expected a window like \"mon-fri 07:00-20:00\", got %s",
                               so_yaml_got(w, gbuf, sizeof(gbuf)));
-            } else if (so_schedule_add(&z->schedule, so_yaml_text(w), err, sizeof(err)) < 0) {
+            } else if (so_schedule_add(s, so_yaml_text(w), err, sizeof(err)) < 0) {
                 so_yaml_error(ld, w, "%s", err);
             }
             so_yaml_path_pop(ld, mi);
@@ -398,22 +375,24 @@ static void load_schedule(struct so_yaml_loader *ld, yaml_node_t *zmap, struct s
                       so_yaml_got(v, gbuf, sizeof(gbuf)));
     }
     so_yaml_path_pop(ld, mark);
+    return v;
 }
 
 #define CLASSES_EXPECTED "a list of detector class names like [car, truck, bus]"
 
 /* classes: the detector classes that count in this zone (e.g. only bicycles for a bike bay). */
-static void load_classes(struct so_yaml_loader *ld, yaml_node_t *zmap, struct so_zone_cfg *z)
+static yaml_node_t *load_classes(struct so_yaml_loader *ld, yaml_node_t *zmap, const char *key,
+                                 char ***classes, size_t *n_classes)
 {
     char gbuf[96];
     size_t mark;
-    yaml_node_t *v = so_yaml_enter(ld, zmap, "classes", false, CLASSES_EXPECTED, &mark);
+    yaml_node_t *v = so_yaml_enter(ld, zmap, key, false, CLASSES_EXPECTED, &mark);
     if (v && (v->type != YAML_SEQUENCE_NODE || so_yaml_seq_len(v) == 0)) {
         so_yaml_error(ld, v, "expected " CLASSES_EXPECTED ", got %s",
                       so_yaml_got(v, gbuf, sizeof(gbuf)));
     } else if (v) {
         size_t n = so_yaml_seq_len(v);
-        z->classes = so_xcalloc(n, sizeof(char *));
+        *classes = so_xcalloc(n, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
             size_t mi = so_yaml_path_index(ld, i);
             yaml_node_t *c = so_yaml_seq_item(ld, v, i);
@@ -427,31 +406,101 @@ static void load_classes(struct so_yaml_loader *ld, yaml_node_t *zmap, struct so
                 so_yaml_error(ld, c, "expected a class name in lower case like \"car\", got %s",
                               so_yaml_got(c, gbuf, sizeof(gbuf)));
             } else {
-                z->classes[z->n_classes++] = so_xstrdup(t);
+                (*classes)[(*n_classes)++] = so_xstrdup(t);
             }
             so_yaml_path_pop(ld, mi);
         }
     }
     so_yaml_path_pop(ld, mark);
+    return v;
 }
 
-static void load_zone(struct so_yaml_loader *ld, yaml_node_t *node, struct so_camera_cfg *cam,
-                      size_t index)
+static yaml_node_t *load_kind(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
+                              bool required, enum so_zone_kind *kind)
 {
     char buf[256], gbuf[96];
-    struct so_zone_cfg *z = &cam->zones[index];
-    z->line = (int)node->start_mark.line + 1;
-    z->column = (int)node->start_mark.column + 1;
-    z->min_occupancy = 0.02;
-    z->report_interval_s = 60;
-    z->clear_s = 10;
-    so_schedule_init_always(&z->schedule);
-    if (!so_yaml_check_mapping(ld, node, zone_keys, ARRAY_LEN(zone_keys), "a zone")) {
-        return;
+    size_t mark;
+    yaml_node_t *v = so_yaml_enter(ld, map, key, required, "a zone kind", &mark);
+    if (v && (v->type != YAML_SCALAR_NODE || !so_zone_kind_parse(so_yaml_text(v), kind))) {
+        const char *hint = v->type == YAML_SCALAR_NODE
+                               ? so_yaml_closest(so_yaml_text(v), kind_names, ARRAY_LEN(kind_names))
+                               : NULL;
+        so_yaml_error(ld, v, "expected one of %s, got %s%s%s%s",
+                      so_yaml_join(kind_names, ARRAY_LEN(kind_names), buf, sizeof(buf)),
+                      so_yaml_got(v, gbuf, sizeof(gbuf)), hint ? " (did you mean \"" : "",
+                      hint ? hint : "", hint ? "\"?)" : "");
     }
+    so_yaml_path_pop(ld, mark);
+    return v;
+}
 
-    yaml_node_t *idn = key_id(ld, node, "id", true, &z->id);
-    for (size_t j = 0; idn && j < index; j++) {
+static yaml_node_t *load_polygon(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
+                                 bool required, struct so_polygon *poly)
+{
+    size_t mark;
+    yaml_node_t *v = so_yaml_enter(ld, map, key, required, POLYGON_EXPECTED, &mark);
+    if (v) {
+        val_polygon(ld, v, poly);
+    }
+    so_yaml_path_pop(ld, mark);
+    return v;
+}
+
+/* Convert one key of a field table (fields.h) from the mapping `map` into `base`. Returns the
+ * value node when the key is present and its value was stored, NULL when absent or reported;
+ * for the types whose converters do not tell (numbers, digits), NULL always. */
+static yaml_node_t *load_field(struct so_yaml_loader *ld, yaml_node_t *map,
+                               const struct so_field *f, void *base)
+{
+    void *p = (char *)base + f->offset;
+    double d;
+    switch (f->type) {
+    case SO_FIELD_ID:
+        return key_id(ld, map, f->key, f->required, p);
+    case SO_FIELD_STRING:
+        return so_yaml_key_string(ld, map, f->key, f->required, f->what, p);
+    case SO_FIELD_DIGITS:
+        so_yaml_key_digits(ld, map, f->key, f->digits, f->what, p);
+        return NULL;
+    case SO_FIELD_NUMBER:
+        key_number(ld, map, f->key, f->required, &f->range, p);
+        return NULL;
+    case SO_FIELD_INT:
+        d = *(int *)p;
+        key_number(ld, map, f->key, f->required, &f->range, &d);
+        *(int *)p = (int)d;
+        return NULL;
+    case SO_FIELD_KIND:
+        return load_kind(ld, map, f->key, f->required, p);
+    case SO_FIELD_POLYGON:
+        return load_polygon(ld, map, f->key, f->required, p);
+    case SO_FIELD_SCHEDULE:
+        return load_schedule(ld, map, f->key, p);
+    case SO_FIELD_CLASSES:
+        return load_classes(ld, map, f->key, p, (size_t *)((char *)base + f->count_offset));
+    }
+    return NULL;
+}
+
+/* so_yaml_check_mapping() with the keys of a field table. */
+static bool check_fields(struct so_yaml_loader *ld, yaml_node_t *node,
+                         const struct so_field_table *t, const char *what)
+{
+    const char *keys[64];
+    if (t->n > ARRAY_LEN(keys)) {
+        abort();    /* a table this long needs a bigger array here */
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        keys[i] = t->fields[i].key;
+    }
+    return so_yaml_check_mapping(ld, node, keys, t->n, what);
+}
+
+static void check_zone_id_unique(struct so_yaml_loader *ld, yaml_node_t *idn,
+                                 const struct so_camera_cfg *cam, size_t index)
+{
+    const struct so_zone_cfg *z = &cam->zones[index];
+    for (size_t j = 0; j < index; j++) {
         if (cam->zones[j].id && strcmp(cam->zones[j].id, z->id) == 0) {
             size_t mark = so_yaml_path_key(ld, "id");
             so_yaml_error(ld, idn,
@@ -462,43 +511,26 @@ static void load_zone(struct so_yaml_loader *ld, yaml_node_t *node, struct so_ca
             break;
         }
     }
+}
 
-    size_t mark;
-    yaml_node_t *v = so_yaml_enter(ld, node, "kind", true, "a zone kind", &mark);
-    if (v && (v->type != YAML_SCALAR_NODE || !so_zone_kind_parse(so_yaml_text(v), &z->kind))) {
-        const char *hint = v->type == YAML_SCALAR_NODE
-                               ? so_yaml_closest(so_yaml_text(v), kind_names, ARRAY_LEN(kind_names))
-                               : NULL;
-        so_yaml_error(ld, v, "expected one of %s, got %s%s%s%s",
-                      so_yaml_join(kind_names, ARRAY_LEN(kind_names), buf, sizeof(buf)),
-                      so_yaml_got(v, gbuf, sizeof(gbuf)), hint ? " (did you mean \"" : "",
-                      hint ? hint : "", hint ? "\"?)" : "");
+static void load_zone(struct so_yaml_loader *ld, yaml_node_t *node, struct so_camera_cfg *cam,
+                      size_t index)
+{
+    struct so_zone_cfg *z = &cam->zones[index];
+    z->line = (int)node->start_mark.line + 1;
+    z->column = (int)node->start_mark.column + 1;
+    so_fields_init(&so_zone_fields, z);
+    if (!check_fields(ld, node, &so_zone_fields, "a zone")) {
+        return;
     }
-    so_yaml_path_pop(ld, mark);
-
-    v = so_yaml_enter(ld, node, "polygon", true, POLYGON_EXPECTED, &mark);
-    if (v) {
-        val_polygon(ld, v, &z->polygon);
+    for (size_t i = 0; i < so_zone_fields.n; i++) {
+        const struct so_field *f = &so_zone_fields.fields[i];
+        yaml_node_t *v = load_field(ld, node, f, z);
+        if (v && f->type == SO_FIELD_ID) {
+            check_zone_id_unique(ld, v, cam, index);
+        }
     }
-    so_yaml_path_pop(ld, mark);
-
-    key_number(ld, node, "dwell_s", true, &R_DWELL, &z->dwell_s);
-    key_number(ld, node, "min_occupancy", false, &R_OCCUPANCY, &z->min_occupancy);
-    load_schedule(ld, node, z);
-    key_number(ld, node, "report_interval_s", false, &R_NONNEG, &z->report_interval_s);
-    key_number(ld, node, "clear_s", false, &R_NONNEG, &z->clear_s);
-    so_yaml_key_digits(ld, node, "grid", 15, "a grid cell code of exactly 15 digits", &z->grid);
-    so_yaml_key_string(ld, node, "address", false, "an address (text)", &z->address);
-    so_yaml_key_digits(ld, node, "category", 4, "a category code of exactly 4 digits like \"0504\"",
-                       &z->category);
-    load_classes(ld, node, z);
-    key_number(ld, node, "min_score", false, &R_SCORE, &z->min_score);
-    double box = 0;
-    key_number(ld, node, "min_box", false, &R_BOX, &box);
-    z->min_box = (int)box;
-    box = 0;
-    key_number(ld, node, "max_box", false, &R_BOX, &box);
-    z->max_box = (int)box;
+    /* After the last row (max_box), so the message follows max_box's own. */
     if (z->max_box && z->min_box > z->max_box) {
         size_t m = so_yaml_path_key(ld, "max_box");
         yaml_node_t *mv = so_yaml_map_get(ld, node, "max_box");
@@ -522,19 +554,15 @@ static char *resolve_url(const char *dir, const char *url)
     return so_xprintf("%s/%s", dir, url);
 }
 
+/* analysis: its defaults are set by load_camera(). */
 static void load_analysis(struct so_yaml_loader *ld, yaml_node_t *cmap, struct so_analysis_cfg *a)
 {
     size_t mark;
-    a->fps = 5;
-    a->width = 640;
-    a->detect_fps = 1;
     yaml_node_t *v = so_yaml_enter(ld, cmap, "analysis", false, "a mapping", &mark);
-    if (v && so_yaml_check_mapping(ld, v, analysis_keys, ARRAY_LEN(analysis_keys), "a mapping")) {
-        double width = a->width;
-        key_number(ld, v, "fps", false, &R_FPS, &a->fps);
-        key_number(ld, v, "width", false, &R_WIDTH, &width);
-        key_number(ld, v, "detect_fps", false, &R_DETECT_FPS, &a->detect_fps);
-        a->width = (int)width;
+    if (v && check_fields(ld, v, &so_analysis_fields, "a mapping")) {
+        for (size_t i = 0; i < so_analysis_fields.n; i++) {
+            load_field(ld, v, &so_analysis_fields.fields[i], a);
+        }
     }
     so_yaml_path_pop(ld, mark);
 }
@@ -547,7 +575,7 @@ static void load_camera(struct so_yaml_loader *ld, struct so_config *cfg, yaml_n
     cam->line = (int)node->start_mark.line + 1;
     cam->column = (int)node->start_mark.column + 1;
     cam->decode = SO_DECODE_FULL;
-    cam->analysis = (struct so_analysis_cfg){5, 640, 1};
+    so_fields_init(&so_analysis_fields, &cam->analysis);
     if (!so_yaml_check_mapping(ld, node, camera_keys, ARRAY_LEN(camera_keys), "a camera")) {
         return;
     }
@@ -851,16 +879,7 @@ void so_config_destroy(struct so_config *cfg)
     for (size_t i = 0; i < cfg->n_cameras; i++) {
         struct so_camera_cfg *cam = &cfg->cameras[i];
         for (size_t j = 0; j < cam->n_zones; j++) {
-            struct so_zone_cfg *z = &cam->zones[j];
-            free(z->id);
-            free(z->polygon.pts);
-            free(z->grid);
-            free(z->address);
-            free(z->category);
-            for (size_t k = 0; k < z->n_classes; k++) {
-                free(z->classes[k]);
-            }
-            free(z->classes);
+            so_fields_finish(&so_zone_fields, &cam->zones[j]);
         }
         free(cam->zones);
         for (size_t j = 0; j < cam->n_privacy_masks; j++) {
@@ -929,7 +948,7 @@ static const char *or_none(const char *s, const char *none)
 
 void so_config_print_summary(const struct so_config *cfg, FILE *out)
 {
-    char url[512], sched[512];
+    char url[512];
     fprintf(out, "config %s\n", cfg->path);
     fprintf(out, "detector: id %s, state dir %s\n", cfg->detector_id, cfg->state_dir);
     fprintf(out, "  model: %s\n", or_none(cfg->model, "none (class-agnostic)"));
@@ -968,35 +987,13 @@ void so_config_print_summary(const struct so_config *cfg, FILE *out)
             fprintf(out, "    evidence: %s\n",
                     so_log_redact_url(cam->evidence_url, url, sizeof(url)));
         }
-        fprintf(out, "    decode %s, analysis %g fps at width %d, detector %g fps\n",
-                cam->decode == SO_DECODE_KEYFRAMES ? "keyframes" : "full", cam->analysis.fps,
-                cam->analysis.width, cam->analysis.detect_fps);
+        fprintf(out, "    decode %s", cam->decode == SO_DECODE_KEYFRAMES ? "keyframes" : "full");
+        so_fields_print(&so_analysis_fields, &cam->analysis, out);
         if (cam->n_privacy_masks) {
             fprintf(out, "    privacy masks: %zu\n", cam->n_privacy_masks);
         }
         for (size_t j = 0; j < cam->n_zones; j++) {
-            const struct so_zone_cfg *z = &cam->zones[j];
-            fprintf(out, "    zone %s: %s, %zu points, %.1f%% of the frame, dwell %g s\n", z->id,
-                    so_zone_kind_name(z->kind), z->polygon.n,
-                    100.0 * fabs(so_polygon_signed_area(&z->polygon)), z->dwell_s);
-            fprintf(out, "      min occupancy %g, updates %s%g%s, clear after %g s\n",
-                    z->min_occupancy, z->report_interval_s > 0 ? "every " : "",
-                    z->report_interval_s, z->report_interval_s > 0 ? " s" : " (none)",
-                    z->clear_s);
-            fprintf(out, "      enforced: %s\n",
-                    so_schedule_describe(&z->schedule, sched, sizeof(sched)));
-            if (z->n_classes || z->min_score > 0 || z->min_box || z->max_box) {
-                fprintf(out, "      objects:");
-                for (size_t k = 0; k < z->n_classes; k++) {
-                    fprintf(out, "%s%s", k ? ", " : " ", z->classes[k]);
-                }
-                fprintf(out, "%s min score %g, box %d..%d px\n", z->n_classes ? ";" : "",
-                        z->min_score, z->min_box, z->max_box);
-            }
-            if (z->grid || z->address || z->category) {
-                fprintf(out, "      grid %s, address %s, category %s\n", or_none(z->grid, "-"),
-                        or_none(z->address, "-"), or_none(z->category, "(kind default)"));
-            }
+            so_fields_print(&so_zone_fields, &cam->zones[j], out);
         }
     }
 }
@@ -1029,30 +1026,14 @@ static bool str_eq(const char *a, const char *b)
 
 bool so_zone_cfg_equal(const struct so_zone_cfg *a, const struct so_zone_cfg *b)
 {
-    if (!str_eq(a->id, b->id) || a->kind != b->kind || !so_polygon_equal(&a->polygon, &b->polygon) ||
-        a->dwell_s != b->dwell_s || a->min_occupancy != b->min_occupancy ||
-        a->report_interval_s != b->report_interval_s || a->clear_s != b->clear_s ||
-        a->schedule.always != b->schedule.always ||
-        memcmp(a->schedule.bits, b->schedule.bits, sizeof(a->schedule.bits)) != 0 ||
-        !str_eq(a->grid, b->grid) || !str_eq(a->address, b->address) ||
-        !str_eq(a->category, b->category) || a->n_classes != b->n_classes ||
-        a->min_score != b->min_score || a->min_box != b->min_box || a->max_box != b->max_box) {
-        return false;
-    }
-    for (size_t i = 0; i < a->n_classes; i++) {
-        if (!str_eq(a->classes[i], b->classes[i])) {
-            return false;
-        }
-    }
-    return true;
+    return so_fields_equal(&so_zone_fields, a, b);
 }
 
 bool so_camera_stream_equal(const struct so_camera_cfg *a, const struct so_camera_cfg *b)
 {
     if (!str_eq(a->id, b->id) || !str_eq(a->resolved_url, b->resolved_url) ||
         !str_eq(a->evidence_url, b->evidence_url) || a->decode != b->decode ||
-        a->analysis.fps != b->analysis.fps || a->analysis.width != b->analysis.width ||
-        a->analysis.detect_fps != b->analysis.detect_fps ||
+        !so_fields_equal(&so_analysis_fields, &a->analysis, &b->analysis) ||
         a->n_privacy_masks != b->n_privacy_masks) {
         return false;
     }

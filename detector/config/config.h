@@ -39,14 +39,16 @@ enum so_decode_mode {
     SO_DECODE_KEYFRAMES,
 };
 
+/* A zone: each key's type, range and default is its row in so_zone_fields (fields.c); a new
+ * key is a field here plus a row there. */
 struct so_zone_cfg {
     char *id;
     enum so_zone_kind kind;
     struct so_polygon polygon;      /* frame fractions, validated: >= 3 points, simple, in [0,1] */
-    double dwell_s;                 /* 1..86400 */
-    double min_occupancy;           /* (0,1], default 0.02 */
-    double report_interval_s;       /* >= 0, default 60, 0 = no updates */
-    double clear_s;                 /* >= 0, default 10 */
+    double dwell_s;
+    double min_occupancy;           /* share of the zone that must be covered */
+    double report_interval_s;       /* 0 = no updates */
+    double clear_s;
     struct so_schedule schedule;    /* always enforced when the key is absent */
     char *grid;                     /* NULL when absent; else 15 digits */
     char *address;                  /* NULL when absent */
@@ -54,15 +56,16 @@ struct so_zone_cfg {
     /* Object filters, used with an object detector: */
     char **classes;                 /* detector class names that count here; NULL = the kind's */
     size_t n_classes;
-    double min_score;               /* [0,1], default 0 = the model's threshold */
+    double min_score;               /* 0 = the model's threshold */
     int min_box, max_box;           /* box side limits in analysis pixels, 0 = none */
     int line, column;               /* where the zone is defined, for messages */
 };
 
+/* A camera's `analysis` mapping; rows in so_analysis_fields (fields.c). */
 struct so_analysis_cfg {
-    double fps;         /* default 5, (0, 60] */
-    int width;          /* default 640, 16..4096; never upscaled */
-    double detect_fps;  /* default 1, [0, 30] */
+    double fps;
+    int width;          /* never upscaled */
+    double detect_fps;
 };
 
 struct so_camera_cfg {
@@ -166,8 +169,7 @@ const struct so_zone_cfg *so_camera_find_zone(const struct so_camera_cfg *cam, c
 
 /*
  * Comparisons for reloading (detector/app/run.c). Places in the file (line, column) never count.
- * - so_zone_cfg_equal: every setting of the zone (id, kind, polygon, dwell, occupancy,
- *   intervals, schedule, grid, address, category, object filters).
+ * - so_zone_cfg_equal: every setting of the zone (every row of so_zone_fields).
  * - so_camera_stream_equal: what needs the camera's source and analysis restarted when it
  *   changes: id, resolved url and evidence url, decode, analysis.*, privacy masks.
  * - so_camera_zones_equal: the same zones, in the same order, each so_zone_cfg_equal.

@@ -4,10 +4,11 @@
  * /cameras/<id>/zones.json is that starting point, built from the loaded (immutable) config.
  *
  * Design and trade-offs:
- * - The config keeps typed values, not the YAML text, so optional keys are written only when
- *   they differ from their defaults (min_occupancy 0.02, report_interval_s 60, clear_s 10,
- *   min_score/min_box/max_box 0, schedule absent = always). A key written with its default
- *   value comes back omitted: the same meaning, one line shorter.
+ * - The keys, their order and their defaults are the rows of so_zone_fields (config/fields.c):
+ *   a new zone key shows here without a change to this file. The config keeps typed values,
+ *   not the YAML text, so optional keys are written only when they differ from their defaults
+ *   (so_field_is_default). A key written with its default value comes back omitted: the same
+ *   meaning, one line shorter.
  * - A schedule is kept as a minute bitmap, so its windows are rebuilt from the bits: each run
  *   of enforced minutes becomes windows of at most one day ("fri 22:00-06:00" crosses
  *   midnight), grouped by time of day into day lists ("mon-fri 07:00-20:00"). Every window is
@@ -23,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "fields.h"
 #include "http.h"
 
 static const char *const day_short[7] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
@@ -130,54 +132,53 @@ static json_t *schedule_windows(const struct so_schedule *s)
     return arr;
 }
 
+/* One field's value as JSON, by its type (fields.h). */
+static json_t *field_json(const struct so_field *f, const struct so_zone_cfg *z)
+{
+    const void *p = so_field_at(f, z);
+    size_t n;
+    switch (f->type) {
+    case SO_FIELD_ID:
+    case SO_FIELD_STRING:
+    case SO_FIELD_DIGITS:
+        return json_string(so_field_string(f, z));
+    case SO_FIELD_NUMBER:
+    case SO_FIELD_INT:
+        return number(so_field_number(f, z));
+    case SO_FIELD_KIND:
+        return json_string(so_zone_kind_name(*(const enum so_zone_kind *)p));
+    case SO_FIELD_POLYGON: {
+        const struct so_polygon *poly = p;
+        json_t *arr = json_array();
+        for (size_t i = 0; i < poly->n; i++) {
+            json_array_append_new(arr, json_pack("[oo]", number(poly->pts[i].x),
+                                                 number(poly->pts[i].y)));
+        }
+        return arr;
+    }
+    case SO_FIELD_SCHEDULE:
+        return schedule_windows(p);
+    case SO_FIELD_CLASSES: {
+        char *const *items = so_field_list(f, z, &n);
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            json_array_append_new(arr, json_string(items[i]));
+        }
+        return arr;
+    }
+    }
+    return json_null();
+}
+
+/* Every key of the zone table, in its order; an optional one only when not at its default. */
 static json_t *zone_json(const struct so_zone_cfg *z)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(z->id));
-    json_object_set_new(o, "kind", json_string(so_zone_kind_name(z->kind)));
-    json_t *poly = json_array();
-    for (size_t i = 0; i < z->polygon.n; i++) {
-        json_array_append_new(poly, json_pack("[oo]", number(z->polygon.pts[i].x),
-                                              number(z->polygon.pts[i].y)));
-    }
-    json_object_set_new(o, "polygon", poly);
-    json_object_set_new(o, "dwell_s", number(z->dwell_s));
-    if (z->min_occupancy != 0.02) {
-        json_object_set_new(o, "min_occupancy", number(z->min_occupancy));
-    }
-    if (!z->schedule.always) {
-        json_object_set_new(o, "schedule", schedule_windows(&z->schedule));
-    }
-    if (z->report_interval_s != 60) {
-        json_object_set_new(o, "report_interval_s", number(z->report_interval_s));
-    }
-    if (z->clear_s != 10) {
-        json_object_set_new(o, "clear_s", number(z->clear_s));
-    }
-    if (z->grid) {
-        json_object_set_new(o, "grid", json_string(z->grid));
-    }
-    if (z->address) {
-        json_object_set_new(o, "address", json_string(z->address));
-    }
-    if (z->category) {
-        json_object_set_new(o, "category", json_string(z->category));
-    }
-    if (z->n_classes) {
-        json_t *cls = json_array();
-        for (size_t i = 0; i < z->n_classes; i++) {
-            json_array_append_new(cls, json_string(z->classes[i]));
+    for (size_t i = 0; i < so_zone_fields.n; i++) {
+        const struct so_field *f = &so_zone_fields.fields[i];
+        if (!so_field_is_default(f, z)) {
+            json_object_set_new(o, f->key, field_json(f, z));
         }
-        json_object_set_new(o, "classes", cls);
-    }
-    if (z->min_score != 0) {
-        json_object_set_new(o, "min_score", number(z->min_score));
-    }
-    if (z->min_box) {
-        json_object_set_new(o, "min_box", json_integer(z->min_box));
-    }
-    if (z->max_box) {
-        json_object_set_new(o, "max_box", json_integer(z->max_box));
     }
     return o;
 }
