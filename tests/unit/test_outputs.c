@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "outputs.h"
 #include "sink_console.h"
@@ -386,6 +387,80 @@ static void test_console_format(void)
     }
 }
 
+/* Wait up to 5 s for the delivery figures to show `pending` records. */
+static bool wait_pending(struct so_outputs *o, size_t pending, struct so_delivery_stats *d)
+{
+    for (int waited = 0; waited < 5000; waited += 5) {
+        so_outputs_delivery_stats(o, d);
+        if (d->pending == pending) {
+            return true;
+        }
+        sleep_ms(5);
+    }
+    return false;
+}
+
+/* Acknowledge the next record the channel sends to ROUTER `r`: [id, SOE1, seq, json...]. */
+static bool ack_next(void *r)
+{
+    char id[256], seq[32] = "";
+    int id_len = zmq_recv(r, id, sizeof(id), 0);
+    int more = 1, frames = 0, n;
+    size_t sz = sizeof(more);
+    while (id_len >= 0 && more) {
+        char buf[2048];
+        n = zmq_recv(r, buf, sizeof(buf) - 1, 0);
+        if (n < 0) {
+            return false;
+        }
+        if (++frames == 2) {
+            snprintf(seq, sizeof(seq), "%.*s", n, buf);
+        }
+        zmq_getsockopt(r, ZMQ_RCVMORE, &more, &sz);
+    }
+    return id_len >= 0 && seq[0] && zmq_send(r, id, (size_t)id_len, ZMQ_SNDMORE) >= 0
+           && zmq_send(r, "ACK", 3, ZMQ_SNDMORE) >= 0 && zmq_send(r, seq, strlen(seq), 0) >= 0;
+}
+
+/* With delivery on, the figures /metrics reads follow appends and acknowledgements. */
+static void test_delivery_figures(void)
+{
+    void *zctx = zmq_ctx_new();
+    void *r = zmq_socket(zctx, ZMQ_ROUTER);
+    int timeout = 5000, linger = 0;
+    zmq_setsockopt(r, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    zmq_setsockopt(r, ZMQ_LINGER, &linger, sizeof(linger));
+    char endpoint[256];
+    size_t size = sizeof(endpoint);
+    CHECK(zmq_bind(r, "tcp://127.0.0.1:*") == 0);
+    zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, endpoint, &size);
+
+    char state[300];
+    snprintf(state, sizeof(state), "%s/deliver", root);
+    struct so_config cfg = make_config(state, NULL);
+    cfg.deliver = (struct so_deliver_cfg){.endpoint = endpoint, .quota_mb = 16, .resend_s = 30};
+    struct so_outputs_opts opts = {.config = &cfg};
+    struct so_outputs *o = so_outputs_create(&opts);
+    CHECK(o != NULL);
+    struct so_delivery_stats d;
+    so_outputs_submit(o, make_event(1, 16, true));
+    so_outputs_submit(o, make_event(2, 16, false));
+    CHECK(wait_pending(o, 2, &d));
+    CHECK(d.enabled);
+    CHECK(d.outbox_bytes > 0);
+    CHECK(d.oldest_age_s >= 0 && d.oldest_age_s < 60);
+    CHECK(ack_next(r));
+    CHECK(wait_pending(o, 1, &d));
+    CHECK(ack_next(r));
+    CHECK(wait_pending(o, 0, &d));
+    CHECK_DBL(d.oldest_age_s, 0, 1e-9);
+    CHECK_INT(d.acked, 2);
+    CHECK_INT(so_outputs_drain(o, 1, NULL, NULL), 0);
+    so_outputs_destroy(o);
+    zmq_close(r);
+    zmq_ctx_term(zctx);
+}
+
 int main(void)
 {
     snprintf(root, sizeof(root), "/tmp/so-test-outputs-XXXXXX");
@@ -397,6 +472,7 @@ int main(void)
     test_bound_drops_live();
     test_bound_waits_fast();
     test_console_format();
+    test_delivery_figures();
     so_test_rm_rf(root);
     return so_test_done();
 }
