@@ -1101,6 +1101,7 @@ int so_cmd_run(const struct so_run_opts *opts)
         .config = cfg,
         .events_path = opts->events_path,
         .console = !opts->quiet,
+        .wait_when_full = opts->fast,
     };
     rn.outputs = so_outputs_create(&oo);
     if (!rn.outputs) {

@@ -1,11 +1,13 @@
 /*
  * Outputs: the one thread that does the I/O of events and health records, so analysis never
  * waits on a disk or a socket. It numbers events (`seq`, per detector, monotonic across
- * restarts through <state_dir>/seq), writes evidence JPEGs, appends each record as one line in a
- * single write(2) to the `--events` file and the configured JSONL file, publishes on the
- * ZeroMQ PUB live feed, and prints one human line per event on stdout. With
- * outputs.deliver.endpoint it also owns the outbox journal (appends and fsyncs, before any
- * other output of the event) and the delivery channel's thread (detector/delivery/).
+ * restarts through <state_dir>/seq) and hands each to its sinks, in this order: evidence JPEGs
+ * (sink_files.h), with outputs.deliver.endpoint the outbox journal (append and fsync) and the
+ * delivery channel's thread (sink_outbox.h, detector/delivery/), one line in a single write(2)
+ * to the `--events` file and the configured JSONL file (sink_files.h), the ZeroMQ PUB live feed
+ * (sink_pub.h), the seq file, one human line on stdout (sink_console.h).
+ *
+ * The queue holds at most SO_OUTPUTS_QUEUE_MAX events (see so_outputs_submit()).
  *
  * Thread-safety: so_outputs_submit() and so_outputs_health() may be called from any thread.
  * create/destroy from the owning (main) thread.
@@ -20,10 +22,17 @@
 #include "config.h"
 #include "event.h"
 
+/* Events queued for the outputs thread at most: hours of events of a busy detector, so only
+ * a stalled disk fills it; the memory is the events' JPEGs (~100-300 KB each). */
+#define SO_OUTPUTS_QUEUE_MAX 4096
+
 struct so_outputs_opts {
     const struct so_config *config;     /* borrowed for the lifetime of the outputs */
     const char *events_path;            /* --events: created/truncated now; NULL = none */
     bool console;                       /* print a human line per event on stdout */
+    bool wait_when_full;                /* a full queue makes so_outputs_submit() wait (file
+                                           runs with --fast) instead of dropping (live) */
+    size_t queue_max;                   /* 0 = SO_OUTPUTS_QUEUE_MAX (tests set small ones) */
 };
 
 /*
@@ -32,11 +41,16 @@ struct so_outputs_opts {
  */
 struct so_outputs *so_outputs_create(const struct so_outputs_opts *opts);
 
-/* Queue an event for output; the outputs take ownership of `ev` in every case. */
+/*
+ * Queue an event for output; the outputs take ownership of `ev` in every case. When the queue
+ * already holds queue_max events the call waits for room with opts.wait_when_full, else the
+ * event is dropped: destroyed, counted (so_outputs_dropped) and logged (rate-limited). Never
+ * waits on disk or network otherwise.
+ */
 void so_outputs_submit(struct so_outputs *o, struct so_event *ev);
 
-/* Queue a camera health record (PUB topic health.<camera_id> and a log line; never in the
- * events files). */
+/* Queue a camera health record (PUB topic health.<camera_id>; never in the events files).
+ * Not subject to the bound: a few per camera and state change. */
 void so_outputs_health(struct so_outputs *o, const char *camera_id, const char *health,
                        const char *detail);
 
@@ -60,6 +74,12 @@ unsigned long so_outputs_count(struct so_outputs *o);
  * were written to the JSONL files and the live feed but will not reach the platform. */
 unsigned long so_outputs_lost(struct so_outputs *o);
 
+/* Events dropped because the queue was full (any thread; 0 for NULL). */
+unsigned long so_outputs_dropped(struct so_outputs *o);
+
+/* Events waiting in the queue now (any thread; takes the queue mutex for an instant). */
+size_t so_outputs_queued(struct so_outputs *o);
+
 /* Reliable delivery at a glance (for /metrics). All zero, enabled false, without
  * outputs.deliver.endpoint. */
 struct so_delivery_stats {
@@ -70,7 +90,8 @@ struct so_delivery_stats {
     uint64_t sent, resent, acked;   /* since start (delivery/channel.h) */
 };
 
-/* Any thread, while the outputs exist. Accepts NULL (all zero). */
+/* Any thread, while the outputs exist; never waits behind the outbox's fsync (the figures are
+ * atomics, see sink_outbox.c). Accepts NULL (all zero). */
 void so_outputs_delivery_stats(struct so_outputs *o, struct so_delivery_stats *out);
 
 /*
@@ -91,8 +112,5 @@ void so_outputs_destroy(struct so_outputs *o);
 /* Resolve a configured output path: absolute paths as they are, relative ones under
  * state_dir. Returns a malloc()ed string. */
 char *so_outputs_resolve(const struct so_config *cfg, const char *path);
-
-/* mkdir -p. Returns 0 or a negative errno. */
-int so_mkdirs(const char *path);
 
 #endif

@@ -139,11 +139,18 @@ static void delivery_families(FILE *f, struct so_outputs *outputs)
     so_outputs_delivery_stats(outputs, &d);
     unsigned long events = outputs ? so_outputs_count(outputs) : 0;
     unsigned long lost = outputs ? so_outputs_lost(outputs) : 0;
+    unsigned long dropped = so_outputs_dropped(outputs);
     family(f, "streetorder_events_total", "counter", "Event records written.");
     fprintf(f, "streetorder_events_total %lu\n", events);
     family(f, "streetorder_events_lost_total", "counter",
            "Events that could not be journalled in the outbox (quota or disk full).");
     fprintf(f, "streetorder_events_lost_total %lu\n", lost);
+    family(f, "streetorder_events_dropped_total", "counter",
+           "Events dropped because the outputs queue was full (a stalled disk or outbox).");
+    fprintf(f, "streetorder_events_dropped_total %lu\n", dropped);
+    family(f, "streetorder_events_queued", "gauge",
+           "Events waiting in the outputs queue for their writes.");
+    fprintf(f, "streetorder_events_queued %zu\n", outputs ? so_outputs_queued(outputs) : 0);
     struct so_latency_stats lat = {0};
     if (outputs) {
         so_outputs_latency(outputs, &lat);

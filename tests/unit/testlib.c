@@ -1,7 +1,9 @@
 /* TAP output for the unit tests; see testlib.h. */
 #include "testlib.h"
 
+#include <ftw.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -50,4 +52,15 @@ void so_test_require_assets(void)
     }
     printf("1..0 # SKIP assets not found at %s\n", so_test_assets());
     exit(77);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+void so_test_rm_rf(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

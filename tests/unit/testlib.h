@@ -20,6 +20,9 @@ int so_test_done(void);
 /* Assets folder: $STREETORDER_ASSETS, else ../shared/assets beside the source tree. */
 const char *so_test_assets(void);
 
+/* Remove a folder and everything in it (rm -rf; errors ignored). */
+void so_test_rm_rf(const char *dir);
+
 /* Exit 77 (skip) when assets are missing and CI is unset; exit 1 when CI is set. */
 void so_test_require_assets(void);
 
