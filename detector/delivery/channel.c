@@ -32,6 +32,7 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "timeutil.h"
 
 #define WHO "deliver"
 #define WINDOW 128
@@ -67,13 +68,6 @@ struct so_channel {
     unsigned long foreign;          /* ignored messages */
     double foreign_logged;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static double backoff(const struct so_channel *ch, int tries)
 {
@@ -134,7 +128,7 @@ static void fill_window(struct so_channel *ch)
         ch->sent_upto = seq;
         if (rc == 0) {
             atomic_fetch_add(&ch->n_sent, 1);
-            ch->flights[ch->n_flights++] = (struct flight){seq, now_s() + backoff(ch, 1), 1};
+            ch->flights[ch->n_flights++] = (struct flight){seq, so_time_mono() + backoff(ch, 1), 1};
         }
     }
 }
@@ -143,7 +137,7 @@ static void fill_window(struct so_channel *ch)
  * (not connected): the caller must then not send anything newer. */
 static bool resend_due(struct so_channel *ch)
 {
-    double now = now_s();
+    double now = so_time_mono();
     for (int i = 0; i < ch->n_flights;) {
         struct flight *f = &ch->flights[i];
         if (f->deadline > now) {
@@ -172,7 +166,7 @@ static bool resend_due(struct so_channel *ch)
 static void log_foreign(struct so_channel *ch, const char *what)
 {
     ch->foreign++;
-    double now = now_s();
+    double now = so_time_mono();
     if (now - ch->foreign_logged >= 1.0) {
         so_warn(WHO, "ignored a message from %s that is not [\"ACK\", seq]: %s (%lu so far)",
                 ch->endpoint, what, ch->foreign);
@@ -308,7 +302,7 @@ static void *thread_main(void *arg)
             fill_window(ch);
         }
         long timeout_ms = 500;
-        double now = now_s();
+        double now = so_time_mono();
         for (int i = 0; ch->connected && i < ch->n_flights; i++) {
             long t = (long)((ch->flights[i].deadline - now) * 1000) + 1;
             if (t < timeout_ms) {
@@ -365,22 +359,18 @@ size_t so_channel_drain(struct so_channel *ch, double timeout_s)
     if (!ch) {
         return 0;
     }
-    double end = now_s() + timeout_s;
+    double end = so_time_mono() + timeout_s;
     pthread_mutex_lock(&ch->lock);
     size_t pending;
     while ((pending = so_outbox_pending(ch->outbox)) > 0) {
-        double left = end - now_s();
+        double left = end - so_time_mono();
         if (left <= 0) {
             break;
         }
         if (left > 0.2) {
             left = 0.2;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        long ns = ts.tv_nsec + (long)(left * 1e9);
-        ts.tv_sec += ns / 1000000000L;
-        ts.tv_nsec = ns % 1000000000L;
+        struct timespec ts = so_time_timespec(so_time_wall() + left);   /* `acked`: REALTIME */
         pthread_cond_timedwait(&ch->acked, &ch->lock, &ts);
     }
     pthread_mutex_unlock(&ch->lock);

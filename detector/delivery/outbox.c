@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "timeutil.h"
 
 #define WHO "outbox"
 
@@ -276,13 +277,6 @@ static uint64_t load_cursor(const char *dir)
     return v;
 }
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* --- index ----------------------------------------------------------------------------- */
 
 static void push_entry(struct so_outbox *o, struct entry e)
@@ -419,7 +413,7 @@ static int recover_segment(struct so_outbox *o, uint64_t first)
     }
     struct stat st;
     double mtime = stat(path, &st) == 0 ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9
-                                        : wall_now();
+                                        : so_time_wall();
     add_segment(o, first, 0);
     size_t si = o->n_segs - 1;
     size_t off = 0;
@@ -594,7 +588,7 @@ double so_outbox_oldest_age(struct so_outbox *o)
     double age = 0;
     for (size_t i = o->head; i < o->n_ents; i++) {
         if (!o->ents[i].acked) {
-            age = wall_now() - o->ents[i].added;
+            age = so_time_wall() - o->ents[i].added;
             break;
         }
     }
@@ -669,7 +663,7 @@ static int append_locked(struct so_outbox *o, uint64_t seq, const uint8_t *rec, 
         return rc;
     }
     push_entry(o, (struct entry){.seq = seq, .off = s->bytes, .len = (uint32_t)len,
-                                 .seg = (uint32_t)(o->n_segs - 1), .added = wall_now()});
+                                 .seg = (uint32_t)(o->n_segs - 1), .added = so_time_wall()});
     s->bytes += len;
     s->last = seq;
     o->total_bytes += len;

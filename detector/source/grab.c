@@ -4,11 +4,13 @@
  * So it is opened only when an image is wanted, for one picture, and closed again.
  *
  * Design:
- * - Everything happens on the caller's thread, within a deadline: FFmpeg's interrupt callback
- *   returns 1 past `deadline_mono` or when `stop` is set, which aborts a connect, a handshake or
- *   a read that hangs; the decode loop checks the same condition between packets. RTSP goes over
- *   TCP (a still needs every packet of a keyframe; UDP loses some at these sizes). Live stream
- *   info is probed for 0.3 s only: a still needs the codec, not a frame-rate estimate.
+ * - Everything happens on the caller's thread, within a deadline: the input is opened by
+ *   avinput.c with a guard whose deadline is `deadline_mono` for the whole grab (not re-armed
+ *   per operation) and whose stop flag is `stop`, so FFmpeg's interrupt callback aborts a
+ *   connect, a handshake or a read that hangs; the decode loop checks the same guard between
+ *   packets. RTSP goes over TCP (a still needs every packet of a keyframe; UDP loses some at
+ *   these sizes). Live stream info is probed for 0.3 s only: a still needs the codec, not a
+ *   frame-rate estimate.
  * - Files are seeked: the first picture gives the time origin (media time 0, like the source
  *   module), then a backward seek to origin + media_s and decoding forward to the first picture
  *   at or after it. When the seek fails the decode simply goes on from where it is; a file
@@ -21,111 +23,53 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <string.h>
-#include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libswscale/swscale.h>
 
+#include "avinput.h"
 #include "timeutil.h"
 
 #define MEDIA_EPS_S 1e-3    /* a picture this close before the wanted time is the one */
+#define LIVE_PROBE_US 300000    /* stream info from the first 0.3 s, not FFmpeg's 5 s default:
+                                 * 3.3 s -> 1.3 s per grab from gst-rtsp-server, 720p */
 
 struct grab {
     const struct so_grab_opts *o;
-    bool timed_out;
-    AVFormatContext *fmt;
-    AVCodecContext *dec;
-    int stream;
+    struct so_avguard guard;    /* stop and deadline_mono of o */
+    struct so_avinput in;
     AVPacket *pkt;
     AVFrame *pic;
     int64_t origin;         /* timestamp of the first picture (media time 0) */
 };
 
-static int interrupted(void *opaque)
-{
-    struct grab *g = opaque;
-    if (g->o->stop && atomic_load(g->o->stop)) {
-        return 1;
-    }
-    if (so_time_mono() > g->o->deadline_mono) {
-        g->timed_out = true;
-        return 1;
-    }
-    return 0;
-}
-
 /* Why the grab stopped, when it was interrupted; else `r`. */
 static int interrupt_reason(struct grab *g, int r)
 {
-    if (g->o->stop && atomic_load(g->o->stop)) {
+    if (so_avguard_stopping(&g->guard)) {
         return AVERROR_EXIT;
     }
-    if (g->timed_out || so_time_mono() > g->o->deadline_mono) {
+    if (g->guard.timed_out || (g->guard.deadline > 0 && so_time_mono() > g->guard.deadline)) {
         return AVERROR(ETIMEDOUT);
     }
     return r;
 }
 
-/* "frames/%05d.png": a printf integer conversion and no file of exactly that name. */
-static bool image_sequence(const char *url)
-{
-    const char *pct = strchr(url, '%');
-    return pct && pct[1 + strspn(pct + 1, "0123456789")] == 'd' && access(url, F_OK) != 0;
-}
-
 static int open_input(struct grab *g, bool live)
 {
-    const char *url = g->o->url;
-    AVDictionary *opts = NULL;
-    const AVInputFormat *ifmt = NULL;
-    if (live) {
-        /* Stream info from the first 0.3 s, not FFmpeg's 5 s default: a still needs the codec,
-         * not the frame rate (3.3 s -> 1.3 s per grab from gst-rtsp-server, 720p). */
-        av_dict_set(&opts, "analyzeduration", "300000", 0);
-    }
-    if (live && strncasecmp(url, "rtsp", 4) == 0) {
-        av_dict_set(&opts, "rtsp_transport", "tcp", 0);
-        av_dict_set(&opts, "allowed_media_types", "video", 0);
-    } else if (!live && image_sequence(url)) {
-        ifmt = av_find_input_format("image2");
-        av_dict_set(&opts, "framerate", "25", 0);
-    }
-    g->fmt = avformat_alloc_context();
-    if (!g->fmt) {
-        av_dict_free(&opts);
-        return AVERROR(ENOMEM);
-    }
-    g->fmt->interrupt_callback = (AVIOInterruptCB){interrupted, g};
-    int r = avformat_open_input(&g->fmt, url, ifmt, &opts);  /* frees fmt on failure */
-    av_dict_free(&opts);
-    if (r < 0 || (r = avformat_find_stream_info(g->fmt, NULL)) < 0) {
+    const struct so_avinput_opts o = {
+        .guard = &g->guard,
+        .probe_us = live ? LIVE_PROBE_US : 0,
+        .threads = 1,   /* one picture: latency is the deadline's business, not cores' */
+    };
+    int r = so_avinput_open(&g->in, g->o->url, &o);
+    if (r < 0) {
         return r;
     }
-    const AVCodec *codec = NULL;
-    g->stream = av_find_best_stream(g->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
-    if (g->stream < 0) {
-        return g->stream;
-    }
-    for (unsigned i = 0; i < g->fmt->nb_streams; i++) {
-        g->fmt->streams[i]->discard = (int)i == g->stream ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
-    }
-    AVStream *st = g->fmt->streams[g->stream];
-    g->dec = avcodec_alloc_context3(codec);
     g->pkt = av_packet_alloc();
     g->pic = av_frame_alloc();
-    if (!g->dec || !g->pkt || !g->pic) {
-        return AVERROR(ENOMEM);
-    }
-    if ((r = avcodec_parameters_to_context(g->dec, st->codecpar)) < 0) {
-        return r;
-    }
-    g->dec->pkt_timebase = st->time_base;
-    g->dec->thread_count = 1;   /* one picture: latency is the deadline's business, not cores' */
-    return avcodec_open2(g->dec, codec, NULL);
+    return g->pkt && g->pic ? 0 : AVERROR(ENOMEM);
 }
 
 static int64_t picture_ts(const AVFrame *f)
@@ -137,24 +81,24 @@ static int64_t picture_ts(const AVFrame *f)
 static int next_picture(struct grab *g, bool *draining)
 {
     for (;;) {
-        int r = avcodec_receive_frame(g->dec, g->pic);
+        int r = avcodec_receive_frame(g->in.dec, g->pic);
         if (r != AVERROR(EAGAIN)) {
             return r;
         }
-        if (*draining || interrupted(g)) {
+        if (*draining || so_avguard_interrupted(&g->guard)) {
             return interrupt_reason(g, AVERROR_EOF);
         }
-        r = av_read_frame(g->fmt, g->pkt);
+        r = av_read_frame(g->in.fmt, g->pkt);
         if (r == AVERROR_EOF) {
             *draining = true;
-            avcodec_send_packet(g->dec, NULL);
+            avcodec_send_packet(g->in.dec, NULL);
             continue;
         }
         if (r < 0) {
             return interrupt_reason(g, r);
         }
-        if (g->pkt->stream_index == g->stream) {
-            r = avcodec_send_packet(g->dec, g->pkt);    /* a corrupt packet: try the next */
+        if (g->pkt->stream_index == g->in.stream) {
+            r = avcodec_send_packet(g->in.dec, g->pkt);    /* a corrupt packet: try the next */
         }
         av_packet_unref(g->pkt);
         if (r == AVERROR(ENOMEM)) {
@@ -171,7 +115,7 @@ static int seek_picture(struct grab *g)
     if (r < 0) {
         return r;
     }
-    AVRational tb = g->fmt->streams[g->stream]->time_base;
+    AVRational tb = g->in.fmt->streams[g->in.stream]->time_base;
     g->origin = picture_ts(g->pic);
     if (g->origin == AV_NOPTS_VALUE || g->o->media_s <= MEDIA_EPS_S) {
         return 0;
@@ -180,14 +124,14 @@ static int seek_picture(struct grab *g)
                                                 AV_TIME_BASE_Q, tb, AV_ROUND_UP);
     /* Past the end, a seek lands on EOF: aim at the last tick instead, so the decode forward
      * ends on the last picture. */
-    const AVStream *st = g->fmt->streams[g->stream];
+    const AVStream *st = g->in.fmt->streams[g->in.stream];
     int64_t seek_to = want;
     if (st->duration > 0 && st->start_time != AV_NOPTS_VALUE &&
         seek_to >= st->start_time + st->duration) {
         seek_to = st->start_time + st->duration - 1;
     }
-    if (av_seek_frame(g->fmt, g->stream, seek_to, AVSEEK_FLAG_BACKWARD) >= 0) {
-        avcodec_flush_buffers(g->dec);
+    if (av_seek_frame(g->in.fmt, g->in.stream, seek_to, AVSEEK_FLAG_BACKWARD) >= 0) {
+        avcodec_flush_buffers(g->in.dec);
     }
     AVFrame *last = av_frame_alloc();
     if (!last) {
@@ -207,22 +151,6 @@ static int seek_picture(struct grab *g)
     return r == 0 || r == AVERROR_EOF ? 0 : r;
 }
 
-/* The deprecated "J" formats mean full-range YUV: swscale wants the plain format + a flag. */
-static enum AVPixelFormat plain_format(enum AVPixelFormat fmt, int *full)
-{
-    static const enum AVPixelFormat pairs[][2] = {
-        {AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUV420P}, {AV_PIX_FMT_YUVJ422P, AV_PIX_FMT_YUV422P},
-        {AV_PIX_FMT_YUVJ444P, AV_PIX_FMT_YUV444P}, {AV_PIX_FMT_YUVJ440P, AV_PIX_FMT_YUV440P},
-    };
-    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
-        if (pairs[i][0] == fmt) {
-            *full = 1;
-            return pairs[i][1];
-        }
-    }
-    return fmt;
-}
-
 /* g->pic as a new BGR + grey frame, scaled down to max_width when wider. */
 static int convert(struct grab *g, struct so_frame **out)
 {
@@ -234,8 +162,8 @@ static int convert(struct grab *g, struct so_frame **out)
     if (!f) {
         return AVERROR(ENOMEM);
     }
-    int full = p->color_range == AVCOL_RANGE_JPEG;
-    enum AVPixelFormat src = plain_format((enum AVPixelFormat)p->format, &full);
+    bool full = p->color_range == AVCOL_RANGE_JPEG;
+    enum AVPixelFormat src = so_avinput_plain_format((enum AVPixelFormat)p->format, &full);
     const enum AVPixelFormat dst[2] = {AV_PIX_FMT_BGR24, AV_PIX_FMT_GRAY8};
     uint8_t *planes[2] = {f->bgr, f->gray};
     int strides[2] = {f->bgr_stride, f->gray_stride};
@@ -260,7 +188,7 @@ static int convert(struct grab *g, struct so_frame **out)
     f->src_height = p->height;
     int64_t ts = picture_ts(p);
     if (ts != AV_NOPTS_VALUE && g->origin != AV_NOPTS_VALUE) {
-        f->media_s = (double)(ts - g->origin) * av_q2d(g->fmt->streams[g->stream]->time_base);
+        f->media_s = (double)(ts - g->origin) * av_q2d(g->in.fmt->streams[g->in.stream]->time_base);
     }
     *out = f;
     return 0;
@@ -272,8 +200,12 @@ int so_grab_still(const struct so_grab_opts *opts, struct so_frame **out)
     if (!opts->url) {
         return AVERROR(EINVAL);
     }
-    bool live = strstr(opts->url, "://") && strncasecmp(opts->url, "file://", 7) != 0;
-    struct grab g = {.o = opts, .origin = AV_NOPTS_VALUE};
+    bool live = so_avinput_is_network(opts->url);
+    struct grab g = {
+        .o = opts,
+        .guard = {.stop = opts->stop, .deadline = opts->deadline_mono},
+        .origin = AV_NOPTS_VALUE,
+    };
     int r = open_input(&g, live);
     if (r >= 0) {
         bool draining = false;
@@ -282,9 +214,7 @@ int so_grab_still(const struct so_grab_opts *opts, struct so_frame **out)
     if (r >= 0) {
         r = convert(&g, out);
         if (r >= 0 && live) {   /* a live picture: when it was taken, not a media time */
-            struct timespec now;
-            clock_gettime(CLOCK_REALTIME, &now);
-            (*out)->wall_s = (double)now.tv_sec + now.tv_nsec * 1e-9;
+            (*out)->wall_s = so_time_wall();
             (*out)->media_s = -1;
         }
     } else {
@@ -292,7 +222,6 @@ int so_grab_still(const struct so_grab_opts *opts, struct so_frame **out)
     }
     av_frame_free(&g.pic);
     av_packet_free(&g.pkt);
-    avcodec_free_context(&g.dec);
-    avformat_close_input(&g.fmt);
+    so_avinput_close(&g.in);
     return r;
 }

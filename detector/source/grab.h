@@ -26,14 +26,16 @@ struct so_grab_opts {
     const char *url;            /* file path, image-sequence pattern (%05d), or a stream URL */
     const char *camera_id;      /* for log lines */
     double media_s;             /* files: the picture at this media time; ignored for streams */
-    double deadline_mono;       /* CLOCK_MONOTONIC seconds (so_time_mono) when it gives up */
+    double deadline_mono;       /* CLOCK_MONOTONIC seconds (so_time_mono) when it gives up;
+                                 * 0 = never (stop alone ends it) */
     const atomic_bool *stop;    /* NULL, or a flag that aborts the grab when set */
     int max_width;              /* 0 = SO_GRAB_MAX_WIDTH; larger pictures are scaled down */
 };
 
 /*
  * Grab one picture as a BGR frame at its native size (both planes filled; files: media_s the
- * picture's media time, wall_s 0; live streams: media_s -1, wall_s when it was received). Returns 0 and a frame the caller owns (unref it);
+ * picture's media time, wall_s 0; live streams: media_s -1, wall_s when it was received).
+ * Returns 0 and a frame the caller owns (unref it);
  * AVERROR_EXIT when `stop` was set, AVERROR(ETIMEDOUT) past the deadline, another negative
  * AVERROR when the input cannot be opened or decoded. Logs nothing: the caller knows whether a
  * failure matters (and logs the URL redacted).

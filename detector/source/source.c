@@ -23,10 +23,10 @@
  * - Files without fast are paced against CLOCK_MONOTONIC from the first frame (every decoded
  *   frame, so the end of the file also comes at its real-time end), so a file behaves like a
  *   camera. Network inputs are never paced (they pace themselves).
- * - Blocking I/O is interrupted through FFmpeg's interrupt callback, which returns 1 on stop
- *   and when a per-operation deadline (io_timeout_s, re-armed before every open/read) passed.
- *   Protocol timeouts alone do not cover every stall (a server that accepts and then sends
- *   nothing during the RTSP handshake); the deadline does. Network failures mark the camera
+ * - Inputs are opened by avinput.c (options, interrupt, stream and decoder). Blocking I/O is
+ *   interrupted through FFmpeg's interrupt callback on stop and when a per-operation deadline
+ *   (io_timeout_s, network inputs only, re-armed before every open/probe/read) passed; see
+ *   avinput.c for why protocol timeouts alone are not enough. Network failures mark the camera
  *   blind, close everything and reopen after a capped exponential backoff whose sleep is a
  *   condvar timed wait, so stop is immediate. Nothing is ever cancelled: stop is a flag plus a
  *   broadcast, and the thread leaves at its next check.
@@ -45,9 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -55,7 +53,9 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
+#include "avinput.h"
 #include "log.h"
+#include "timeutil.h"
 
 #define FRAME_POOL_KEEP 4       /* free frames kept for reuse: those handed out come back at once,
                                  * but for one a second that the rules keep for 10 s */
@@ -91,9 +91,7 @@ struct scaler {
 
 /* One open input: from open to close, i.e. one connection for network inputs. */
 struct input {
-    AVFormatContext *fmt;
-    AVCodecContext *dec;
-    int stream;
+    struct so_avinput av;   /* demuxer, video stream, decoder */
     AVRational tb;
     double stream_fps;      /* for the frame-counter fallback when timestamps are missing */
     bool have_first;
@@ -112,7 +110,6 @@ struct so_source {
     bool fast;              /* effective: opts->fast on a file input */
     bool keyframes_only;
     bool network;
-    bool image_seq;
     double io_timeout_s;
     double run_start_wall;
     so_source_health_fn on_health;
@@ -135,8 +132,7 @@ struct so_source {
     atomic_int health, src_width, src_height;
 
     /* Decode thread only (the interrupt callback runs on it too). */
-    double io_deadline;     /* CLOCK_MONOTONIC; 0 = none */
-    bool io_timed_out;
+    struct so_avguard io;   /* stop = &stop; deadline of the current I/O operation, 0 = none */
     int reported_health;    /* last value passed to on_health; -1 = none yet */
     struct timeline tl;
     struct scaler sc;
@@ -157,18 +153,6 @@ const char *so_health_name(enum so_health h)
     return "unknown";
 }
 
-static double clock_s(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double mono_now(void)
-{
-    return clock_s(CLOCK_MONOTONIC);
-}
-
 static bool stopping(const struct so_source *s)
 {
     return atomic_load_explicit(&s->stop, memory_order_acquire);
@@ -177,13 +161,7 @@ static bool stopping(const struct so_source *s)
 /* Sleep until the CLOCK_MONOTONIC time `until`; returns false (early) when stop is requested. */
 static bool wait_until(struct so_source *s, double until)
 {
-    struct timespec ts;
-    ts.tv_sec = (time_t)until;
-    ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = so_time_timespec(until);
     pthread_mutex_lock(&s->lock);
     while (!stopping(s)) {
         if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) == ETIMEDOUT) {
@@ -194,51 +172,10 @@ static bool wait_until(struct so_source *s, double until)
     return !stopping(s);
 }
 
-static bool is_network_url(const char *url)
-{
-    return strstr(url, "://") && strncasecmp(url, "file://", 7) != 0;
-}
-
-/*
- * "frames/%05d.png", "img%d.jpg": a printf integer conversion means an image sequence, unless
- * a file of exactly that name exists ("100%done.mp4").
- */
-static bool is_image_pattern(const char *url)
-{
-    if (access(url, F_OK) == 0) {
-        return false;
-    }
-    for (const char *p = strchr(url, '%'); p; p = strchr(p + 1, '%')) {
-        const char *q = p + 1;
-        while (*q >= '0' && *q <= '9') {
-            q++;
-        }
-        if (*q == 'd') {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* FFmpeg calls this on the decode thread while it blocks; 1 aborts the operation. */
-static int interrupt_cb(void *opaque)
-{
-    struct so_source *s = opaque;
-    if (stopping(s)) {
-        return 1;
-    }
-    if (s->io_deadline > 0 && mono_now() > s->io_deadline) {
-        s->io_timed_out = true;
-        return 1;
-    }
-    return 0;
-}
-
 /* Start a new I/O operation's deadline (network inputs only). */
 static void arm_deadline(struct so_source *s)
 {
-    s->io_timed_out = false;
-    s->io_deadline = s->network ? mono_now() + s->io_timeout_s : 0;
+    so_avguard_arm(&s->io, s->network ? s->io_timeout_s : 0);
 }
 
 static void set_health(struct so_source *s, enum so_health h, const char *detail)
@@ -257,107 +194,47 @@ static void set_health(struct so_source *s, enum so_health h, const char *detail
 
 static void input_close(struct input *in)
 {
-    avcodec_free_context(&in->dec);
-    avformat_close_input(&in->fmt);
+    so_avinput_close(&in->av);
 }
 
-static void set_network_options(const struct so_source *s, AVDictionary **opts)
+/*
+ * No in-loop deblocking when the analysis sees the picture scaled down 2.5x or more (1080p
+ * analysed at 640 px): there the filter changes pixels by about a grey level (PSNR 48-58 dB
+ * against the filtered decode on the bench's 1080p stream, the drift reset at every key frame),
+ * and H.264 decodes ~25 % cheaper without it. Closer to the native size its blocks show (a
+ * synthetic 640x360 scene and a 320x240 clip lost or split a car in tests). Evidence stills
+ * come from the grabber's own decoder (grab.c), filtered.
+ */
+static void tune_decoder(void *opaque, AVCodecContext *dec, const AVCodecParameters *par)
 {
-    char us[32];
-    snprintf(us, sizeof(us), "%lld", (long long)(s->io_timeout_s * 1e6));
-    if (strncasecmp(s->url, "rtsp", 4) == 0) {
-        av_dict_set(opts, "rtsp_transport", "tcp", 0);
-        av_dict_set(opts, "timeout", us, 0);     /* socket I/O timeout, µs (FFmpeg >= 5) */
-        av_dict_set(opts, "allowed_media_types", "video", 0);
-    } else {
-        av_dict_set(opts, "rw_timeout", us, 0);
-        if (strncasecmp(s->url, "http", 4) == 0) {
-            av_dict_set(opts, "timeout", us, 0);
-        }
+    const struct so_source *s = opaque;
+    if (s->max_width > 0 && 2 * par->width >= 5 * s->max_width) {
+        dec->skip_loop_filter = AVDISCARD_ALL;
     }
 }
 
 static int input_open(struct so_source *s, struct input *in)
 {
-    AVDictionary *opts = NULL;
-    const AVInputFormat *ifmt = NULL;
-    if (s->network) {
-        set_network_options(s, &opts);
-    } else if (s->image_seq) {
-        ifmt = av_find_input_format("image2");
-        av_dict_set(&opts, "framerate", "25", 0);
-    }
-
-    in->fmt = avformat_alloc_context();
-    if (!in->fmt) {
-        av_dict_free(&opts);
-        return AVERROR(ENOMEM);
-    }
-    in->fmt->interrupt_callback.callback = interrupt_cb;
-    in->fmt->interrupt_callback.opaque = s;
-
-    arm_deadline(s);
-    int r = avformat_open_input(&in->fmt, s->url, ifmt, &opts); /* frees fmt on failure */
-    av_dict_free(&opts);
+    const struct so_avinput_opts o = {
+        .guard = &s->io,
+        .io_timeout_s = s->network ? s->io_timeout_s : 0,
+        .threads = 1,
+        .skip_frame = s->keyframes_only ? AVDISCARD_NONKEY : AVDISCARD_DEFAULT,
+        .tune = tune_decoder,
+        .tune_opaque = s,
+    };
+    int r = so_avinput_open(&in->av, s->url, &o);
     if (r < 0) {
         return r;
     }
-    arm_deadline(s);
-    r = avformat_find_stream_info(in->fmt, NULL);
-    if (r < 0) {
-        goto fail;
-    }
-    const AVCodec *codec = NULL;
-    r = av_find_best_stream(in->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
-    if (r < 0) {
-        goto fail;
-    }
-    in->stream = r;
-    for (unsigned i = 0; i < in->fmt->nb_streams; i++) {
-        if ((int)i != in->stream) {
-            in->fmt->streams[i]->discard = AVDISCARD_ALL;
-        }
-    }
-    AVStream *st = in->fmt->streams[in->stream];
-
-    in->dec = avcodec_alloc_context3(codec);
-    if (!in->dec) {
-        r = AVERROR(ENOMEM);
-        goto fail;
-    }
-    r = avcodec_parameters_to_context(in->dec, st->codecpar);
-    if (r < 0) {
-        goto fail;
-    }
-    in->dec->thread_count = 1;
-    in->dec->pkt_timebase = st->time_base;
-    /* No in-loop deblocking when the analysis sees the picture scaled down 2.5x or more
-     * (1080p analysed at 640 px): there the filter changes pixels by about a grey level (PSNR
-     * 48-58 dB against the filtered decode on the bench's 1080p stream, the drift reset at
-     * every key frame), and H.264 decodes ~25 % cheaper without it. Closer to the native size
-     * its blocks show (a synthetic 640x360 scene and a 320x240 clip lost or split a car in
-     * tests). Evidence stills come from the grabber's own decoder (grab.c), filtered. */
-    if (s->max_width > 0 && 2 * st->codecpar->width >= 5 * s->max_width) {
-        in->dec->skip_loop_filter = AVDISCARD_ALL;
-    }
-    if (s->keyframes_only) {
-        in->dec->skip_frame = AVDISCARD_NONKEY;
-    }
-    r = avcodec_open2(in->dec, codec, NULL);
-    if (r < 0) {
-        goto fail;
-    }
+    AVStream *st = in->av.fmt->streams[in->av.stream];
     in->tb = st->time_base;
-    AVRational fr = av_guess_frame_rate(in->fmt, st, NULL);
+    AVRational fr = av_guess_frame_rate(in->av.fmt, st, NULL);
     in->stream_fps = (fr.num > 0 && fr.den > 0) ? av_q2d(fr) : DEFAULT_STREAM_FPS;
     in->first_ts = AV_NOPTS_VALUE;
-    so_info(s->camera_id, "opened %s: %s %dx%d", s->safe_url, codec->name,
+    so_info(s->camera_id, "opened %s: %s %dx%d", s->safe_url, in->av.dec->codec->name,
             st->codecpar->width, st->codecpar->height);
     return 0;
-
-fail:
-    input_close(in);
-    return r;
 }
 
 /* ---- timing and selection ------------------------------------------------------------ */
@@ -374,11 +251,11 @@ static double frame_media_time(struct so_source *s, struct input *in, const AVFr
         in->first_ts = ts;
         if (!tl->started) {
             tl->started = true;
-            tl->mono0 = mono_now();
+            tl->mono0 = so_time_mono();
             in->offset = 0;
         } else {
             /* A new connection: its timestamps start over; continue from wall time. */
-            in->offset = fmax(mono_now() - tl->mono0, tl->last_media + 1.0 / in->stream_fps);
+            in->offset = fmax(so_time_mono() - tl->mono0, tl->last_media + 1.0 / in->stream_fps);
         }
     }
     double rel;
@@ -423,30 +300,6 @@ static void analysis_size(int sw, int sh, int max_w, int *w, int *h)
     }
     *w = dw;
     *h = dh;
-}
-
-/* The deprecated "J" formats mean full-range YUV; swscale wants the plain format + a flag. */
-static enum AVPixelFormat unjpeg(enum AVPixelFormat fmt, bool *full)
-{
-    switch (fmt) {
-    case AV_PIX_FMT_YUVJ420P:
-        *full = true;
-        return AV_PIX_FMT_YUV420P;
-    case AV_PIX_FMT_YUVJ422P:
-        *full = true;
-        return AV_PIX_FMT_YUV422P;
-    case AV_PIX_FMT_YUVJ444P:
-        *full = true;
-        return AV_PIX_FMT_YUV444P;
-    case AV_PIX_FMT_YUVJ440P:
-        *full = true;
-        return AV_PIX_FMT_YUV440P;
-    case AV_PIX_FMT_YUVJ411P:
-        *full = true;
-        return AV_PIX_FMT_YUV411P;
-    default:
-        return fmt;
-    }
 }
 
 /* A full-range source keeps its range through a YUV -> YUV scaling (keep_range). */
@@ -497,7 +350,7 @@ static int scaler_setup(struct so_source *s, const AVFrame *f, int dw, int dh)
 {
     struct scaler *sc = &s->sc;
     bool full = f->color_range == AVCOL_RANGE_JPEG;
-    enum AVPixelFormat fmt = unjpeg((enum AVPixelFormat)f->format, &full);
+    enum AVPixelFormat fmt = so_avinput_plain_format((enum AVPixelFormat)f->format, &full);
     if (sc->bgr && sc->src_w == f->width && sc->src_h == f->height &&
         sc->src_fmt == (int)fmt && sc->src_full == (int)full && sc->dst_w == dw &&
         sc->dst_h == dh) {
@@ -613,7 +466,7 @@ static int handle_frame(struct so_source *s, struct input *in, const AVFrame *f)
     atomic_store(&s->src_width, f->width);
     atomic_store(&s->src_height, f->height);
     double media = frame_media_time(s, in, f);
-    double wall = s->network ? clock_s(CLOCK_REALTIME) : s->run_start_wall + media;
+    double wall = s->network ? so_time_wall() : s->run_start_wall + media;
     if (in->frames++ == 0) {
         set_health(s, SO_HEALTH_LIVE, "frames flowing");
     }
@@ -624,7 +477,7 @@ static int handle_frame(struct so_source *s, struct input *in, const AVFrame *f)
     if (!frame_due(s, media)) {
         return 0;
     }
-    double ready = clock_s(CLOCK_MONOTONIC);
+    double ready = so_time_mono();
     struct so_frame *out = scale_frame(s, f);
     if (!out) {
         return 0;
@@ -639,7 +492,7 @@ static int handle_frame(struct so_source *s, struct input *in, const AVFrame *f)
 static int drain_decoder(struct so_source *s, struct input *in, AVFrame *frm)
 {
     for (;;) {
-        int r = avcodec_receive_frame(in->dec, frm);
+        int r = avcodec_receive_frame(in->av.dec, frm);
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) {
             return 0;
         }
@@ -668,7 +521,7 @@ static int input_run(struct so_source *s, struct input *in, AVPacket *pkt, AVFra
             return AVERROR_EXIT;
         }
         int r;
-        if (s->io_timed_out) {
+        if (s->io.timed_out) {
             /*
              * The previous read hit the deadline, yet av_read_frame() returned a packet: when
              * the demuxer fails, libavformat flushes its parser and hands out what it had
@@ -681,14 +534,14 @@ static int input_run(struct so_source *s, struct input *in, AVPacket *pkt, AVFra
             if (!again) {
                 arm_deadline(s); /* an EAGAIN retry stays within the same read's deadline */
             }
-            r = av_read_frame(in->fmt, pkt);
+            r = av_read_frame(in->av.fmt, pkt);
         }
         again = r == AVERROR(EAGAIN);
-        if (again && s->io_deadline > 0 && mono_now() > s->io_deadline) {
-            s->io_timed_out = true;
+        if (again && s->io.deadline > 0 && so_time_mono() > s->io.deadline) {
+            s->io.timed_out = true;
             r = AVERROR(ETIMEDOUT);
         } else if (again) {
-            if (!wait_until(s, mono_now() + 0.01)) {
+            if (!wait_until(s, so_time_mono() + 0.01)) {
                 return AVERROR_EXIT;
             }
             continue;
@@ -697,24 +550,24 @@ static int input_run(struct so_source *s, struct input *in, AVPacket *pkt, AVFra
             if (stopping(s)) {
                 return AVERROR_EXIT;
             }
-            avcodec_send_packet(in->dec, NULL);
+            avcodec_send_packet(in->av.dec, NULL);
             if (drain_decoder(s, in, frm) < 0) {
                 return AVERROR_EXIT;
             }
             return r;
         }
-        if (pkt->stream_index != in->stream) {
+        if (pkt->stream_index != in->av.stream) {
             av_packet_unref(pkt);
             continue;
         }
-        r = avcodec_send_packet(in->dec, pkt);
+        r = avcodec_send_packet(in->av.dec, pkt);
         if (r == AVERROR(EAGAIN)) {
             /* Not expected (we drain after every packet), but the API allows it. */
             if (drain_decoder(s, in, frm) < 0) {
                 av_packet_unref(pkt);
                 return AVERROR_EXIT;
             }
-            r = avcodec_send_packet(in->dec, pkt);
+            r = avcodec_send_packet(in->av.dec, pkt);
         }
         av_packet_unref(pkt);
         if (r < 0 && r != AVERROR(EAGAIN) && r != AVERROR_EOF) {
@@ -730,7 +583,7 @@ static int input_run(struct so_source *s, struct input *in, AVPacket *pkt, AVFra
 static void go_blind(struct so_source *s, const char *what, int err, double retry_in)
 {
     char detail[160];
-    if (s->io_timed_out) {
+    if (s->io.timed_out) {
         snprintf(detail, sizeof(detail), "%s: no response for %.0f s", what, s->io_timeout_s);
     } else if (err == AVERROR_EOF) {
         snprintf(detail, sizeof(detail), "%s: end of stream", what);
@@ -797,7 +650,7 @@ static void *decode_main(void *arg)
             }
             go_blind(s, "read failed", r, backoff);
         }
-        if (!wait_until(s, mono_now() + backoff)) {
+        if (!wait_until(s, so_time_mono() + backoff)) {
             break;
         }
         backoff = fmin(backoff * 2, BACKOFF_MAX_S);
@@ -856,19 +709,19 @@ struct so_source *so_source_create(const struct so_source_opts *opts)
         return NULL;
     }
     so_log_redact_url(opts->url, s->safe_url, n);
-    s->network = is_network_url(opts->url);
-    s->image_seq = !s->network && is_image_pattern(opts->url);
+    s->network = so_avinput_is_network(opts->url);
     s->fps = opts->fps;
     s->max_width = opts->max_width;
     s->fast = opts->fast && !s->network;
     s->keyframes_only = opts->keyframes_only;
     s->io_timeout_s = opts->io_timeout_s > 0 ? opts->io_timeout_s : DEFAULT_IO_TIMEOUT_S;
     s->run_start_wall = opts->run_start_wall != 0 ? opts->run_start_wall
-                                                  : clock_s(CLOCK_REALTIME);
+                                                  : so_time_wall();
     s->on_health = opts->on_health;
     s->opaque = opts->opaque;
     s->reported_health = -1;
     atomic_init(&s->stop, false);
+    s->io.stop = &s->stop;
     atomic_init(&s->health, SO_HEALTH_BLIND);
 
     pthread_condattr_t ca;

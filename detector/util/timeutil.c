@@ -20,6 +20,21 @@ double so_time_mono(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+struct timespec so_time_timespec(double seconds)
+{
+    if (!(seconds > 0)) {
+        return (struct timespec){0, 0};
+    }
+    struct timespec ts;
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 char *so_time_iso8601(double unix_time, char *buf, size_t size)
 {
     double whole = floor(unix_time);

@@ -3,12 +3,17 @@
 #define SO_UTIL_TIMEUTIL_H
 
 #include <stddef.h>
+#include <time.h>
 
 /* Unix time now (CLOCK_REALTIME), seconds. */
 double so_time_wall(void);
 
 /* Monotonic seconds (CLOCK_MONOTONIC) for intervals and timeouts. */
 double so_time_mono(void);
+
+/* A time in seconds of either clock as a struct timespec (tv_nsec in [0, 1e9)), for
+ * pthread_cond_timedwait and friends. Negative times give {0, 0}. */
+struct timespec so_time_timespec(double seconds);
 
 /* ISO-8601 local time with milliseconds and offset, e.g. "2026-11-27T12:03:41.200+08:00",
  * in the process time zone (TZ). Returns buf. */

@@ -116,6 +116,32 @@ static void test_picture_at(void)
     so_frame_unref(f);
 }
 
+/*
+ * The same image-sequence test as the camera source (one in avinput.c): a pattern whose first
+ * '%' is not the conversion ("p%%q/f%03d.jpg", a folder "p%q") is a sequence too. The grabber
+ * once looked at the first '%' only and opened such a pattern as a file.
+ */
+static void test_sequence_name(void)
+{
+    char link[96], url[128];
+    snprintf(link, sizeof(link), "%s/p%%q", dir);
+    snprintf(url, sizeof(url), "%s/p%%%%q/f%%03d.jpg", dir);
+    if (symlink(".", link) != 0) {
+        so_test_check(false, __FILE__, __LINE__, "symlink %s: %s", link, strerror(errno));
+        return;
+    }
+    struct so_grab_opts o = {.url = url, .media_s = 0.4, .deadline_mono = so_time_mono() + 10};
+    struct so_frame *f = NULL;
+    int r = so_grab_still(&o, &f);
+    so_test_check(r == 0 && f, __FILE__, __LINE__, "grab %s: %d", url, r);
+    if (f) {
+        int grey = f->gray[(size_t)(FH / 2) * f->gray_stride + FW / 2];
+        so_test_check(abs(grey - 8 * 10) <= 3, __FILE__, __LINE__, "frame 10 (grey %d)", grey);
+    }
+    so_frame_unref(f);
+    unlink(link);
+}
+
 /* A listening socket nobody accepts on: the kernel completes the handshake, then silence. */
 static int silent_listener(int *port)
 {
@@ -203,6 +229,7 @@ int main(void)
         return 1;
     }
     test_picture_at();
+    test_sequence_name();
     test_early_ends();
     remove_sequence();
     return so_test_done();

@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #include <libavutil/error.h>
+#include <libavutil/pixdesc.h>
 
+#include "avinput.h"
 #include "source.h"
 #include "testlib.h"
 
@@ -750,6 +752,88 @@ static void test_frame_pool(void)
     so_frame_pool_release(q);   /* nothing out: freed at once */
 }
 
+/* avinput.c: every deprecated "J" format maps to its plain twin + full range; others pass. */
+static void test_avinput_formats(void)
+{
+    static const struct {
+        enum AVPixelFormat in, out;
+        bool full;
+    } cases[] = {
+        {AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_YUV420P, true},
+        {AV_PIX_FMT_YUVJ422P, AV_PIX_FMT_YUV422P, true},
+        {AV_PIX_FMT_YUVJ444P, AV_PIX_FMT_YUV444P, true},
+        {AV_PIX_FMT_YUVJ440P, AV_PIX_FMT_YUV440P, true},
+        {AV_PIX_FMT_YUVJ411P, AV_PIX_FMT_YUV411P, true},
+        {AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV420P, false},
+        {AV_PIX_FMT_YUV422P, AV_PIX_FMT_YUV422P, false},
+        {AV_PIX_FMT_NV12, AV_PIX_FMT_NV12, false},
+        {AV_PIX_FMT_BGR24, AV_PIX_FMT_BGR24, false},
+        {AV_PIX_FMT_GRAY8, AV_PIX_FMT_GRAY8, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool full = false;
+        enum AVPixelFormat out = so_avinput_plain_format(cases[i].in, &full);
+        so_test_check(out == cases[i].out && full == cases[i].full, __FILE__, __LINE__,
+                      "plain format of %s: %s, full %d (want %s, %d)",
+                      av_get_pix_fmt_name(cases[i].in), av_get_pix_fmt_name(out), full,
+                      av_get_pix_fmt_name(cases[i].out), cases[i].full);
+        bool kept = true;   /* a full range already known is never cleared */
+        so_avinput_plain_format(cases[i].in, &kept);
+        CHECK(kept);
+    }
+    /* Every YUVJ format FFmpeg knows is in the table (a new one would show here). */
+    for (const AVPixFmtDescriptor *d = av_pix_fmt_desc_next(NULL); d;
+         d = av_pix_fmt_desc_next(d)) {
+        if (strncmp(d->name, "yuvj", 4) == 0) {
+            bool full = false;
+            enum AVPixelFormat out = so_avinput_plain_format(av_pix_fmt_desc_get_id(d), &full);
+            so_test_check(full && strncmp(av_get_pix_fmt_name(out), "yuv", 3) == 0 &&
+                              strcmp(av_get_pix_fmt_name(out) + 3, d->name + 4) == 0,
+                          __FILE__, __LINE__, "%s -> %s, full %d", d->name,
+                          av_get_pix_fmt_name(out), full);
+        }
+    }
+}
+
+/* avinput.c: which URLs are network streams, which names image sequences. */
+static void test_avinput_urls(void)
+{
+    char existing[128], pattern_file[128];
+    snprintf(existing, sizeof(existing), "%s/100%%03d.mp4", dir);  /* a file named with %03d */
+    snprintf(pattern_file, sizeof(pattern_file), "%s/100%%done.mp4", dir);
+    run("touch '%s' '%s'", existing, pattern_file);
+    const struct {
+        const char *url;
+        bool network, sequence;
+    } cases[] = {
+        {"rtsp://10.0.0.5:554/stream1", true, false},
+        {"RTSP://cam/1", true, false},
+        {"http://nvr/cam.mjpg", true, false},
+        {"udp://239.0.0.1:1234", true, false},
+        {"file:///tmp/clip.mp4", false, false},
+        {"FILE:///tmp/clip.mp4", false, false},
+        {"/tmp/clip.mp4", false, false},
+        {"frames/%05d.png", false, true},
+        {"img%d.jpg", false, true},
+        {"a%zb%03d.png", false, true},      /* the conversion need not be the first '%' */
+        {"100%.png", false, false},
+        {"50%x.png", false, false},
+        {"%", false, false},
+        {"", false, false},
+        {existing, false, false},           /* exists: a file, whatever its name says */
+        {pattern_file, false, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool net = so_avinput_is_network(cases[i].url);
+        bool seq = so_avinput_is_image_sequence(cases[i].url);
+        so_test_check(net == cases[i].network && seq == cases[i].sequence, __FILE__, __LINE__,
+                      "\"%s\": network %d sequence %d (want %d %d)", cases[i].url, net, seq,
+                      cases[i].network, cases[i].sequence);
+    }
+    unlink(existing);
+    unlink(pattern_file);
+}
+
 int main(void)
 {
     if (system("ffmpeg -version >/dev/null 2>&1") != 0) {
@@ -767,6 +851,8 @@ int main(void)
         return 1;
     }
     test_frame_pool();
+    test_avinput_formats();
+    test_avinput_urls();
     test_options_and_names();
     for (size_t i = 0; i < sizeof(file_cases) / sizeof(file_cases[0]); i++) {
         test_file_case(&file_cases[i]);
