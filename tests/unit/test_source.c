@@ -451,24 +451,6 @@ static void *silent_main(void *arg)
     return NULL;
 }
 
-/* Bind 127.0.0.1 on an ephemeral port; returns the fd and sets *port. */
-static int listen_local(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 16) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return -1;
-    }
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 struct health_log {
     pthread_mutex_t lock;
     int blind, live;
@@ -512,7 +494,7 @@ static void test_net_case(const struct net_case *c)
     printf("# case: %s\n", c->name);
     struct silent_server sv = {.fd = -1};
     int port = 0;
-    int fd = listen_local(&port);
+    int fd = so_test_listen_local(&port);
     CHECK(fd >= 0);
     if (fd < 0) {
         return;
@@ -657,7 +639,7 @@ static void test_net_reconnect(void)
     char file[256], url[128];
     struct clip_server sv = {.file = path_in("net.ts", file, sizeof(file))};
     int port = 0;
-    sv.fd = listen_local(&port);
+    sv.fd = so_test_listen_local(&port);
     CHECK(sv.fd >= 0);
     if (sv.fd < 0) {
         return;
@@ -763,7 +745,7 @@ int main(void)
     }
     if (make_inputs() != 0) {
         printf("Bail out! could not generate test inputs in %s\n", dir);
-        run("rm -rf %s", dir);
+        so_test_rm_rf(dir);
         return 1;
     }
     test_frame_pool();
@@ -779,6 +761,6 @@ int main(void)
         test_net_case(&net_cases[i]);
     }
     test_net_reconnect();
-    run("rm -rf %s", dir);
+    so_test_rm_rf(dir);
     return so_test_done();
 }
