@@ -105,8 +105,7 @@ static void test_picture_at(void)
 
 static void *set_after(void *arg)
 {
-    struct timespec ts = {0, 300 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    so_test_sleep(0.3);
     atomic_store((atomic_bool *)arg, true);
     return NULL;
 }

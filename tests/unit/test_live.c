@@ -10,7 +10,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "live.h"
 #include "testlib.h"
@@ -34,12 +33,6 @@ static struct so_frame *frame_at(double media_s, int64_t index)
 static int refs(struct so_frame *f)
 {
     return atomic_load(&f->refs);
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
 }
 
 static void test_counters(void)
@@ -263,7 +256,7 @@ static void test_fps(void)
     struct so_live_view v;
     so_live_get(&l, false, &v);
     CHECK(v.fps_decoded == 0 && v.fps_analysed == 0);   /* no window complete yet */
-    sleep_s(2.05);
+    so_test_sleep(2.05);
     so_live_publish(&l, f, 0.01, 0, NULL, 0, NULL, 150);
     double dt = so_time_mono() - t0;
     so_live_get(&l, false, &v);
@@ -271,7 +264,7 @@ static void test_fps(void)
     CHECK(v.fps_decoded > 50 / dt - 1e-9 && v.fps_decoded <= 50 / 2.0);
     CHECK(v.fps_analysed > 2 / dt - 1e-9 && v.fps_analysed <= 2 / 2.0);
     so_live_view_finish(&v);
-    sleep_s(3.05);
+    so_test_sleep(3.05);
     so_live_get(&l, false, &v);
     CHECK(v.fps_decoded == 0 && v.fps_analysed == 0);   /* stale */
     so_live_finish(&l);

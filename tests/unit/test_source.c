@@ -24,22 +24,9 @@
 
 #include "source.h"
 #include "testlib.h"
+#include "timeutil.h"
 
 static char dir[64];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 static char *path_in(const char *name, char *buf, size_t n)
 {
@@ -202,7 +189,7 @@ static void test_file_case(const struct file_case *c)
     bool monotonic = true, timing = true, sized = true, planes = true, wall = true;
     bool saw_big = false, saw_small = false;
     struct so_frame *f;
-    double t0 = now_s();
+    double t0 = so_time_mono();
     while ((r = so_source_next(s, &f)) == 0) {
         if (f->media_s < last) {
             monotonic = false;
@@ -229,7 +216,7 @@ static void test_file_case(const struct file_case *c)
         saw_small |= f->src_width == 160 && f->width == 160 && f->height == 120;
         so_frame_unref(f);
         n++;
-        if (now_s() - t0 > 20) {
+        if (so_time_mono() - t0 > 20) {
             break;
         }
     }
@@ -316,7 +303,7 @@ static void test_realtime_pacing(void)
         .url = path_in("short.mp4", url, sizeof(url)), .camera_id = "pace", .fps = 5,
         .max_width = 160,
     };
-    double t0 = now_s();
+    double t0 = so_time_mono();
     struct so_source *s = so_source_create(&o);
     CHECK(s != NULL);
     struct so_frame *f;
@@ -325,7 +312,7 @@ static void test_realtime_pacing(void)
         so_frame_unref(f);
         n++;
     }
-    double took = now_s() - t0;
+    double took = so_time_mono() - t0;
     printf("# %d frames in %.2f s\n", n, took);
     CHECK_INT(r, AVERROR_EOF);
     CHECK(took >= 1.7);
@@ -352,7 +339,7 @@ static void test_live_drops(void)
         last = f->media_s;
         so_frame_unref(f);
         n++;
-        sleep_s(0.5);
+        so_test_sleep(0.5);
     }
     struct so_source_stats st;
     so_source_get_stats(s, &st);
@@ -373,8 +360,8 @@ struct stopper {
 static void *stop_later(void *arg)
 {
     struct stopper *st = arg;
-    sleep_s(st->delay);
-    st->stopped_at = now_s();
+    so_test_sleep(st->delay);
+    st->stopped_at = so_time_mono();
     so_source_stop(st->src);
     return NULL;
 }
@@ -396,15 +383,15 @@ static void test_stop_interrupts_next(void)
     pthread_t t;
     pthread_create(&t, NULL, stop_later, &st);
     int r = so_source_next(s, &f);
-    double woke = now_s();
+    double woke = so_time_mono();
     pthread_join(t, NULL);
     CHECK_INT(r, AVERROR_EXIT);
     CHECK(f == NULL);
     CHECK(woke - st.stopped_at < 1.0);
     CHECK_INT(so_source_next(s, &f), AVERROR_EXIT);
-    double t0 = now_s();
+    double t0 = so_time_mono();
     so_source_destroy(s);
-    CHECK(now_s() - t0 < 1.0);
+    CHECK(so_time_mono() - t0 < 1.0);
 }
 
 static void test_options_and_names(void)
@@ -464,7 +451,7 @@ static void on_health(void *opaque, enum so_health h, const char *detail)
     pthread_mutex_lock(&hl->lock);
     if (h == SO_HEALTH_BLIND) {
         if (hl->blind++ == 0) {
-            hl->first_blind = now_s();
+            hl->first_blind = so_time_mono();
         }
     } else if (h == SO_HEALTH_LIVE) {
         hl->live++;
@@ -514,15 +501,15 @@ static void test_net_case(const struct net_case *c)
         .url = url, .camera_id = "net", .fps = 5, .max_width = 160, .io_timeout_s = 1,
         .on_health = on_health, .opaque = &hl,
     };
-    double t0 = now_s();
+    double t0 = so_time_mono();
     struct so_source *s = so_source_create(&o);
     CHECK(s != NULL);
-    sleep_s(c->wait_s);
+    so_test_sleep(c->wait_s);
     struct so_source_stats st;
     so_source_get_stats(s, &st);
-    double t1 = now_s();
+    double t1 = so_time_mono();
     so_source_destroy(s);
-    double destroy_s = now_s() - t1;
+    double destroy_s = so_time_mono() - t1;
 
     pthread_mutex_lock(&hl.lock);
     printf("# blind after %.2f s (%s), reconnects %llu, destroy took %.2f s\n",
@@ -656,7 +643,7 @@ static void test_net_reconnect(void)
     CHECK(co.src != NULL);
     pthread_t t;
     pthread_create(&t, NULL, collect_main, &co);
-    sleep_s(2.3);
+    so_test_sleep(2.3);
     struct so_source_stats st;
     so_source_get_stats(co.src, &st);
     so_source_stop(co.src);

@@ -5,6 +5,7 @@
 #include "testlib.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -149,6 +151,13 @@ int so_test_listen_local(int *port)
     }
     *port = ntohs(a.sin_port);
     return fd;
+}
+
+void so_test_sleep(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
 void so_test_dump_errors(const struct so_config_errors *errors)

@@ -49,6 +49,9 @@ void so_test_rm_rf(const char *path);
  * side, or a peer that completes the handshake and then stays silent. -1 on failure. */
 int so_test_listen_local(int *port);
 
+/* Sleep `s` seconds (resumed after a signal). */
+void so_test_sleep(double s);
+
 /* Print each config error as a TAP comment, "#   file:line:column: key: message". */
 void so_test_dump_errors(const struct so_config_errors *errors);
 
