@@ -547,6 +547,18 @@ static void test_defaults(void)
     so_config_errors_finish(&errors);
 }
 
+/* The zones of a camera in the folder tests below: one triangle. */
+#define ONE_ZONE "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n"
+
+/* Load a config file expected to be valid (its errors shown when it is not). */
+static struct so_config *load_valid(const char *path, struct so_config_errors *errors)
+{
+    struct so_config *cfg = so_config_load(path, errors);
+    CHECK(cfg != NULL);
+    so_test_dump_errors(errors);
+    return cfg;
+}
+
 static void test_url_resolution(void)
 {
     /* A config in a sub-folder: relative urls join that folder, others are kept. */
@@ -555,15 +567,13 @@ static void test_url_resolution(void)
     snprintf(path, sizeof(path), "%s/cams.yaml", dir);
     so_test_write_file(path, "cameras:\n"
           "  - {id: a, url: clip.mp4, evidence_url: ../hi/clip.mp4, zones: "
-          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n"
+          ONE_ZONE
           "  - {id: b, url: /data/clip.mp4, zones: "
-          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n"
+          ONE_ZONE
           "  - {id: c, url: \"rtsp://10.0.0.1/x\", evidence_url: \"file:///srv/x.mp4\", zones: "
-          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n");
+          ONE_ZONE);
     struct so_config_errors errors = {0};
-    struct so_config *cfg = so_config_load(path, &errors);
-    CHECK(cfg != NULL);
-    so_test_dump_errors(&errors);
+    struct so_config *cfg = load_valid(path, &errors);
     if (cfg) {
         char real[PATH_MAX], expect[PATH_MAX + 32];
         CHECK(realpath(dir, real) != NULL);
@@ -643,11 +653,9 @@ static void test_categories_key(void)
     so_test_write_file(path, "detector: {categories: city.yaml}\n"
           "cameras:\n"
           "  - {id: a, url: clip.mp4, zones: "
-          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n");
+          ONE_ZONE);
     struct so_config_errors errors = {0};
-    struct so_config *cfg = so_config_load(path, &errors);
-    CHECK(cfg != NULL);
-    so_test_dump_errors(&errors);
+    struct so_config *cfg = load_valid(path, &errors);
     if (cfg) {
         char real[PATH_MAX], expect[PATH_MAX + 32];
         CHECK(realpath(dir, real) != NULL);
@@ -675,7 +683,7 @@ static void test_categories_key(void)
     so_test_write_file(path, "detector: {categories: city.yaml, id: \"bad id\"}\n"
           "cameras:\n"
           "  - {id: a, url: clip.mp4, zones: "
-          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n");
+          ONE_ZONE);
     cfg = so_config_load(path, &errors);
     CHECK(cfg == NULL);
     CHECK_INT(errors.n, 2);
