@@ -34,9 +34,11 @@ void so_static_params_default(struct so_static_params *p);
 
 struct so_static_model;
 
-/* NULL if out of memory or bad size. */
+/* A model for width x height frames (both >= 8); NULL if out of memory or bad size. `params`
+ * may be NULL for defaults (copied). */
 struct so_static_model *so_static_model_create(int width, int height,
                                                const struct so_static_params *params);
+/* Accepts NULL. */
 void so_static_model_destroy(struct so_static_model *m);
 
 /*

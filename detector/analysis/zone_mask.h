@@ -21,14 +21,18 @@ struct so_zone_mask {
     const struct so_polygon *poly;  /* borrowed from the config */
 };
 
-/* Rasterise `poly` (frame fractions) at width x height. NULL on failure. */
+/* Rasterise `poly` (frame fractions, >= 3 points, either winding) at width x height: the
+ * pixels inside and on its edges (cv::fillPoly). `poly` is borrowed and must outlive the mask.
+ * NULL for bad arguments or out of memory. */
 struct so_zone_mask *so_zone_mask_create(const struct so_polygon *poly, int width, int height);
+/* Accepts NULL. */
 void so_zone_mask_destroy(struct so_zone_mask *z);
 
 /* Is the pixel point (x, y) inside the zone polygon (exact polygon test)? */
 bool so_zone_mask_contains(const struct so_zone_mask *z, double x, double y);
 
-/* Polygon points in pixels for a polygon given in fractions; xy must hold 2*poly->n ints. */
+/* Polygon points in pixels for a polygon given in fractions (x * (width - 1), rounded; the
+ * same for y); xy must hold 2*poly->n ints. */
 void so_polygon_to_pixels(const struct so_polygon *poly, int width, int height, int *xy);
 
 #endif

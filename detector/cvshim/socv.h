@@ -1,6 +1,7 @@
 /*
- * socv: the C API over OpenCV 4 that the rest of streetorder uses. This header and socv.cpp
- * are the only places that know about OpenCV and C++.
+ * socv: the C API over OpenCV 4 that the rest of streetorder uses. The shim's .cpp files
+ * (socv.cpp, socv_dnn.cpp, socv_imgio.cpp, with socv_internal.hpp) are the only places that
+ * know about OpenCV and C++; this header and socv_imgio.h are their C face.
  *
  * Rules of the shim (learned from OpenCvSharpExtern): every function returns an enum
  * socv_status (or a handle that is NULL on failure); no C++ exception ever crosses the
@@ -75,7 +76,7 @@ enum socv_status socv_mask_fill_polygon(const struct socv_view *mask, const int 
                                         uint8_t value);
 
 /* In place morphological open (erode then dilate) then close, with a square kernel of
- * `open_size` / `close_size` pixels (0 skips that step). */
+ * `open_size` / `close_size` pixels (1 or less skips that step). */
 enum socv_status socv_mask_open_close(const struct socv_view *mask, int open_size,
                                       int close_size);
 

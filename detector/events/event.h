@@ -1,11 +1,13 @@
 /*
  * Event records (ARCHITECTURE "Event record", schema streetorder.event.v1): built from a rule's
  * report on the analysis thread (JSON through jansson, evidence JPEGs encoded and hashed here,
- * CPU only, no I/O), then handed to the outputs thread, which assigns `seq` and writes them.
+ * CPU only, no I/O), then handed to the outputs thread, which assigns `seq` and writes them;
+ * a camera with an `evidence_url` hands them through its evidence worker (evidence_worker.h),
+ * which may first replace an image with one from a high-resolution still.
  *
  * Ownership: so_event_create() returns an event owned by the caller until it is passed to
- * so_outputs_submit() (which takes it, even on failure). Not shared between threads while
- * owned.
+ * so_outputs_submit() or so_evidence_worker_submit() (either takes it, even on failure). Not
+ * shared between threads while owned.
  */
 #ifndef SO_EVENTS_EVENT_H
 #define SO_EVENTS_EVENT_H
@@ -82,8 +84,10 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
 void so_event_destroy(struct so_event *ev);
 
 /*
- * Draw the zone, the object boxes and a caption on a copy of `frame`, black out the camera's
- * privacy masks, and encode it as JPEG into `out` (role given). Returns 0 or a negative errno.
+ * Draw the zone, the object boxes and a caption on a copy of `frame` (borrowed, unchanged),
+ * black out the camera's privacy masks, and encode it as JPEG into `out` (role, JPEG, size,
+ * sha256, width, height; `out` must hold no JPEG yet, the new one is the caller's to free).
+ * Returns 0 or a negative errno.
  */
 int so_evidence_render(const struct so_report *rep, struct so_frame *frame, const char *role,
                        int quality, struct so_evidence *out);

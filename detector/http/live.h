@@ -1,7 +1,7 @@
 /*
  * Live view of one camera for operators: what the analysis thread publishes after each frame
- * so that the HTTP server (another thread) can answer /metrics and /cameras/<id>/snapshot.jpg
- * without touching the analysis state.
+ * so that the HTTP server (another thread) can answer /metrics, /cameras/<id>/snapshot.jpg and
+ * /cameras/<id>/frame.jpg without touching the analysis state.
  *
  * Two kinds of data, two kinds of synchronisation:
  * - counters (episodes, latency histogram) are atomics, written by the analysis thread only;

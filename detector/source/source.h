@@ -26,13 +26,17 @@
 
 #include "frame.h"
 
+/* A camera's health. The source reports only LIVE and BLIND; MOVED and TAMPERED come from the
+ * view check (analysis/view_check.h), which the camera's analysis publishes over the source's
+ * health for /metrics. */
 enum so_health {
     SO_HEALTH_LIVE = 0,     /* frames are flowing */
     SO_HEALTH_BLIND,        /* input lost or not yet opened; reconnecting */
-    SO_HEALTH_MOVED,        /* reserved: camera view changed */
-    SO_HEALTH_TAMPERED,     /* reserved: lens covered / defocused */
+    SO_HEALTH_MOVED,        /* the view check: the camera points elsewhere */
+    SO_HEALTH_TAMPERED,     /* the view check: lens covered / defocused */
 };
 
+/* "live", "blind", "moved", "tampered" (a static string; "unknown" out of range). */
 const char *so_health_name(enum so_health h);
 
 /* Called on the decode thread when health changes; `detail` is a short human reason (never
@@ -47,7 +51,8 @@ struct so_source_opts {
     bool fast;                  /* files: no pacing, never drop (ignored for network inputs) */
     bool keyframes_only;        /* decode key frames only (AVDISCARD_NONKEY) */
     double io_timeout_s;        /* network read/open timeout, default 10 when 0 */
-    double run_start_wall;      /* Unix time that media time 0 maps to for files (wall_s) */
+    double run_start_wall;      /* Unix time that media time 0 maps to for files (wall_s);
+                                 * 0 = now */
     so_source_health_fn on_health;
     void *opaque;
 };
@@ -64,9 +69,9 @@ struct so_source_stats {
 };
 
 /*
- * Open the input and start the decode thread. Returns NULL (after logging why) only for bad
- * options or out of memory; an input that cannot be opened yet is retried (network) or reported
- * through so_source_next() (files).
+ * Start the decode thread, which opens the input. Returns NULL only for bad options or a decode
+ * thread that cannot start (both logged) or out of memory; an input that cannot be opened yet is
+ * retried (network) or reported through so_source_next() (files).
  */
 struct so_source *so_source_create(const struct so_source_opts *opts);
 
@@ -84,6 +89,7 @@ void so_source_stop(struct so_source *src);
 /* Has so_source_stop() been called? (Long work on a frame can give up early.) Any thread. */
 bool so_source_stopping(const struct so_source *src);
 
+/* A snapshot of the counters (each read atomically, not all at one instant). Any thread. */
 void so_source_get_stats(struct so_source *src, struct so_source_stats *out);
 
 /* Stop, join the decode thread and free. Accepts NULL. */

@@ -29,14 +29,16 @@ struct so_track {
     double rest_s;              /* media time it came to rest (= first_s for a spot) */
     double last_seen_s;         /* last detection or appearance confirmation */
     bool stationary;            /* seen at the same place at least twice */
-    bool present;               /* seen at most ticks lately (detected or by appearance) */
+    bool present;               /* voted for on 4 of the last 10 detector ticks (detected or
+                                 * by appearance), or on every tick of a new spot seen twice */
 };
 
 struct so_tracker;
 
-/* `detect_interval_s`: seconds between detector runs (a track counts as present while it was
- * seen within 1.5 of those). NULL if out of memory. */
+/* A tracker for width x height frames. NULL if out of memory. `detect_interval_s` (seconds
+ * between detector runs) is unused: presence and forgetting count in detector ticks. */
 struct so_tracker *so_tracker_create(int width, int height, double detect_interval_s);
+/* Accepts NULL. */
 void so_tracker_destroy(struct so_tracker *t);
 
 /*

@@ -16,33 +16,14 @@
 #include "so_build_config.h"
 #include "testlib.h"
 
-/* Load yaml text through a temp file (removed again); its name goes to path. */
+/* Load yaml text through a temp file (removed again); its name goes to path (PATH_MAX). */
 static struct so_categories *load_text(const char *yaml, struct so_config_errors *errors,
                                        char *path)
 {
-    snprintf(path, PATH_MAX, "/tmp/so_test_categories_XXXXXX");
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        perror("mkstemp");
-        exit(1);
-    }
-    size_t n = strlen(yaml);
-    if (write(fd, yaml, n) != (ssize_t)n) {
-        perror("write");
-        exit(1);
-    }
-    close(fd);
+    so_test_write_temp(yaml, path);
     struct so_categories *cats = so_categories_load(path, errors);
     unlink(path);
     return cats;
-}
-
-static void dump_errors(const struct so_config_errors *errors)
-{
-    for (size_t i = 0; i < errors->n; i++) {
-        const struct so_config_error *e = &errors->items[i];
-        printf("#   %s:%d:%d: %s: %s\n", e->file, e->line, e->column, e->key, e->message);
-    }
 }
 
 static void test_shipped(void)
@@ -52,7 +33,7 @@ static void test_shipped(void)
                                                     &errors);
     CHECK(cats != NULL);
     CHECK_INT(errors.n, 0);
-    dump_errors(&errors);
+    so_test_dump_errors(&errors);
     so_config_errors_finish(&errors);
     /* every code a zone kind produces is listed, with its standard name, nothing mapped yet */
     static const char *const codes[] = {"0102", "0501", "0504", "0505", "0506", "0507"};
@@ -85,7 +66,7 @@ static void test_override(void)
         "  \"0507\":\n",                        /* listed, nothing mapped */
         &errors, path);
     CHECK(cats != NULL);
-    dump_errors(&errors);
+    so_test_dump_errors(&errors);
     so_config_errors_finish(&errors);
     struct so_category c;
     CHECK(so_categories_lookup(cats, "0505", &c));
@@ -194,7 +175,7 @@ static void test_errors(void)
         so_test_check((int)errors.n == c->count, __FILE__, __LINE__,
                       "%s: %d error(s) (got %zu)", c->name, c->count, errors.n);
         if (!found || (int)errors.n != c->count) {
-            dump_errors(&errors);
+            so_test_dump_errors(&errors);
         }
         so_categories_destroy(cats);
         so_config_errors_finish(&errors);

@@ -19,44 +19,14 @@
 #include "so_build_config.h"
 #include "testlib.h"
 
-/* Write `yaml` to a fresh temp file; its name goes to path (PATH_MAX). */
-static void write_temp(const char *yaml, char *path)
-{
-    snprintf(path, PATH_MAX, "/tmp/so_test_config_XXXXXX");
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        perror("mkstemp");
-        exit(1);
-    }
-    size_t n = strlen(yaml);
-    if (write(fd, yaml, n) != (ssize_t)n) {
-        perror("write");
-        exit(1);
-    }
-    close(fd);
-}
-
-/* Load yaml text through a temp file (removed again). */
+/* Load yaml text through a temp file (removed again); its name goes to path (PATH_MAX). */
 static struct so_config *load_text(const char *yaml, struct so_config_errors *errors,
                                    char *path)
 {
-    write_temp(yaml, path);
+    so_test_write_temp(yaml, path);
     struct so_config *cfg = so_config_load(path, errors);
     unlink(path);
     return cfg;
-}
-
-/* Check that a multi-line text contains `needle`, without echoing the text into the TAP. */
-#define CHECK_TEXT(text, needle)                                                              \
-    so_test_check(strstr((text), (needle)) != NULL, __FILE__, __LINE__,                       \
-                  "text contains \"%.*s\"", (int)strcspn((needle), "\n"), (needle))
-
-static void dump_errors(const struct so_config_errors *errors)
-{
-    for (size_t i = 0; i < errors->n; i++) {
-        const struct so_config_error *e = &errors->items[i];
-        printf("#   %d:%d: %s: %s\n", e->line, e->column, e->key, e->message);
-    }
 }
 
 /* Is there an error at line:col whose key contains `key` and message contains `msg`? */
@@ -285,7 +255,7 @@ static void test_error_table(void)
                           "%s: %d error(s) (got %zu)", c->name, c->count, errors.n);
         }
         if (!found || (c->count >= 0 && (int)errors.n != c->count)) {
-            dump_errors(&errors);
+            so_test_dump_errors(&errors);
         }
         so_config_destroy(cfg);
         so_config_errors_finish(&errors);
@@ -335,7 +305,7 @@ static void test_many_errors(void)
     }
     CHECK(sorted);
     if (errors.n != 10) {
-        dump_errors(&errors);
+        so_test_dump_errors(&errors);
     }
     so_config_errors_finish(&errors);
 }
@@ -394,7 +364,7 @@ static void test_full_config(void)
     struct so_config *cfg = load_text(yaml, &errors, path);
     CHECK(cfg != NULL);
     CHECK_INT(errors.n, 0);
-    dump_errors(&errors);
+    so_test_dump_errors(&errors);
     so_config_errors_finish(&errors);
     if (!cfg) {
         return;
@@ -508,13 +478,13 @@ static void test_full_config(void)
     FILE *mem = open_memstream(&buf, &len);
     so_config_print_summary(cfg, mem);
     fclose(mem);
-    CHECK_TEXT(buf, "camera cam-023: rtsp://***@192.0.2.10/ch23/sub");
-    CHECK_TEXT(buf, "evidence: rtsp://***@192.0.2.10/ch23/main");
+    CHECK_CONTAINS(buf, "camera cam-023: rtsp://***@192.0.2.10/ch23/sub");
+    CHECK_CONTAINS(buf, "evidence: rtsp://***@192.0.2.10/ch23/main");
     CHECK(strstr(buf, "user:pass") == NULL);
-    CHECK_TEXT(buf, "zone bay-a: illegal_parking, 4 points");
-    CHECK_TEXT(buf, "enforced: mon-fri 07:00-20:00, sat,sun 09:00-18:00");
-    CHECK_TEXT(buf, "grid 620102001001001, address 永定路东口北侧");
-    CHECK_TEXT(buf, "decode keyframes, analysis 2.5 fps at width 960");
+    CHECK_CONTAINS(buf, "zone bay-a: illegal_parking, 4 points");
+    CHECK_CONTAINS(buf, "enforced: mon-fri 07:00-20:00, sat,sun 09:00-18:00");
+    CHECK_CONTAINS(buf, "grid 620102001001001, address 永定路东口北侧");
+    CHECK_CONTAINS(buf, "decode keyframes, analysis 2.5 fps at width 960");
     free(buf);
     so_config_destroy(cfg);
 }
@@ -567,7 +537,7 @@ static void test_defaults(void)
     cfg = load_text("detector: {model: ~, timezone: }\n" HEAD KIND POLY
                     "        dwell_s: \"30\"\n", &errors, path);
     CHECK(cfg != NULL);
-    dump_errors(&errors);
+    so_test_dump_errors(&errors);
     if (cfg) {
         CHECK(cfg->model == NULL);
         CHECK(cfg->timezone == NULL);
@@ -577,27 +547,33 @@ static void test_defaults(void)
     so_config_errors_finish(&errors);
 }
 
+/* The zones of a camera in the folder tests below: one triangle. */
+#define ONE_ZONE "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n"
+
+/* Load a config file expected to be valid (its errors shown when it is not). */
+static struct so_config *load_valid(const char *path, struct so_config_errors *errors)
+{
+    struct so_config *cfg = so_config_load(path, errors);
+    CHECK(cfg != NULL);
+    so_test_dump_errors(errors);
+    return cfg;
+}
+
 static void test_url_resolution(void)
 {
     /* A config in a sub-folder: relative urls join that folder, others are kept. */
-    char dir[] = "/tmp/so_test_dir_XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char path[PATH_MAX];
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    so_test_temp_dir(dir);
     snprintf(path, sizeof(path), "%s/cams.yaml", dir);
-    FILE *f = fopen(path, "w");
-    fputs("cameras:\n"
+    so_test_write_file(path, "cameras:\n"
           "  - {id: a, url: clip.mp4, evidence_url: ../hi/clip.mp4, zones: "
-          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n"
+          ONE_ZONE
           "  - {id: b, url: /data/clip.mp4, zones: "
-          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n"
+          ONE_ZONE
           "  - {id: c, url: \"rtsp://10.0.0.1/x\", evidence_url: \"file:///srv/x.mp4\", zones: "
-          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n",
-          f);
-    fclose(f);
+          ONE_ZONE);
     struct so_config_errors errors = {0};
-    struct so_config *cfg = so_config_load(path, &errors);
-    CHECK(cfg != NULL);
-    dump_errors(&errors);
+    struct so_config *cfg = load_valid(path, &errors);
     if (cfg) {
         char real[PATH_MAX], expect[PATH_MAX + 32];
         CHECK(realpath(dir, real) != NULL);
@@ -611,8 +587,7 @@ static void test_url_resolution(void)
     }
     so_config_destroy(cfg);
     so_config_errors_finish(&errors);
-    unlink(path);
-    rmdir(dir);
+    so_test_rm_rf(dir);
 }
 
 static void test_print_errors(void)
@@ -632,8 +607,8 @@ static void test_print_errors(void)
              "from 1 to 86400, got \"0\"\n", path);
     snprintf(line2, sizeof(line2), "/nonexistent/x.yaml: cannot read: No such file or "
              "directory\n");
-    CHECK_TEXT(buf, line1);
-    CHECK_TEXT(buf, line2);
+    CHECK_CONTAINS(buf, line1);
+    CHECK_CONTAINS(buf, line2);
     CHECK_INT(len, strlen(line1) + strlen(line2));
     free(buf);
     so_config_errors_finish(&errors);
@@ -669,25 +644,18 @@ static void test_kinds(void)
  * its own file name after the config's. */
 static void test_categories_key(void)
 {
-    char dir[] = "/tmp/so_test_cats_XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char path[PATH_MAX], cats[PATH_MAX + 16];
+    char dir[PATH_MAX], path[PATH_MAX + 16], cats[PATH_MAX + 16];
+    so_test_temp_dir(dir);
     snprintf(path, sizeof(path), "%s/cams.yaml", dir);
     snprintf(cats, sizeof(cats), "%s/city.yaml", dir);
-    FILE *f = fopen(cats, "w");
-    fputs("categories:\n  \"0505\": {local_code: \"110105050\", local_name: 机动车违停}\n", f);
-    fclose(f);
-    f = fopen(path, "w");
-    fputs("detector: {categories: city.yaml}\n"
+    so_test_write_file(cats, "categories:\n"
+          "  \"0505\": {local_code: \"110105050\", local_name: 机动车违停}\n");
+    so_test_write_file(path, "detector: {categories: city.yaml}\n"
           "cameras:\n"
           "  - {id: a, url: clip.mp4, zones: "
-          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n",
-          f);
-    fclose(f);
+          ONE_ZONE);
     struct so_config_errors errors = {0};
-    struct so_config *cfg = so_config_load(path, &errors);
-    CHECK(cfg != NULL);
-    dump_errors(&errors);
+    struct so_config *cfg = load_valid(path, &errors);
     if (cfg) {
         char real[PATH_MAX], expect[PATH_MAX + 32];
         CHECK(realpath(dir, real) != NULL);
@@ -703,24 +671,19 @@ static void test_categories_key(void)
         FILE *mem = open_memstream(&summary, &size);
         so_config_print_summary(cfg, mem);
         fclose(mem);
-        CHECK_TEXT(summary, "categories: ");
-        CHECK_TEXT(summary, "city.yaml (1 code with a local code or name)");
+        CHECK_CONTAINS(summary, "categories: ");
+        CHECK_CONTAINS(summary, "city.yaml (1 code with a local code or name)");
         free(summary);
     }
     so_config_destroy(cfg);
     so_config_errors_finish(&errors);
 
     /* Errors in both files: every one, the config's first, each with its own file. */
-    f = fopen(cats, "w");
-    fputs("categories:\n  \"505\": {local_code: x}\n", f);
-    fclose(f);
-    f = fopen(path, "w");
-    fputs("detector: {categories: city.yaml, id: \"bad id\"}\n"
+    so_test_write_file(cats, "categories:\n  \"505\": {local_code: x}\n");
+    so_test_write_file(path, "detector: {categories: city.yaml, id: \"bad id\"}\n"
           "cameras:\n"
           "  - {id: a, url: clip.mp4, zones: "
-          "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n",
-          f);
-    fclose(f);
+          ONE_ZONE);
     cfg = so_config_load(path, &errors);
     CHECK(cfg == NULL);
     CHECK_INT(errors.n, 2);
@@ -732,12 +695,10 @@ static void test_categories_key(void)
         CHECK_INT(errors.items[1].column, 3);
         CHECK_CONTAINS(errors.items[1].message, "expected a standard code of exactly 4 digits");
     }
-    dump_errors(&errors);
+    so_test_dump_errors(&errors);
     so_config_destroy(cfg);
     so_config_errors_finish(&errors);
-    unlink(cats);
-    unlink(path);
-    rmdir(dir);
+    so_test_rm_rf(dir);
 }
 
 static void test_example(void)
@@ -746,7 +707,7 @@ static void test_example(void)
     struct so_config *cfg = so_config_load(SO_SOURCE_DIR "/config/example.yaml", &errors);
     CHECK(cfg != NULL);
     CHECK_INT(errors.n, 0);
-    dump_errors(&errors);
+    so_test_dump_errors(&errors);
     so_config_errors_finish(&errors);
     if (!cfg) {
         return;
@@ -837,7 +798,7 @@ static void test_reload_compare(void)
         struct so_config *cfg = load_text(rows[i].yaml, &e, path);
         so_test_check(cfg != NULL, __FILE__, __LINE__, "reload row %s loads", rows[i].name);
         if (!cfg) {
-            dump_errors(&e);
+            so_test_dump_errors(&e);
             so_config_errors_finish(&e);
             continue;
         }

@@ -10,7 +10,6 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,71 +27,10 @@
 
 #define XL "yolo-fastest-1.1-xl"
 
-/* Like CHECK_CONTAINS, but echoes only the first line of a multi-line text (TAP is per line). */
-#define CHECK_HAS(hay, needle)                                                                \
-    do {                                                                                      \
-        const char *h_ = (hay), *n_ = (needle);                                               \
-        so_test_check(h_ && n_ && strstr(h_, n_) != NULL, __FILE__, __LINE__,                 \
-                      "%s contains \"%s\" (got \"%.*s\")", #hay, n_ ? n_ : "",                \
-                      h_ ? (int)strcspn(h_, "\n") : 6, h_ ? h_ : "(null)");                  \
-    } while (0)
-
 static const char *const model_names[] = {XL, "yolo-fastest-1.1", "mobilenetv2-yolov3-nano"};
 #define N_MODELS ((int)(sizeof(model_names) / sizeof(model_names[0])))
 
-/* --- file helpers --------------------------------------------------------------------------- */
-
-static char *read_all(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        return NULL;
-    }
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (!buf || fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        free(buf);
-        fclose(fp);
-        return NULL;
-    }
-    buf[n] = '\0';
-    fclose(fp);
-    return buf;
-}
-
-static void write_file(const char *path, const char *data, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    if (!fp || fwrite(data, 1, n, fp) != n) {
-        perror(path);
-        exit(1);
-    }
-    fclose(fp);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void make_temp_dir(char *out)
-{
-    snprintf(out, PATH_MAX, "/tmp/so_test_detect_XXXXXX");
-    if (!mkdtemp(out)) {
-        perror("mkdtemp");
-        exit(1);
-    }
-}
+/* --- text helpers --------------------------------------------------------------------------- */
 
 /* Replace the first occurrence of `from` in `s` by `to` (new string). */
 static char *replace(const char *s, const char *from, const char *to)
@@ -324,13 +262,13 @@ static void test_descriptor_errors(void)
 {
     char src[PATH_MAX];
     snprintf(src, sizeof(src), "%s/models/%s.yaml", SO_SOURCE_DIR, XL);
-    char *base = read_all(src);
+    char *base = so_test_read_file(src);
     CHECK(base != NULL);
     if (!base) {
         return;
     }
     char dir[PATH_MAX], path[PATH_MAX + 64], err[4096];
-    make_temp_dir(dir);
+    so_test_temp_dir(dir);
     setenv("STREETORDER_MODELS_DIR", dir, 1);
     CHECK_STR(so_model_descriptor_dir(), dir);
     snprintf(path, sizeof(path), "%s/%s.yaml", dir, XL);
@@ -340,19 +278,19 @@ static void test_descriptor_errors(void)
         char *text = NULL;
         if (c->from) {
             text = replace(base, c->from, c->to);
-            write_file(path, text, strlen(text));
+            so_test_write_file(path, text);
         }
         struct so_model_desc *d = so_model_load(c->model ? c->model : XL, err, sizeof(err));
         so_test_check(d == NULL, __FILE__, __LINE__, "%s: rejected", c->name);
-        CHECK_HAS(err, c->key);
-        CHECK_HAS(err, c->message);
+        CHECK_CONTAINS(err, c->key);
+        CHECK_CONTAINS(err, c->message);
         if (c->from) {
-            CHECK_HAS(err, path);      /* the message names the file */
+            CHECK_CONTAINS(err, path);      /* the message names the file */
         }
         if (c->at && text) {
             char place[PATH_MAX + 96];
             snprintf(place, sizeof(place), "%s:%d:", path, line_of(text, c->at));
-            CHECK_HAS(err, place);
+            CHECK_CONTAINS(err, place);
         }
         so_model_destroy(d);
         free(text);
@@ -361,15 +299,15 @@ static void test_descriptor_errors(void)
     /* several errors in one run, one per line */
     char *t1 = replace(base, "  score: 0.3", "  score: 7");
     char *t2 = replace(t1, "format: darknet", "format: onnx");
-    write_file(path, t2, strlen(t2));
+    so_test_write_file(path, t2);
     CHECK(so_model_load(XL, err, sizeof(err)) == NULL);
-    CHECK_HAS(err, "thresholds.score");
+    CHECK_CONTAINS(err, "thresholds.score");
     CHECK(strchr(err, '\n') != NULL);    /* one error per line */
-    CHECK_HAS(err, "format");
+    CHECK_CONTAINS(err, "format");
     free(t1);
     free(t2);
     /* the unedited copy loads from the env folder */
-    write_file(path, base, strlen(base));
+    so_test_write_file(path, base);
     struct so_model_desc *d = so_model_load(XL, err, sizeof(err));
     CHECK(d != NULL);
     CHECK(d && strcmp(d->desc_path, path) == 0);
@@ -377,7 +315,7 @@ static void test_descriptor_errors(void)
 
     unsetenv("STREETORDER_MODELS_DIR");
     CHECK_STR(so_model_descriptor_dir(), SO_MODELS_DIR);
-    rm_rf(dir);
+    so_test_rm_rf(dir);
     free(base);
 }
 
@@ -408,7 +346,7 @@ static void test_lookup_order(void)
     const char *name = "yolo-fastest-1.1";
     char tmp[PATH_MAX], wdir[PATH_MAX + 16], mdir[PATH_MAX + 16], adir[PATH_MAX + 16];
     char p[PATH_MAX * 2], err[2048];
-    make_temp_dir(tmp);
+    so_test_temp_dir(tmp);
     snprintf(wdir, sizeof(wdir), "%s/w", tmp);
     snprintf(mdir, sizeof(mdir), "%s/m", tmp);
     snprintf(adir, sizeof(adir), "%s/a", tmp);
@@ -422,11 +360,11 @@ static void test_lookup_order(void)
 
     /* nothing anywhere: the error names the weights file and every folder searched */
     CHECK(so_model_check(name, wdir, err, sizeof(err)) == -ENOENT);
-    CHECK_HAS(err, "yolo-fastest-1.1.weights");
-    CHECK_HAS(err, wdir);
-    CHECK_HAS(err, mdir);
-    CHECK_HAS(err, adir);
-    CHECK_HAS(err, "scripts/fetch-models");
+    CHECK_CONTAINS(err, "yolo-fastest-1.1.weights");
+    CHECK_CONTAINS(err, wdir);
+    CHECK_CONTAINS(err, mdir);
+    CHECK_CONTAINS(err, adir);
+    CHECK_CONTAINS(err, "scripts/fetch-models");
 
     struct {
         const char *what;
@@ -463,7 +401,7 @@ static void test_lookup_order(void)
     }
     /* weights_dir itself (no NAME/ subfolder) when that is where the files are */
     snprintf(p, sizeof(p), "%s/%s", wdir, name);
-    rm_rf(p);
+    so_test_rm_rf(p);
     struct so_model_desc *d = so_model_open(name, wdir, err, sizeof(err));
     CHECK(d && strcmp(d->dir, wdir) == 0);
     so_model_destroy(d);
@@ -475,26 +413,26 @@ static void test_lookup_order(void)
 
     /* a corrupt file where the weights are is an error, not a fallback to the next folder */
     snprintf(p, sizeof(p), "%s/%s.cfg", wdir, name);
-    char *cfg = read_all(p);
+    char *cfg = so_test_read_file(p);
     CHECK(cfg != NULL);
     if (cfg) {
         unlink(p);
         size_t n = strlen(cfg);
         cfg[n / 2] = cfg[n / 2] == '#' ? '!' : '#';    /* same size, other bytes */
-        write_file(p, cfg, n);
+        so_test_write_file(p, cfg);
         free(cfg);
         CHECK_INT(so_model_check(name, wdir, err, sizeof(err)), -EBADMSG);
-        CHECK_HAS(err, "yolo-fastest-1.1.cfg");
-        CHECK_HAS(err, "sha256");
-        CHECK_HAS(err, wdir);
+        CHECK_CONTAINS(err, "yolo-fastest-1.1.cfg");
+        CHECK_CONTAINS(err, "sha256");
+        CHECK_CONTAINS(err, wdir);
         /* truncated: the size says so first */
-        write_file(p, "[net]\n", 6);
+        so_test_write_file(p, "[net]\n");
         CHECK_INT(so_model_check(name, wdir, err, sizeof(err)), -EBADMSG);
-        CHECK_HAS(err, "6 bytes, expected 9685");
+        CHECK_CONTAINS(err, "6 bytes, expected 9685");
         /* missing cfg beside the weights */
         unlink(p);
         CHECK_INT(so_model_check(name, wdir, err, sizeof(err)), -ENOENT);
-        CHECK_HAS(err, "yolo-fastest-1.1.cfg is missing");
+        CHECK_CONTAINS(err, "yolo-fastest-1.1.cfg is missing");
     }
     /* wrong sha256 in the descriptor: the message names the file */
     {
@@ -502,42 +440,42 @@ static void test_lookup_order(void)
         snprintf(ddir, sizeof(ddir), "%s/desc", tmp);
         mkdir(ddir, 0755);
         snprintf(src, sizeof(src), "%s/models/%s.yaml", SO_SOURCE_DIR, name);
-        char *base = read_all(src);
+        char *base = so_test_read_file(src);
         char *bad = replace(base, "1c445c42", "2c445c42");
         snprintf(dpath, sizeof(dpath), "%s/%s.yaml", ddir, name);
-        write_file(dpath, bad, strlen(bad));
+        so_test_write_file(dpath, bad);
         setenv("STREETORDER_MODELS_DIR", ddir, 1);
         CHECK_INT(so_model_check(name, NULL, err, sizeof(err)), -EBADMSG);
-        CHECK_HAS(err, "yolo-fastest-1.1.weights has sha256 1c445c42");
-        CHECK_HAS(err, "expected 2c445c42");
+        CHECK_CONTAINS(err, "yolo-fastest-1.1.weights has sha256 1c445c42");
+        CHECK_CONTAINS(err, "expected 2c445c42");
         free(bad);
         /* class list that disagrees with the (intact) names file */
         bad = replace(base, "  - bicycle\n  - car\n", "  - car\n  - bicycle\n");
-        write_file(dpath, bad, strlen(bad));
+        so_test_write_file(dpath, bad);
         CHECK_INT(so_model_check(name, NULL, err, sizeof(err)), -EBADMSG);
-        CHECK_HAS(err, "coco.names: line 2 is \"bicycle\"");
+        CHECK_CONTAINS(err, "coco.names: line 2 is \"bicycle\"");
         free(bad);
         free(base);
         unsetenv("STREETORDER_MODELS_DIR");
     }
     unsetenv("STREETORDER_MODELS");
     unsetenv("STREETORDER_ASSETS");
-    rm_rf(tmp);
+    so_test_rm_rf(tmp);
 }
 
 /* scripts/fetch-models --from: the folder it fills is one the loader accepts. */
 static void test_fetch_models(void)
 {
     char tmp[PATH_MAX], cmd[PATH_MAX * 5], err[2048], p[PATH_MAX * 2];
-    make_temp_dir(tmp);
+    so_test_temp_dir(tmp);
     snprintf(cmd, sizeof(cmd),
              "'%s/scripts/fetch-models' --dry-run --dest '%s' yolo-fastest-1.1 > '%s/dry.txt'",
              SO_SOURCE_DIR, tmp, tmp);
     CHECK_INT(system(cmd), 0);
     snprintf(p, sizeof(p), "%s/dry.txt", tmp);
-    char *dry = read_all(p);
-    CHECK_HAS(dry, "would fetch https://raw.githubusercontent.com/dog-qiuqiu/Yolo-Fastest/");
-    CHECK_HAS(dry, "yolo-fastest-1.1.weights");
+    char *dry = so_test_read_file(p);
+    CHECK_CONTAINS(dry, "would fetch https://raw.githubusercontent.com/dog-qiuqiu/Yolo-Fastest/");
+    CHECK_CONTAINS(dry, "yolo-fastest-1.1.weights");
     free(dry);
     snprintf(p, sizeof(p), "%s/yolo-fastest-1.1", tmp);
     struct stat st;
@@ -561,22 +499,22 @@ static void test_fetch_models(void)
     mkdir(p, 0755);
     mkdir(src, 0755);
     snprintf(p, sizeof(p), "%s/yolo-fastest-1.1.weights", src);
-    write_file(p, "not weights", 11);
+    so_test_write_file(p, "not weights");
     snprintf(cmd, sizeof(cmd),
              "'%s/scripts/fetch-models' --from '%s/src' --dest '%s/fresh' yolo-fastest-1.1 "
              "> /dev/null 2> '%s/err.txt'", SO_SOURCE_DIR, tmp, tmp, tmp);
     int rc = system(cmd);
     CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
     snprintf(p, sizeof(p), "%s/err.txt", tmp);
-    char *msg = read_all(p);
-    CHECK_HAS(msg, "yolo-fastest-1.1.weights");
-    CHECK_HAS(msg, "nothing replaced");
+    char *msg = so_test_read_file(p);
+    CHECK_CONTAINS(msg, "yolo-fastest-1.1.weights");
+    CHECK_CONTAINS(msg, "nothing replaced");
     free(msg);
     snprintf(p, sizeof(p), "%s/fresh/yolo-fastest-1.1/yolo-fastest-1.1.weights", tmp);
     CHECK(stat(p, &st) != 0);
     unsetenv("STREETORDER_MODELS");
     unsetenv("STREETORDER_ASSETS");
-    rm_rf(tmp);
+    so_test_rm_rf(tmp);
 }
 
 /* --- detection on the shared images --------------------------------------------------------- */
@@ -794,7 +732,7 @@ static void test_models_on_images(void)
             struct so_image bad = street.view;
             bad.stride = 10;
             CHECK_INT(so_detector_run(det, &bad, NULL, NULL, r, MAXD, &nr), -EINVAL);
-            CHECK_HAS(so_detector_last_error(det), "invalid");
+            CHECK_CONTAINS(so_detector_last_error(det), "invalid");
         }
         so_detector_destroy(det);
         so_model_destroy(m);
@@ -803,7 +741,7 @@ static void test_models_on_images(void)
     /* not located: refused with a message */
     struct so_model_desc *m = so_model_load(XL, err, sizeof(err));
     CHECK(m && so_detector_create(m, 1, err, sizeof(err)) == NULL);
-    CHECK_HAS(err, "not located");
+    CHECK_CONTAINS(err, "not located");
     so_model_destroy(m);
     /* unreadable image */
     uint8_t *px = NULL;

@@ -6,15 +6,12 @@
  * server that accepts the connection and never answers (deadline and stop while it hangs).
  */
 #define _POSIX_C_SOURCE 200809L
-#include <arpa/inet.h>
 #include <errno.h>
 #include <libavutil/error.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,16 +56,6 @@ static int write_sequence(void)
     }
     free(px);
     return 0;
-}
-
-static void remove_sequence(void)
-{
-    for (int i = 0; i < N_FRAMES; i++) {
-        char path[128];
-        snprintf(path, sizeof(path), "%s/f%03d.jpg", dir, i);
-        unlink(path);
-    }
-    rmdir(dir);
 }
 
 struct at_case {
@@ -142,27 +129,9 @@ static void test_sequence_name(void)
     unlink(link);
 }
 
-/* A listening socket nobody accepts on: the kernel completes the handshake, then silence. */
-static int silent_listener(int *port)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4) < 0 ||
-        getsockname(s, (struct sockaddr *)&a, &len) < 0) {
-        if (s >= 0) {
-            close(s);
-        }
-        return -1;
-    }
-    *port = ntohs(a.sin_port);
-    return s;
-}
-
 static void *set_after(void *arg)
 {
-    struct timespec ts = {0, 300 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    so_test_sleep(0.3);
     atomic_store((atomic_bool *)arg, true);
     return NULL;
 }
@@ -185,7 +154,7 @@ static void test_early_ends(void)
     CHECK(r < 0 && r != AVERROR_EXIT && r != AVERROR(ETIMEDOUT) && f == NULL);
 
     int port = 0;
-    int s = silent_listener(&port);
+    int s = so_test_listen_local(&port);   /* nobody accepts: silence */
     if (!CHECK(s >= 0)) {
         return;
     }
@@ -198,7 +167,7 @@ static void test_early_ends(void)
     so_test_check(r < 0 && r != AVERROR(ETIMEDOUT) && so_time_mono() - t0 < 2.0, __FILE__,
                   __LINE__, "closed port: error %d in %.2f s", r, so_time_mono() - t0);
 
-    s = silent_listener(&port);
+    s = so_test_listen_local(&port);
     if (!CHECK(s >= 0)) {
         return;
     }
@@ -231,6 +200,6 @@ int main(void)
     test_picture_at();
     test_sequence_name();
     test_early_ends();
-    remove_sequence();
+    so_test_rm_rf(dir);
     return so_test_done();
 }

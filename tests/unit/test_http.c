@@ -14,11 +14,6 @@
 #include "http.h"
 #include "testlib.h"
 
-/* Like CHECK_CONTAINS, without printing the whole page into the TAP line. */
-#define HAS(hay, needle)                                                                      \
-    so_test_check(strstr((hay), (needle)) != NULL, __FILE__, __LINE__, "contains %.*s",       \
-                  (int)strcspn((needle), "\n"), (needle))
-
 /* GET path over HTTP/1.0; returns the status code (-1 on a socket error), body in buf. */
 static int fetch(int port, const char *method, const char *path, char *buf, size_t size,
                  size_t *body_len)
@@ -57,16 +52,12 @@ static int fetch(int port, const char *method, const char *path, char *buf, size
     return status;
 }
 
+/* A port nothing listens on now (the server under test binds it next). */
 static int free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    getsockname(fd, (struct sockaddr *)&a, &len);
+    int port = 0, fd = so_test_listen_local(&port);
     close(fd);
-    return ntohs(a.sin_port);
+    return port;
 }
 
 /* zones.json: a schedule's windows, rebuilt from its minute bitmap, must be windows the loader
@@ -140,19 +131,19 @@ static void check_zones_json(void)
     struct so_camera_cfg cam = {.id = "c", .url = "x", .zones = &z, .n_zones = 1};
     size_t len = 0;
     char *text = so_http_zones_json(&cam, &len);
-    HAS(text, "\"id\": \"bay \\\"2\\\"\"");
-    HAS(text, "\"kinds\": [\"illegal_parking\", \"nonmotor_parking\", \"sidewalk_occupied\", "
+    CHECK_CONTAINS(text, "\"id\": \"bay \\\"2\\\"\"");
+    CHECK_CONTAINS(text, "\"kinds\": [\"illegal_parking\", \"nonmotor_parking\", \"sidewalk_occupied\", "
               "\"stall_encroachment\"]");
-    HAS(text, "\"min_occupancy\": 0.25");
-    HAS(text, "\"report_interval_s\": 0");
-    HAS(text, "\"clear_s\": 4");
-    HAS(text, "\"grid\": \"620102001001001\"");
-    HAS(text, "\"address\": \"永定路\"");
-    HAS(text, "\"category\": \"0504\"");
-    HAS(text, "\"classes\": [\"car\", \"truck\"]");
-    HAS(text, "\"min_score\": 0.4");
-    HAS(text, "\"min_box\": 8");
-    HAS(text, "\"max_box\": 300");
+    CHECK_CONTAINS(text, "\"min_occupancy\": 0.25");
+    CHECK_CONTAINS(text, "\"report_interval_s\": 0");
+    CHECK_CONTAINS(text, "\"clear_s\": 4");
+    CHECK_CONTAINS(text, "\"grid\": \"620102001001001\"");
+    CHECK_CONTAINS(text, "\"address\": \"永定路\"");
+    CHECK_CONTAINS(text, "\"category\": \"0504\"");
+    CHECK_CONTAINS(text, "\"classes\": [\"car\", \"truck\"]");
+    CHECK_CONTAINS(text, "\"min_score\": 0.4");
+    CHECK_CONTAINS(text, "\"min_box\": 8");
+    CHECK_CONTAINS(text, "\"max_box\": 300");
     CHECK(!strstr(text, "schedule"));
     free(text);
 }
@@ -186,11 +177,11 @@ int main(void)
     size_t len = 0;
     char *m = so_http_metrics(&hc, 1, NULL, &len);
     CHECK_INT((int)len, (int)strlen(m));
-    HAS(m, "# TYPE streetorder_frames_decoded_total counter\n");
-    HAS(m, "streetorder_episodes_opened_total{camera=\"cam\\\"1\"} 1\n");
-    HAS(m, "streetorder_camera_health{camera=\"cam\\\"1\",health=\"live\"} 0\n");
-    HAS(m, "streetorder_analysis_seconds_bucket{camera=\"cam\\\"1\",le=\"+Inf\"} 0\n");
-    HAS(m, "streetorder_delivery_outbox_depth 0\n");
+    CHECK_CONTAINS(m, "# TYPE streetorder_frames_decoded_total counter\n");
+    CHECK_CONTAINS(m, "streetorder_episodes_opened_total{camera=\"cam\\\"1\"} 1\n");
+    CHECK_CONTAINS(m, "streetorder_camera_health{camera=\"cam\\\"1\",health=\"live\"} 0\n");
+    CHECK_CONTAINS(m, "streetorder_analysis_seconds_bucket{camera=\"cam\\\"1\",le=\"+Inf\"} 0\n");
+    CHECK_CONTAINS(m, "streetorder_delivery_outbox_depth 0\n");
     CHECK(!strstr(m, "secret"));
     free(m);
 
@@ -199,8 +190,8 @@ int main(void)
     atomic_init(&published, SO_HEALTH_MOVED);
     struct so_http_camera moved = {&cam, NULL, &live, &published};
     m = so_http_metrics(&moved, 1, NULL, &len);
-    HAS(m, "streetorder_camera_health{camera=\"cam\\\"1\",health=\"moved\"} 1\n");
-    HAS(m, "streetorder_camera_health{camera=\"cam\\\"1\",health=\"live\"} 0\n");
+    CHECK_CONTAINS(m, "streetorder_camera_health{camera=\"cam\\\"1\",health=\"moved\"} 1\n");
+    CHECK_CONTAINS(m, "streetorder_camera_health{camera=\"cam\\\"1\",health=\"live\"} 0\n");
     free(m);
 
     int port = free_port();
@@ -228,17 +219,17 @@ int main(void)
     CHECK_INT(fetch(port, "GET", "/cameras/cam%221/nothing", buf, sizeof(buf), NULL), 404);
     CHECK_INT(fetch(port, "GET", "/cameras/other/zones.json", buf, sizeof(buf), NULL), 404);
     CHECK_INT(fetch(port, "GET", "/cameras/cam%221/zones.json", buf, sizeof(buf), NULL), 200);
-    HAS(buf, "{\"camera\": \"cam\\\"1\", \"kinds\": [");
-    HAS(buf, "\"id\": \"bay \\\"1\\\"\", \"kind\": \"illegal_parking\", \"polygon\": "
+    CHECK_CONTAINS(buf, "{\"camera\": \"cam\\\"1\", \"kinds\": [");
+    CHECK_CONTAINS(buf, "\"id\": \"bay \\\"1\\\"\", \"kind\": \"illegal_parking\", \"polygon\": "
              "[[0.1, 0.5], [0.9, 0.5], [0.9, 0.9], [0.1, 0.9]]");
     CHECK(!strstr(buf, "secret") && !strstr(buf, "rtsp"));
     CHECK_INT(fetch(port, "GET", "/cameras/cam%221/editor", buf, sizeof(buf), &body), 200);
     CHECK_INT((int)body, (int)so_http_editor_html_len);
-    HAS(buf, "<textarea id=\"yaml\"");
-    HAS(buf, "fetch(\"zones.json\"");
+    CHECK_CONTAINS(buf, "<textarea id=\"yaml\"");
+    CHECK_CONTAINS(buf, "fetch(\"zones.json\"");
     CHECK(!strstr(buf, "src=\"http") && !strstr(buf, "href=\"http") && !strstr(buf, "url(http"));
     CHECK_INT(fetch(port, "GET", "/metrics", buf, sizeof(buf), NULL), 200);
-    HAS(buf, "# HELP streetorder_reconnects_total ");
+    CHECK_CONTAINS(buf, "# HELP streetorder_reconnects_total ");
 
     /* publish a frame: a white 64x48 picture */
     struct so_frame *f = so_frame_alloc(64, 48);
@@ -257,16 +248,16 @@ int main(void)
     CHECK_INT(fetch(port, "HEAD", "/cameras/cam%221/snapshot.jpg", buf, sizeof(buf), &body), 200);
     CHECK_INT((int)body, 0);
     CHECK_INT(fetch(port, "GET", "/metrics", buf, sizeof(buf), NULL), 200);
-    HAS(buf, "streetorder_analysis_seconds_bucket{camera=\"cam\\\"1\",le=\"0.005\"} 1\n");
-    HAS(buf, "streetorder_analysis_seconds_count{camera=\"cam\\\"1\"} 2\n");
-    HAS(buf, "streetorder_analysis_last_seconds{camera=\"cam\\\"1\"} 0.2\n");
-    HAS(buf, "streetorder_episodes_open{camera=\"cam\\\"1\"} 1\n");
+    CHECK_CONTAINS(buf, "streetorder_analysis_seconds_bucket{camera=\"cam\\\"1\",le=\"0.005\"} 1\n");
+    CHECK_CONTAINS(buf, "streetorder_analysis_seconds_count{camera=\"cam\\\"1\"} 2\n");
+    CHECK_CONTAINS(buf, "streetorder_analysis_last_seconds{camera=\"cam\\\"1\"} 0.2\n");
+    CHECK_CONTAINS(buf, "streetorder_episodes_open{camera=\"cam\\\"1\"} 1\n");
     CHECK_INT(fetch(port, "GET", "/cameras/cam%221/frame.jpg", buf, sizeof(buf), &body), 200);
     CHECK(body > 100 && (uint8_t)buf[0] == 0xff && (uint8_t)buf[1] == 0xd8);
     CHECK_INT(fetch(port, "GET", "/", buf, sizeof(buf), NULL), 200);
     CHECK(!strstr(buf, "secret"));
-    HAS(buf, "<a href=\"/cameras/cam%221/editor\">/cameras/cam&quot;1/editor</a>");
-    HAS(buf, "<a href=\"/cameras/cam%221/snapshot.jpg\">");
+    CHECK_CONTAINS(buf, "<a href=\"/cameras/cam%221/editor\">/cameras/cam&quot;1/editor</a>");
+    CHECK_CONTAINS(buf, "<a href=\"/cameras/cam%221/snapshot.jpg\">");
 
     so_http_set_stopping(h);
     CHECK_INT(fetch(port, "GET", "/healthz", buf, sizeof(buf), NULL), 503);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,26 +13,7 @@
 #include "outbox.h"
 #include "testlib.h"
 
-static char root[256];
-
-static void rm_rf(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        return;
-    }
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') {
-            continue;
-        }
-        char p[1024];
-        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
+static char root[PATH_MAX];
 
 static int count_segments(const char *dir, char *last, size_t size)
 {
@@ -104,7 +86,7 @@ static void test_crc(void)
 
 static void test_append_read_ack(void)
 {
-    char dir[300];
+    char dir[PATH_MAX + 32];
     snprintf(dir, sizeof(dir), "%s/basic", root);
     struct so_outbox *o = open_box(dir, 0, 0);
     CHECK(o != NULL);
@@ -162,12 +144,12 @@ static void test_append_read_ack(void)
     CHECK(o && append(o, 6, 1, 10) == 0 && record_ok(o, 6, 1, 10));
     so_outbox_close(o);
     so_outbox_close(NULL);
-    rm_rf(dir);
+    so_test_rm_rf(dir);
 }
 
 static void test_segments_deleted(void)
 {
-    char dir[300];
+    char dir[PATH_MAX + 32];
     snprintf(dir, sizeof(dir), "%s/segs", root);
     struct so_outbox *o = open_box(dir, 0, 10000);    /* ~3 records of 3 KB per segment */
     CHECK(o != NULL);
@@ -193,7 +175,7 @@ static void test_segments_deleted(void)
     }
     CHECK_INT(count_segments(dir, NULL, 0), 1);     /* only the active one is kept */
     so_outbox_close(o);
-    rm_rf(dir);
+    so_test_rm_rf(dir);
 }
 
 /* Cut `bytes` off the end of the last segment, or flip a byte at `flip_from_end`. */
@@ -230,7 +212,7 @@ static void test_torn_tail(void)
         {"flipped json byte", 0, 2000 + 8 + 4},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char dir[300];
+        char dir[PATH_MAX + 32];
         snprintf(dir, sizeof(dir), "%s/torn%zu", root, i);
         struct so_outbox *o = open_box(dir, 0, 0);
         for (uint64_t s = 1; o && s <= 4; s++) {
@@ -257,13 +239,13 @@ static void test_torn_tail(void)
         o = open_box(dir, 0, 0);
         CHECK(o && so_outbox_pending(o) == 4 && record_ok(o, 4, 1, 50));
         so_outbox_close(o);
-        rm_rf(dir);
+        so_test_rm_rf(dir);
     }
 }
 
 static void test_quota(void)
 {
-    char dir[300];
+    char dir[PATH_MAX + 32];
     snprintf(dir, sizeof(dir), "%s/quota", root);
     struct so_outbox *o = open_box(dir, 200000, 0);   /* 200 KB: three 60 KB events */
     CHECK(o != NULL);
@@ -292,7 +274,7 @@ static void test_quota(void)
     CHECK(o && so_outbox_pending(o) == 2 && record_ok(o, 7, 1, 60000) &&
           record_ok(o, 8, 1, 60000));
     so_outbox_close(o);
-    rm_rf(dir);
+    so_test_rm_rf(dir);
 }
 
 static void test_parse(void)
@@ -310,14 +292,13 @@ static void test_parse(void)
 
 int main(void)
 {
-    snprintf(root, sizeof(root), "/tmp/so-test-outbox-%d", (int)getpid());
-    mkdir(root, 0755);
+    so_test_temp_dir(root);
     test_crc();
     test_append_read_ack();
     test_segments_deleted();
     test_torn_tail();
     test_quota();
     test_parse();
-    rmdir(root);
+    so_test_rm_rf(root);
     return so_test_done();
 }

@@ -26,22 +26,9 @@
 #include "avinput.h"
 #include "source.h"
 #include "testlib.h"
+#include "timeutil.h"
 
 static char dir[64];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 static char *path_in(const char *name, char *buf, size_t n)
 {
@@ -204,7 +191,7 @@ static void test_file_case(const struct file_case *c)
     bool monotonic = true, timing = true, sized = true, planes = true, wall = true;
     bool saw_big = false, saw_small = false;
     struct so_frame *f;
-    double t0 = now_s();
+    double t0 = so_time_mono();
     while ((r = so_source_next(s, &f)) == 0) {
         if (f->media_s < last) {
             monotonic = false;
@@ -231,7 +218,7 @@ static void test_file_case(const struct file_case *c)
         saw_small |= f->src_width == 160 && f->width == 160 && f->height == 120;
         so_frame_unref(f);
         n++;
-        if (now_s() - t0 > 20) {
+        if (so_time_mono() - t0 > 20) {
             break;
         }
     }
@@ -318,7 +305,7 @@ static void test_realtime_pacing(void)
         .url = path_in("short.mp4", url, sizeof(url)), .camera_id = "pace", .fps = 5,
         .max_width = 160,
     };
-    double t0 = now_s();
+    double t0 = so_time_mono();
     struct so_source *s = so_source_create(&o);
     CHECK(s != NULL);
     struct so_frame *f;
@@ -327,7 +314,7 @@ static void test_realtime_pacing(void)
         so_frame_unref(f);
         n++;
     }
-    double took = now_s() - t0;
+    double took = so_time_mono() - t0;
     printf("# %d frames in %.2f s\n", n, took);
     CHECK_INT(r, AVERROR_EOF);
     CHECK(took >= 1.7);
@@ -354,7 +341,7 @@ static void test_live_drops(void)
         last = f->media_s;
         so_frame_unref(f);
         n++;
-        sleep_s(0.5);
+        so_test_sleep(0.5);
     }
     struct so_source_stats st;
     so_source_get_stats(s, &st);
@@ -375,8 +362,8 @@ struct stopper {
 static void *stop_later(void *arg)
 {
     struct stopper *st = arg;
-    sleep_s(st->delay);
-    st->stopped_at = now_s();
+    so_test_sleep(st->delay);
+    st->stopped_at = so_time_mono();
     so_source_stop(st->src);
     return NULL;
 }
@@ -398,15 +385,15 @@ static void test_stop_interrupts_next(void)
     pthread_t t;
     pthread_create(&t, NULL, stop_later, &st);
     int r = so_source_next(s, &f);
-    double woke = now_s();
+    double woke = so_time_mono();
     pthread_join(t, NULL);
     CHECK_INT(r, AVERROR_EXIT);
     CHECK(f == NULL);
     CHECK(woke - st.stopped_at < 1.0);
     CHECK_INT(so_source_next(s, &f), AVERROR_EXIT);
-    double t0 = now_s();
+    double t0 = so_time_mono();
     so_source_destroy(s);
-    CHECK(now_s() - t0 < 1.0);
+    CHECK(so_time_mono() - t0 < 1.0);
 }
 
 static void test_options_and_names(void)
@@ -453,24 +440,6 @@ static void *silent_main(void *arg)
     return NULL;
 }
 
-/* Bind 127.0.0.1 on an ephemeral port; returns the fd and sets *port. */
-static int listen_local(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 16) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return -1;
-    }
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 struct health_log {
     pthread_mutex_t lock;
     int blind, live;
@@ -484,7 +453,7 @@ static void on_health(void *opaque, enum so_health h, const char *detail)
     pthread_mutex_lock(&hl->lock);
     if (h == SO_HEALTH_BLIND) {
         if (hl->blind++ == 0) {
-            hl->first_blind = now_s();
+            hl->first_blind = so_time_mono();
         }
     } else if (h == SO_HEALTH_LIVE) {
         hl->live++;
@@ -514,7 +483,7 @@ static void test_net_case(const struct net_case *c)
     printf("# case: %s\n", c->name);
     struct silent_server sv = {.fd = -1};
     int port = 0;
-    int fd = listen_local(&port);
+    int fd = so_test_listen_local(&port);
     CHECK(fd >= 0);
     if (fd < 0) {
         return;
@@ -534,15 +503,15 @@ static void test_net_case(const struct net_case *c)
         .url = url, .camera_id = "net", .fps = 5, .max_width = 160, .io_timeout_s = 1,
         .on_health = on_health, .opaque = &hl,
     };
-    double t0 = now_s();
+    double t0 = so_time_mono();
     struct so_source *s = so_source_create(&o);
     CHECK(s != NULL);
-    sleep_s(c->wait_s);
+    so_test_sleep(c->wait_s);
     struct so_source_stats st;
     so_source_get_stats(s, &st);
-    double t1 = now_s();
+    double t1 = so_time_mono();
     so_source_destroy(s);
-    double destroy_s = now_s() - t1;
+    double destroy_s = so_time_mono() - t1;
 
     pthread_mutex_lock(&hl.lock);
     printf("# blind after %.2f s (%s), reconnects %llu, destroy took %.2f s\n",
@@ -659,7 +628,7 @@ static void test_net_reconnect(void)
     char file[256], url[128];
     struct clip_server sv = {.file = path_in("net.ts", file, sizeof(file))};
     int port = 0;
-    sv.fd = listen_local(&port);
+    sv.fd = so_test_listen_local(&port);
     CHECK(sv.fd >= 0);
     if (sv.fd < 0) {
         return;
@@ -676,7 +645,7 @@ static void test_net_reconnect(void)
     CHECK(co.src != NULL);
     pthread_t t;
     pthread_create(&t, NULL, collect_main, &co);
-    sleep_s(2.3);
+    so_test_sleep(2.3);
     struct so_source_stats st;
     so_source_get_stats(co.src, &st);
     so_source_stop(co.src);
@@ -847,7 +816,7 @@ int main(void)
     }
     if (make_inputs() != 0) {
         printf("Bail out! could not generate test inputs in %s\n", dir);
-        run("rm -rf %s", dir);
+        so_test_rm_rf(dir);
         return 1;
     }
     test_frame_pool();
@@ -865,6 +834,6 @@ int main(void)
         test_net_case(&net_cases[i]);
     }
     test_net_reconnect();
-    run("rm -rf %s", dir);
+    so_test_rm_rf(dir);
     return so_test_done();
 }
