@@ -9,7 +9,6 @@
  * input, shutdown and outages never clear an episode (ARCHITECTURE, Episodes).
  */
 #include <errno.h>
-#include <math.h>
 #include <libavutil/error.h>
 #include <libavutil/log.h>
 #include <pthread.h>
@@ -30,6 +29,7 @@
 #include "log.h"
 #include "outputs.h"
 #include "rules.h"
+#include "scheduler.h"
 #include "source.h"
 #include "static_model.h"
 #include "timeutil.h"
@@ -38,16 +38,6 @@
 
 #define HEALTH_HEARTBEAT_S 2.0    /* health repeated this often... */
 #define HEALTH_FIRST_S 1.0        /* ...and first this soon after start (PUB slow joiners) */
-
-#define SO_MAX_WATCH 32
-#define SO_MAX_ROIS 8
-
-struct so_detect_stats {
-    long ticks;                         /* detector ticks (at detect_fps) */
-    long passes;                        /* of which the network ran */
-    long inferences;                    /* network runs (one per region looked at) */
-    long waits;                         /* regions that needed it and waited for a later tick */
-};
 
 struct camera_run {
     /* Changed by a reload (zones only) with analysis_lock held; read by the analysis thread
@@ -63,18 +53,7 @@ struct camera_run {
     struct so_rules *rules;
     struct so_detector *detector;       /* NULL: class-agnostic */
     struct so_tracker *tracker;         /* with the detector */
-    double next_detect_s;
-    struct so_box rois[SO_MAX_ROIS];    /* close-up regions around small vehicle zones */
-    int n_rois;
-    struct so_box watch[SO_MAX_WATCH];  /* zone surroundings watched for things coming to rest */
-    int n_watch;
-    double last_pass_s;                 /* media time of the last network pass */
-    double last_look_s[1 + SO_MAX_ROIS];   /* per region: media time the network last ran on it */
-    unsigned deferred;                  /* regions needed on this tick but left for the next */
-    double last_tick_s;                 /* media time of the last detector tick */
-    double burst_until_s[1 + SO_MAX_ROIS]; /* per region (whole frame, then rois): run the network
-                                         * on every tick until then */
-    struct so_detect_stats dstats;
+    struct so_scheduler *sched;         /* with the detector: when it looks, and where */
     int width, height;
     pthread_t thread;
     bool thread_started;
@@ -119,9 +98,6 @@ static void on_report(void *opaque, const struct so_report *rep)
     }
 }
 
-static void plan_rois(struct camera_run *c, int width, int height);
-static void plan_watch(struct camera_run *c, int width, int height);
-
 /* (Re)build the per-size analysis state for a frame size. */
 static int setup_analysis(struct camera_run *c, const struct so_frame *f)
 {
@@ -143,13 +119,8 @@ static int setup_analysis(struct camera_run *c, const struct so_frame *f)
         c->rules = so_rules_create(c->cfg, width, height, on_report, c);
     }
     if (c->detector) {
-        plan_rois(c, width, height);
-        plan_watch(c, width, height);
-        memset(c->burst_until_s, 0, sizeof(c->burst_until_s));
-        for (int r = 0; r <= SO_MAX_ROIS; r++) {
-            c->last_look_s[r] = -1e9;
-        }
-        c->dstats.passes = 0;
+        so_scheduler_set_zones(c->sched, c->cfg, width, height);
+        so_scheduler_restart(c->sched);
         double fps = c->cfg->analysis.detect_fps;
         c->tracker = so_tracker_create(width, height, fps > 0 ? 1.0 / fps : 1.0);
     }
@@ -274,306 +245,10 @@ static void debug_dump(struct camera_run *c, const struct so_frame *f)
     }
 }
 
-/*
- * Close-ups: the detector sees a fixed-size input (320x320 for the small models), so a vehicle
- * zone that covers a small part of the frame gets a second pass on a region around it (the
- * zone's box grown to twice its size, at least 128 px a side): distant parked cars become big
- * enough to be found. Zones that cover much of the frame are served by the whole-frame pass.
- */
-static void plan_rois(struct camera_run *c, int width, int height)
+/* The scheduler's stop predicate: a stopping source ends the looks of a tick (shutdown). */
+static bool source_stopping(void *opaque)
 {
-    c->n_rois = 0;
-    for (size_t i = 0; i < c->cfg->n_zones && c->n_rois < SO_MAX_ROIS; i++) {
-        const struct so_zone_cfg *z = &c->cfg->zones[i];
-        if (z->kind != SO_ZONE_ILLEGAL_PARKING && z->kind != SO_ZONE_NONMOTOR_PARKING) {
-            continue;
-        }
-        double x0, y0, x1, y1;
-        so_polygon_bounds(&z->polygon, &x0, &y0, &x1, &y1);
-        double w = (x1 - x0) * width, h = (y1 - y0) * height;
-        double side_w = w * 2 > 128 ? w * 2 : 128, side_h = h * 2 > 128 ? h * 2 : 128;
-        if (side_w * side_h > 0.4 * width * height) {
-            continue;
-        }
-        double cx = (x0 + x1) / 2 * width, cy = (y0 + y1) / 2 * height;
-        int rx = (int)(cx - side_w / 2), ry = (int)(cy - side_h / 2);
-        int rw = (int)side_w, rh = (int)side_h;
-        rx = rx < 0 ? 0 : (rx + rw > width ? width - rw : rx);
-        ry = ry < 0 ? 0 : (ry + rh > height ? height - rh : ry);
-        rx = rx < 0 ? 0 : rx;
-        ry = ry < 0 ? 0 : ry;
-        rw = rw > width ? width : rw;
-        rh = rh > height ? height : rh;
-        c->rois[c->n_rois++] = (struct so_box){rx, ry, rw, rh};
-    }
-}
-
-/*
- * Where things coming to rest matter: each zone's bounding box, grown by half its height
- * upwards and a quarter of its width sideways (a car whose ground point is in the zone stands
- * above it), in analysis pixels.
- */
-static void plan_watch(struct camera_run *c, int width, int height)
-{
-    c->n_watch = 0;
-    for (size_t i = 0; i < c->cfg->n_zones && c->n_watch < SO_MAX_WATCH; i++) {
-        double x0, y0, x1, y1;
-        so_polygon_bounds(&c->cfg->zones[i].polygon, &x0, &y0, &x1, &y1);
-        double w = x1 - x0, h = y1 - y0;
-        x0 -= w / 4;
-        x1 += w / 4;
-        y0 -= h / 2;
-        int bx0 = x0 < 0 ? 0 : (int)(x0 * width), by0 = y0 < 0 ? 0 : (int)(y0 * height);
-        int bx1 = x1 > 1 ? width : (int)(x1 * width), by1 = y1 > 1 ? height : (int)(y1 * height);
-        if (bx1 > bx0 && by1 > by0) {
-            c->watch[c->n_watch++] = (struct so_box){bx0, by0, bx1 - bx0, by1 - by0};
-        }
-    }
-}
-
-/*
- * Object detection on demand. Detector ticks come at the camera's detect_fps (by media time, so
- * --fast runs are deterministic). The network looks at regions: the whole analysis frame and the
- * close-ups (plan_rois); on each tick it runs on a region only when something there needs it:
- * - the first STARTUP_PASSES ticks (objects already in place: a car parked before the start);
- * - something the tracker does not know came to rest around a zone (plan_watch): at least
- *   NEW_REST_CELLS cells of 8x8 pixels mostly of a stationary age between NEW_REST_MIN_S and
- *   NEW_REST_MAX_S; then on every tick for BURST_S more, so the tracker can establish what it is;
- * - the tracker asks for it (so_tracker_pending): a resting object being established, or a
- *   known one in doubt (missed, and its crop no longer matches); with `decode: keyframes`
- *   (zones of slow rules only, a look per key frame at most) not for people being
- *   established: the rules wait for vehicles, goods and stalls there, and on a busy street
- *   walkers kept the network looking at every key frame (bench: 30 of 30 -> 14 of 30); and
- *   only for things that meet a zone's surroundings (near_zone): what lies elsewhere in the
- *   view changes no verdict (stall_day 210 -> 177 looks, goods_clouds 71 -> 33; same episodes);
- * - at least every REFRESH_S, whatever happens.
- * A thing inside a close-up is looked at through the close-up only (it sees small things
- * better). The network is by far the largest cost of a camera (docs/performance.md): it
- * looks detect_fps times a second at most, whatever the close-ups (detect()), and in a quiet
- * scene once every REFRESH_S. On ticks without a look the tracker advances on appearance alone
- * (resting objects whose crop still matches count as seen).
- */
-#define MAX_DETECTIONS 128
-#define MAX_MOVING_SHARE 0.25
-#define STARTUP_PASSES 5
-#define NEW_REST_MIN_S 1.0f
-#define NEW_REST_MAX_S 3.0f
-#define REST_CELL 8
-#define NEW_REST_CELLS 2
-#define BURST_S 3.0
-#define REFRESH_S 10.0
-
-/* Does any of the tracker's spots (known things: people, cues, vehicles) cover (x, y)? */
-static bool known_at(const struct so_track *tracks, int n, int x, int y)
-{
-    for (int k = 0; k < n; k++) {
-        const struct so_box *b = &tracks[k].box;
-        if (x >= b->x && x < b->x + b->w && y >= b->y && y < b->y + b->h) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/*
- * Did something the tracker does not know yet come to rest in box b? Counted on a grid of
- * REST_CELL-pixel cells: a cell is resting when at least half of its pixels have a stationary
- * age in [NEW_REST_MIN_S, NEW_REST_MAX_S) and are not covered by a known spot; scattered
- * pixels (sensor noise, the edges of people slowing down) fill no cell.
- */
-static bool came_to_rest(struct camera_run *c, const struct so_box *b)
-{
-    const float *age = so_static_model_age(c->model);
-    const struct so_track *tracks;
-    int n_tracks = so_tracker_tracks(c->tracker, &tracks);
-    int cells = 0;
-    for (int cy = b->y / REST_CELL; cy * REST_CELL < b->y + b->h; cy++) {
-        for (int cx = b->x / REST_CELL; cx * REST_CELL < b->x + b->w; cx++) {
-            int x0 = cx * REST_CELL, y0 = cy * REST_CELL;
-            int x1 = x0 + REST_CELL < c->width ? x0 + REST_CELL : c->width;
-            int y1 = y0 + REST_CELL < c->height ? y0 + REST_CELL : c->height;
-            int n = 0;
-            for (int y = y0; y < y1; y++) {
-                const float *row = age + (size_t)y * c->width;
-                for (int x = x0; x < x1; x++) {
-                    n += row[x] >= NEW_REST_MIN_S && row[x] < NEW_REST_MAX_S;
-                }
-            }
-            if (2 * n >= REST_CELL * REST_CELL &&
-                !known_at(tracks, n_tracks, x0 + REST_CELL / 2, y0 + REST_CELL / 2)) {
-                cells++;
-            }
-        }
-    }
-    return cells >= NEW_REST_CELLS;
-}
-
-static bool box_inside(const struct so_box *in, const struct so_box *out)
-{
-    return in->x >= out->x && in->y >= out->y && in->x + in->w <= out->x + out->w &&
-           in->y + in->h <= out->y + out->h;
-}
-
-/* The region that looks at box b: the first close-up holding it, else the whole frame (0). */
-static int region_of(const struct camera_run *c, const struct so_box *b)
-{
-    for (int r = 0; r < c->n_rois; r++) {
-        if (box_inside(b, &c->rois[r])) {
-            return 1 + r;
-        }
-    }
-    return 0;
-}
-
-/*
- * Does box b meet the surroundings of a zone (plan_watch)? What lies wholly outside all of them
- * changes no zone's verdict: the tracker does not get a look to establish it.
- */
-static bool near_zone(const struct camera_run *c, const struct so_box *b)
-{
-    for (int k = 0; k < c->n_watch; k++) {
-        if (so_box_iou(*b, c->watch[k]) > 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Which regions the network must look at on this tick: bit 0 the whole frame, bit 1+r roi r. */
-static unsigned regions_needed(struct camera_run *c, double now)
-{
-    unsigned all = (1u << (1 + c->n_rois)) - 1;
-    if (c->dstats.passes < STARTUP_PASSES || now - c->last_pass_s >= REFRESH_S - 1e-6) {
-        return all;
-    }
-    for (int k = 0; k < c->n_watch; k++) {
-        if (came_to_rest(c, &c->watch[k])) {
-            c->burst_until_s[region_of(c, &c->watch[k])] = now + BURST_S;
-        }
-    }
-    unsigned need = 0;
-    struct so_box pending[SO_TRACK_MAX];
-    int n = so_tracker_pending(c->tracker, pending, SO_TRACK_MAX,
-                               c->cfg->decode != SO_DECODE_KEYFRAMES);
-    for (int i = 0; i < n; i++) {
-        if (near_zone(c, &pending[i])) {
-            need |= 1u << region_of(c, &pending[i]);
-        }
-    }
-    for (int r = 0; r <= c->n_rois; r++) {
-        if (now <= c->burst_until_s[r] + 1e-6) {
-            need |= 1u << r;
-        }
-    }
-    return need;
-}
-
-/*
- * Of the regions in `need`, the one the network looked at longest ago (the whole frame first
- * on a tie); -1 when none.
- */
-static int next_region(const struct camera_run *c, unsigned need)
-{
-    int best = -1;
-    for (int r = 0; r <= c->n_rois; r++) {
-        if ((need & (1u << r)) && (best < 0 || c->last_look_s[r] < c->last_look_s[best])) {
-            best = r;
-        }
-    }
-    return best;
-}
-
-/* so_tracker_held_fn: is the thing in box b one whose region was needed but not looked at? */
-static bool held_back(const struct so_box *b, void *ud)
-{
-    const struct camera_run *c = ud;
-    return (c->deferred & (1u << region_of(c, b))) != 0;
-}
-
-/*
- * The network's budget is detect_fps looks a second, whatever the close-ups: a tick may spend
- * what the time since the previous tick earned (one look at full decode; two per key frame
- * with `decode: keyframes` at 1 fps and a GOP of 2 s), at least one. When the regions needed
- * are more than that, those looked at longest ago go first; the others wait for the next tick
- * and the tracker holds their things meanwhile (so_tracker_update).
- */
-static void detect(struct camera_run *c, struct so_frame *f)
-{
-    struct so_detection dets[MAX_DETECTIONS];
-    int n = 0;
-    bool tick = false;
-    int budget = 0;
-    double fps = c->cfg->analysis.detect_fps;
-    if (fps > 0 && f->media_s >= c->next_detect_s - 1e-6) {
-        double since = c->dstats.ticks ? f->media_s - c->last_tick_s : 1.0 / fps;
-        budget = (int)floor(since * fps + 0.5);
-        budget = budget < 1 ? 1 : budget;
-        c->last_tick_s = f->media_s;
-        c->next_detect_s += 1.0 / fps;
-        if (c->next_detect_s <= f->media_s) {
-            c->next_detect_s = f->media_s + 1.0 / fps;
-        }
-        tick = true;
-        c->dstats.ticks++;
-    }
-    unsigned need = tick ? regions_needed(c, f->media_s) : 0;
-    c->deferred = need;
-    if (need) {
-        struct so_image img = {f->bgr, f->width, f->height, f->bgr_stride};
-        struct so_detect_filter filter = {
-            .roles = SO_ROLE_BIT(SO_ROLE_VEHICLE) | SO_ROLE_BIT(SO_ROLE_NONMOTOR) |
-                     SO_ROLE_BIT(SO_ROLE_PERSON) | SO_ROLE_BIT(SO_ROLE_STALL_CUE),
-        };
-        c->dstats.passes++;
-        c->last_pass_s = f->media_s;
-        int looks = 0;
-        for (int r; looks < budget && (r = next_region(c, c->deferred)) >= 0; looks++) {
-            int got = 0;
-            if (so_source_stopping(c->source)) {   /* up to 9 looks: stop within 2 s */
-                tick = false;
-                n = 0;
-                c->deferred = 0;
-                break;
-            }
-            c->deferred &= ~(1u << r);
-            c->last_look_s[r] = f->media_s;
-            c->dstats.inferences++;
-            if (so_detector_run(c->detector, &img, r ? &c->rois[r - 1] : NULL, &filter, dets + n,
-                                MAX_DETECTIONS - n, &got) < 0) {
-                so_warn(c->cfg->id, "object detector failed: %s",
-                        so_detector_last_error(c->detector));
-                tick = false;   /* no tick rather than a tick that saw nothing */
-                n = 0;
-                c->deferred = 0;
-                break;
-            }
-            n += got;
-        }
-        if (looks > 1) {    /* more than one region: the same object twice */
-            n = so_detect_nms(dets, n, so_detector_model(c->detector)->nms_threshold);
-        }
-        for (unsigned w = c->deferred; w; w &= w - 1) {
-            c->dstats.waits++;
-        }
-    }
-    /*
-     * The tracker follows things at rest: a vehicle box over moving pixels is traffic. What the
-     * whole frame saw inside a close-up that waits for its turn is left to the close-up (its
-     * things are held meanwhile): seen small, two cars in a row may come out as one box.
-     */
-    int kept = 0;
-    for (int i = 0; i < n; i++) {
-        bool vehicle = dets[i].role == SO_ROLE_VEHICLE || dets[i].role == SO_ROLE_NONMOTOR;
-        const struct so_box *b = &dets[i].box;
-        if (c->deferred && held_back(b, c)) {
-            continue;
-        }
-        if (!vehicle ||
-            so_static_model_moving_share(c->model, b->x, b->y, b->w, b->h) < MAX_MOVING_SHARE) {
-            dets[kept++] = dets[i];
-        }
-    }
-    so_tracker_update(c->tracker, f, dets, kept, tick, c->deferred ? held_back : NULL, c);
+    return so_source_stopping(opaque);
 }
 
 static void *analysis_main(void *arg)
@@ -611,7 +286,8 @@ static void *analysis_main(void *arg)
         const struct so_track *tracks = NULL;
         int n_tracks = 0;
         if (c->detector && view) {
-            detect(c, f);
+            so_scheduler_frame(c->sched, c->detector, c->tracker, c->model, f, source_stopping,
+                               c->source);
             n_tracks = so_tracker_tracks(c->tracker, &tracks);
         }
         if (view) {
@@ -628,9 +304,10 @@ static void *analysis_main(void *arg)
         so_frame_unref(f);
     }
     if (c->detector) {
+        struct so_sched_stats ds;
+        so_scheduler_get_stats(c->sched, &ds);
         so_info(c->id, "object detector: ran on %ld of %ld ticks (%ld looks; %ld times a region "
-                "waited a tick)", c->dstats.passes, c->dstats.ticks, c->dstats.inferences,
-                c->dstats.waits);
+                "waited a tick)", ds.passes, ds.ticks, ds.inferences, ds.waits);
     }
     so_view_check_destroy(c->view);
     c->view = NULL;
@@ -717,6 +394,8 @@ static struct camera_run *camera_start(struct runner *rn, const struct so_camera
             *ok = false;
             return c;
         }
+        c->sched = so_scheduler_create(cfg->id, cfg->analysis.detect_fps,
+                                       cfg->decode == SO_DECODE_KEYFRAMES);
     }
     struct so_source_opts so = {
         .url = cfg->resolved_url,
@@ -767,6 +446,7 @@ static void camera_destroy(struct camera_run *c, const char *why, int *status)
     so_static_model_destroy(c->model);
     so_tracker_destroy(c->tracker);
     so_detector_destroy(c->detector);
+    so_scheduler_destroy(c->sched);
     so_live_finish(&c->live);
     pthread_mutex_destroy(&c->health_lock);
     pthread_mutex_destroy(&c->analysis_lock);
@@ -789,8 +469,7 @@ static int camera_set_zones(struct camera_run *c, const struct so_camera_cfg *cf
     if (rc == 0 && cfg) {
         c->cfg = cfg;
         if (c->detector && c->model) {  /* the close-ups and watched areas follow the zones */
-            plan_rois(c, c->width, c->height);
-            plan_watch(c, c->width, c->height);
+            so_scheduler_set_zones(c->sched, cfg, c->width, c->height);
         }
     }
     pthread_mutex_unlock(&c->analysis_lock);
