@@ -28,6 +28,7 @@
 #include "model.h"
 #include "log.h"
 #include "outputs.h"
+#include "reload_plan.h"
 #include "rules.h"
 #include "scheduler.h"
 #include "source.h"
@@ -526,47 +527,22 @@ static bool all_done(struct camera_run *const *cams, size_t n)
     return true;
 }
 
-/* Append "sep item" to a fixed buffer (truncating quietly: it is a log line). */
-static void append(char *buf, size_t size, const char *sep, const char *item)
-{
-    size_t n = strlen(buf);
-    if (n < size) {
-        snprintf(buf + n, size - n, "%s%s", n ? sep : "", item);
-    }
-}
-
 /* One line per camera whose zones change: which zones go, come, or change settings. */
 static void log_zone_changes(const struct so_camera_cfg *old, const struct so_camera_cfg *cur)
 {
-    char removed[256] = "", added[256] = "", changed[256] = "";
-    for (size_t i = 0; i < old->n_zones; i++) {
-        const struct so_zone_cfg *z = so_camera_find_zone(cur, old->zones[i].id);
-        if (!z || z->kind != old->zones[i].kind) {
-            append(removed, sizeof(removed), ", ", old->zones[i].id);
-        } else if (!so_zone_cfg_equal(z, &old->zones[i])) {
-            append(changed, sizeof(changed), ", ", z->id);
-        }
-    }
-    for (size_t i = 0; i < cur->n_zones; i++) {
-        const struct so_zone_cfg *z = so_camera_find_zone(old, cur->zones[i].id);
-        if (!z || z->kind != cur->zones[i].kind) {
-            append(added, sizeof(added), ", ", cur->zones[i].id);
-        }
-    }
+    struct so_zone_diff d;
+    so_reload_zone_diff(old, cur, &d);
     so_info(cur->id, "reload: zones changed (camera keeps running): removed [%s], added [%s], "
-            "new settings [%s]", removed, added, changed);
+            "new settings [%s]", d.removed, d.added, d.changed);
 }
 
 /*
- * SIGHUP: load and validate the config file again, then apply what changed. An invalid file
- * changes nothing. Per camera (by id): unchanged ones are not touched; when only zones changed
- * the camera keeps running and its rules get the new zones (camera_set_zones); when stream
- * settings changed it is restarted; removed cameras stop (their open episodes cleared as
- * zone_removed first), added ones start. Main thread only.
+ * The new config for a reload, checked like `streetorder check` does (and the new model's
+ * descriptor and weights when detector.model names another one). NULL when it is rejected
+ * (the errors printed, a warning logged).
  */
-static void reload(struct runner *rn)
+static struct so_config *reload_load(const struct runner *rn)
 {
-    double t0 = so_time_mono();
     const char *path = rn->opts->config_path;
     so_info("run", "reload: SIGHUP, loading %s", path);
     struct so_config_errors errors = {0};
@@ -585,67 +561,19 @@ static void reload(struct runner *rn)
         so_config_errors_print(&errors, stderr);
         so_warn("run", "reload rejected: %zu error%s; keeping the running config", errors.n,
                 errors.n == 1 ? "" : "s");
-        so_config_errors_finish(&errors);
-        return;
     }
     so_config_errors_finish(&errors);
+    return cfg;
+}
 
-    const char *keys[16];
-    size_t n_keys = so_config_restart_changes(rn->base, cfg, keys, 16);
-    if (n_keys) {
-        char list[512] = "";
-        for (size_t i = 0; i < n_keys && i < 16; i++) {
-            append(list, sizeof(list), ", ", keys[i]);
-        }
-        so_warn("run", "reload: %s changed: a restart is needed for %s; keeping the running "
-                "value%s", list, n_keys == 1 ? "it" : "them", n_keys == 1 ? "" : "s");
-    }
-
-    /* What happens to each running camera: keep, zones, restart or remove. */
-    enum { KEEP, ZONES, RESTART, REMOVE };
-    int *fate = calloc(rn->n_cams ? rn->n_cams : 1, sizeof(*fate));
-    struct camera_run **next = calloc(cfg->n_cameras, sizeof(*next));
-    if (!fate || !next) {
-        abort();
-    }
-    size_t n_zones = 0, n_restart = 0, n_remove = 0, n_add = 0, n_failed = 0;
-    for (size_t k = 0; k < cfg->n_cameras; k++) {
-        bool known = false;
-        for (size_t i = 0; i < rn->n_cams && !known; i++) {
-            known = strcmp(rn->cams[i]->id, cfg->cameras[k].id) == 0;
-        }
-        if (!known) {
-            so_info(cfg->cameras[k].id, "reload: camera added: starting it");
-            n_add++;
-        }
-    }
+/* Zones only: swap them between two frames; the camera goes on. A camera whose zones cannot
+ * change (out of memory) is restarted instead (the plan says so from here on). */
+static void reload_zones(struct runner *rn, const struct so_config *cfg,
+                         struct so_reload_plan *plan)
+{
     for (size_t i = 0; i < rn->n_cams; i++) {
         struct camera_run *c = rn->cams[i];
-        const struct so_camera_cfg *nc = so_config_find_camera(cfg, c->id);
-        if (!nc) {
-            fate[i] = REMOVE;
-        } else if (!so_camera_stream_equal(c->cfg, nc)) {
-            fate[i] = RESTART;
-        } else if (!so_camera_zones_equal(c->cfg, nc)) {
-            fate[i] = ZONES;
-        }
-    }
-    bool any = n_add > 0;
-    for (size_t i = 0; i < rn->n_cams; i++) {
-        any |= fate[i] != KEEP;
-    }
-    if (!any) {     /* nothing borrows from the new config: free it */
-        so_config_destroy(cfg);
-        free(fate);
-        free(next);
-        so_info("run", "reload applied in %.0f ms: no camera changed",
-                (so_time_mono() - t0) * 1000);
-        return;
-    }
-    /* Zones only: swap them between two frames; the camera goes on. */
-    for (size_t i = 0; i < rn->n_cams; i++) {
-        struct camera_run *c = rn->cams[i];
-        if (fate[i] != ZONES) {
+        if (plan->fate[i] != SO_RELOAD_ZONES) {
             continue;
         }
         const struct so_camera_cfg *nc = so_config_find_camera(cfg, c->id);
@@ -653,25 +581,36 @@ static void reload(struct runner *rn)
         warn_zone_classes(rn, nc);
         if (camera_set_zones(c, nc) < 0) {
             so_err(c->id, "reload: out of memory changing the zones: restarting the camera");
-            fate[i] = RESTART;
-            continue;
+            plan->fate[i] = SO_RELOAD_RESTART;
+            plan->n_zones--;
+            plan->n_restart++;
         }
-        n_zones++;
     }
-    /* Removed and restarted: clear the episodes of zones that go away, then stop them all
-     * at once, take them off the HTTP list and join them. */
+}
+
+static bool goes(enum so_reload_fate fate)
+{
+    return fate == SO_RELOAD_REMOVE || fate == SO_RELOAD_RESTART;
+}
+
+/* Removed and restarted: clear the episodes of zones that go away, then stop them all at once,
+ * take them off the HTTP list and join them (their rn->cams entries become NULL). */
+static void reload_stop(struct runner *rn, const struct so_config *cfg,
+                        const struct so_reload_plan *plan)
+{
     for (size_t i = 0; i < rn->n_cams; i++) {
         struct camera_run *c = rn->cams[i];
-        if (fate[i] == REMOVE || fate[i] == RESTART) {
+        if (goes(plan->fate[i])) {
             const struct so_camera_cfg *nc = so_config_find_camera(cfg, c->id);
             so_info(c->id, "reload: %s", nc ? "stream settings changed: restarting the camera"
                                             : "camera removed: stopping it");
             camera_set_zones(c, nc);    /* -ENOMEM: the episodes just stay open */
             so_source_stop(c->source);
             so_evidence_worker_stop(c->evidence);   /* no grabs: a reload stays quick */
-            n_restart += fate[i] == RESTART;
-            n_remove += fate[i] == REMOVE;
         }
+    }
+    if (!plan->n_restart && !plan->n_remove) {
+        return;
     }
     struct camera_run **old = rn->cams;
     size_t n_old = rn->n_cams, kept = 0;
@@ -680,43 +619,89 @@ static void reload(struct runner *rn)
         abort();
     }
     for (size_t i = 0; i < n_old; i++) {
-        if (fate[i] == KEEP || fate[i] == ZONES) {
+        if (!goes(plan->fate[i])) {
             keep[kept++] = old[i];
         }
     }
-    if (n_restart || n_remove) {
-        rn->cams = keep;
-        rn->n_cams = kept;
-        http_update(rn);
-        for (size_t i = 0; i < n_old; i++) {
-            if (fate[i] == REMOVE || fate[i] == RESTART) {
-                camera_destroy(old[i], "at restart", NULL);
-                old[i] = NULL;
-            }
+    rn->cams = keep;
+    rn->n_cams = kept;
+    http_update(rn);
+    for (size_t i = 0; i < n_old; i++) {
+        if (goes(plan->fate[i])) {
+            camera_destroy(old[i], "at restart", NULL);
+            old[i] = NULL;
         }
     }
-    /* The new camera list, in the new config's order: kept ones, restarted and added ones. */
+    rn->cams = old;     /* the stopped ones NULL: reload_start() replaces them */
+    rn->n_cams = n_old;
+    free(keep);
+}
+
+/* The new camera list, in the new config's order: kept ones, restarted and added ones (those
+ * start here). Returns how many could not start. */
+static size_t reload_start(struct runner *rn, const struct so_config *cfg,
+                           const struct so_reload_plan *plan)
+{
+    struct camera_run **next = calloc(cfg->n_cameras ? cfg->n_cameras : 1, sizeof(*next));
+    if (!next) {
+        abort();
+    }
+    size_t n_failed = 0;
     double now_wall = so_time_wall();
     for (size_t k = 0; k < cfg->n_cameras; k++) {
-        const struct so_camera_cfg *nc = &cfg->cameras[k];
-        for (size_t i = 0; i < n_old && !next[k]; i++) {
-            if ((fate[i] == KEEP || fate[i] == ZONES) && strcmp(old[i]->id, nc->id) == 0) {
-                next[k] = old[i];
-            }
-        }
-        if (!next[k]) {
+        int from = plan->from[k];
+        if (from >= 0 && !goes(plan->fate[from])) {
+            next[k] = rn->cams[from];
+        } else {
             bool ok;
-            warn_zone_classes(rn, nc);
-            next[k] = camera_start(rn, nc, now_wall, &ok);
+            warn_zone_classes(rn, &cfg->cameras[k]);
+            next[k] = camera_start(rn, &cfg->cameras[k], now_wall, &ok);
             n_failed += !ok;
         }
     }
+    free(rn->cams);
     rn->cams = next;
     rn->n_cams = cfg->n_cameras;
-    free(keep);
-    free(old);
-    free(fate);
     http_update(rn);
+    return n_failed;
+}
+
+/*
+ * SIGHUP: load and validate the config file again, then apply what changed. An invalid file
+ * changes nothing. The plan (config/reload_plan.h) says per camera (by id): unchanged ones are
+ * not touched; when only zones changed the camera keeps running and its rules get the new zones
+ * (camera_set_zones); when stream settings changed it is restarted; removed cameras stop (their
+ * open episodes cleared as zone_removed first), added ones start. Main thread only.
+ */
+static void reload(struct runner *rn)
+{
+    double t0 = so_time_mono();
+    struct so_config *cfg = reload_load(rn);
+    if (!cfg) {
+        return;
+    }
+    struct so_reload_plan plan;     /* the running cameras are those of the latest config */
+    so_reload_plan(rn->base, rn->configs[rn->n_configs - 1], cfg, &plan);
+    if (plan.n_restart_keys) {
+        so_warn("run", "reload: %s changed: a restart is needed for %s; keeping the running "
+                "value%s", plan.restart_keys, plan.n_restart_keys == 1 ? "it" : "them",
+                plan.n_restart_keys == 1 ? "" : "s");
+    }
+    for (size_t k = 0; k < cfg->n_cameras; k++) {
+        if (plan.from[k] < 0) {
+            so_info(cfg->cameras[k].id, "reload: camera added: starting it");
+        }
+    }
+    if (!so_reload_plan_changes(&plan)) {   /* nothing borrows from the new config: free it */
+        so_reload_plan_finish(&plan);
+        so_config_destroy(cfg);
+        so_info("run", "reload applied in %.0f ms: no camera changed",
+                (so_time_mono() - t0) * 1000);
+        return;
+    }
+    reload_zones(rn, cfg, &plan);
+    reload_stop(rn, cfg, &plan);
+    size_t n_failed = reload_start(rn, cfg, &plan);
     struct so_config **configs = realloc(rn->configs, (rn->n_configs + 1) * sizeof(*configs));
     if (!configs) {
         abort();
@@ -725,8 +710,9 @@ static void reload(struct runner *rn)
     rn->configs[rn->n_configs++] = cfg;
     so_info("run", "reload applied in %.0f ms: %zu camera%s, %zu with new zones, %zu restarted, "
             "%zu added, %zu removed%s", (so_time_mono() - t0) * 1000, rn->n_cams,
-            rn->n_cams == 1 ? "" : "s", n_zones, n_restart, n_add, n_remove,
+            rn->n_cams == 1 ? "" : "s", plan.n_zones, plan.n_restart, plan.n_add, plan.n_remove,
             n_failed ? " (some cameras could not start: see above)" : "");
+    so_reload_plan_finish(&plan);
 }
 
 /* While draining delivery: keep waiting unless SIGINT/SIGTERM arrived (they do not drain). */
