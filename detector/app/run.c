@@ -9,7 +9,6 @@
  * input, shutdown and outages never clear an episode (ARCHITECTURE, Episodes).
  */
 #include <errno.h>
-#include <math.h>
 #include <libavutil/error.h>
 #include <libavutil/log.h>
 #include <pthread.h>
@@ -29,7 +28,9 @@
 #include "model.h"
 #include "log.h"
 #include "outputs.h"
+#include "reload_plan.h"
 #include "rules.h"
+#include "scheduler.h"
 #include "source.h"
 #include "static_model.h"
 #include "timeutil.h"
@@ -38,16 +39,6 @@
 
 #define HEALTH_HEARTBEAT_S 2.0    /* health repeated this often... */
 #define HEALTH_FIRST_S 1.0        /* ...and first this soon after start (PUB slow joiners) */
-
-#define SO_MAX_WATCH 32
-#define SO_MAX_ROIS 8
-
-struct so_detect_stats {
-    long ticks;                         /* detector ticks (at detect_fps) */
-    long passes;                        /* of which the network ran */
-    long inferences;                    /* network runs (one per region looked at) */
-    long waits;                         /* regions that needed it and waited for a later tick */
-};
 
 struct camera_run {
     /* Changed by a reload (zones only) with analysis_lock held; read by the analysis thread
@@ -63,18 +54,7 @@ struct camera_run {
     struct so_rules *rules;
     struct so_detector *detector;       /* NULL: class-agnostic */
     struct so_tracker *tracker;         /* with the detector */
-    double next_detect_s;
-    struct so_box rois[SO_MAX_ROIS];    /* close-up regions around small vehicle zones */
-    int n_rois;
-    struct so_box watch[SO_MAX_WATCH];  /* zone surroundings watched for things coming to rest */
-    int n_watch;
-    double last_pass_s;                 /* media time of the last network pass */
-    double last_look_s[1 + SO_MAX_ROIS];   /* per region: media time the network last ran on it */
-    unsigned deferred;                  /* regions needed on this tick but left for the next */
-    double last_tick_s;                 /* media time of the last detector tick */
-    double burst_until_s[1 + SO_MAX_ROIS]; /* per region (whole frame, then rois): run the network
-                                         * on every tick until then */
-    struct so_detect_stats dstats;
+    struct so_scheduler *sched;         /* with the detector: when it looks, and where */
     int width, height;
     pthread_t thread;
     bool thread_started;
@@ -119,9 +99,6 @@ static void on_report(void *opaque, const struct so_report *rep)
     }
 }
 
-static void plan_rois(struct camera_run *c, int width, int height);
-static void plan_watch(struct camera_run *c, int width, int height);
-
 /* (Re)build the per-size analysis state for a frame size. */
 static int setup_analysis(struct camera_run *c, const struct so_frame *f)
 {
@@ -143,13 +120,8 @@ static int setup_analysis(struct camera_run *c, const struct so_frame *f)
         c->rules = so_rules_create(c->cfg, width, height, on_report, c);
     }
     if (c->detector) {
-        plan_rois(c, width, height);
-        plan_watch(c, width, height);
-        memset(c->burst_until_s, 0, sizeof(c->burst_until_s));
-        for (int r = 0; r <= SO_MAX_ROIS; r++) {
-            c->last_look_s[r] = -1e9;
-        }
-        c->dstats.passes = 0;
+        so_scheduler_set_zones(c->sched, c->cfg, width, height);
+        so_scheduler_restart(c->sched);
         double fps = c->cfg->analysis.detect_fps;
         c->tracker = so_tracker_create(width, height, fps > 0 ? 1.0 / fps : 1.0);
     }
@@ -274,306 +246,10 @@ static void debug_dump(struct camera_run *c, const struct so_frame *f)
     }
 }
 
-/*
- * Close-ups: the detector sees a fixed-size input (320x320 for the small models), so a vehicle
- * zone that covers a small part of the frame gets a second pass on a region around it (the
- * zone's box grown to twice its size, at least 128 px a side): distant parked cars become big
- * enough to be found. Zones that cover much of the frame are served by the whole-frame pass.
- */
-static void plan_rois(struct camera_run *c, int width, int height)
+/* The scheduler's stop predicate: a stopping source ends the looks of a tick (shutdown). */
+static bool source_stopping(void *opaque)
 {
-    c->n_rois = 0;
-    for (size_t i = 0; i < c->cfg->n_zones && c->n_rois < SO_MAX_ROIS; i++) {
-        const struct so_zone_cfg *z = &c->cfg->zones[i];
-        if (z->kind != SO_ZONE_ILLEGAL_PARKING && z->kind != SO_ZONE_NONMOTOR_PARKING) {
-            continue;
-        }
-        double x0, y0, x1, y1;
-        so_polygon_bounds(&z->polygon, &x0, &y0, &x1, &y1);
-        double w = (x1 - x0) * width, h = (y1 - y0) * height;
-        double side_w = w * 2 > 128 ? w * 2 : 128, side_h = h * 2 > 128 ? h * 2 : 128;
-        if (side_w * side_h > 0.4 * width * height) {
-            continue;
-        }
-        double cx = (x0 + x1) / 2 * width, cy = (y0 + y1) / 2 * height;
-        int rx = (int)(cx - side_w / 2), ry = (int)(cy - side_h / 2);
-        int rw = (int)side_w, rh = (int)side_h;
-        rx = rx < 0 ? 0 : (rx + rw > width ? width - rw : rx);
-        ry = ry < 0 ? 0 : (ry + rh > height ? height - rh : ry);
-        rx = rx < 0 ? 0 : rx;
-        ry = ry < 0 ? 0 : ry;
-        rw = rw > width ? width : rw;
-        rh = rh > height ? height : rh;
-        c->rois[c->n_rois++] = (struct so_box){rx, ry, rw, rh};
-    }
-}
-
-/*
- * Where things coming to rest matter: each zone's bounding box, grown by half its height
- * upwards and a quarter of its width sideways (a car whose ground point is in the zone stands
- * above it), in analysis pixels.
- */
-static void plan_watch(struct camera_run *c, int width, int height)
-{
-    c->n_watch = 0;
-    for (size_t i = 0; i < c->cfg->n_zones && c->n_watch < SO_MAX_WATCH; i++) {
-        double x0, y0, x1, y1;
-        so_polygon_bounds(&c->cfg->zones[i].polygon, &x0, &y0, &x1, &y1);
-        double w = x1 - x0, h = y1 - y0;
-        x0 -= w / 4;
-        x1 += w / 4;
-        y0 -= h / 2;
-        int bx0 = x0 < 0 ? 0 : (int)(x0 * width), by0 = y0 < 0 ? 0 : (int)(y0 * height);
-        int bx1 = x1 > 1 ? width : (int)(x1 * width), by1 = y1 > 1 ? height : (int)(y1 * height);
-        if (bx1 > bx0 && by1 > by0) {
-            c->watch[c->n_watch++] = (struct so_box){bx0, by0, bx1 - bx0, by1 - by0};
-        }
-    }
-}
-
-/*
- * Object detection on demand. Detector ticks come at the camera's detect_fps (by media time, so
- * --fast runs are deterministic). The network looks at regions: the whole analysis frame and the
- * close-ups (plan_rois); on each tick it runs on a region only when something there needs it:
- * - the first STARTUP_PASSES ticks (objects already in place: a car parked before the start);
- * - something the tracker does not know came to rest around a zone (plan_watch): at least
- *   NEW_REST_CELLS cells of 8x8 pixels mostly of a stationary age between NEW_REST_MIN_S and
- *   NEW_REST_MAX_S; then on every tick for BURST_S more, so the tracker can establish what it is;
- * - the tracker asks for it (so_tracker_pending): a resting object being established, or a
- *   known one in doubt (missed, and its crop no longer matches); with `decode: keyframes`
- *   (zones of slow rules only, a look per key frame at most) not for people being
- *   established: the rules wait for vehicles, goods and stalls there, and on a busy street
- *   walkers kept the network looking at every key frame (bench: 30 of 30 -> 14 of 30); and
- *   only for things that meet a zone's surroundings (near_zone): what lies elsewhere in the
- *   view changes no verdict (stall_day 210 -> 177 looks, goods_clouds 71 -> 33; same episodes);
- * - at least every REFRESH_S, whatever happens.
- * A thing inside a close-up is looked at through the close-up only (it sees small things
- * better). The network is by far the largest cost of a camera (docs/performance.md): it
- * looks detect_fps times a second at most, whatever the close-ups (detect()), and in a quiet
- * scene once every REFRESH_S. On ticks without a look the tracker advances on appearance alone
- * (resting objects whose crop still matches count as seen).
- */
-#define MAX_DETECTIONS 128
-#define MAX_MOVING_SHARE 0.25
-#define STARTUP_PASSES 5
-#define NEW_REST_MIN_S 1.0f
-#define NEW_REST_MAX_S 3.0f
-#define REST_CELL 8
-#define NEW_REST_CELLS 2
-#define BURST_S 3.0
-#define REFRESH_S 10.0
-
-/* Does any of the tracker's spots (known things: people, cues, vehicles) cover (x, y)? */
-static bool known_at(const struct so_track *tracks, int n, int x, int y)
-{
-    for (int k = 0; k < n; k++) {
-        const struct so_box *b = &tracks[k].box;
-        if (x >= b->x && x < b->x + b->w && y >= b->y && y < b->y + b->h) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/*
- * Did something the tracker does not know yet come to rest in box b? Counted on a grid of
- * REST_CELL-pixel cells: a cell is resting when at least half of its pixels have a stationary
- * age in [NEW_REST_MIN_S, NEW_REST_MAX_S) and are not covered by a known spot; scattered
- * pixels (sensor noise, the edges of people slowing down) fill no cell.
- */
-static bool came_to_rest(struct camera_run *c, const struct so_box *b)
-{
-    const float *age = so_static_model_age(c->model);
-    const struct so_track *tracks;
-    int n_tracks = so_tracker_tracks(c->tracker, &tracks);
-    int cells = 0;
-    for (int cy = b->y / REST_CELL; cy * REST_CELL < b->y + b->h; cy++) {
-        for (int cx = b->x / REST_CELL; cx * REST_CELL < b->x + b->w; cx++) {
-            int x0 = cx * REST_CELL, y0 = cy * REST_CELL;
-            int x1 = x0 + REST_CELL < c->width ? x0 + REST_CELL : c->width;
-            int y1 = y0 + REST_CELL < c->height ? y0 + REST_CELL : c->height;
-            int n = 0;
-            for (int y = y0; y < y1; y++) {
-                const float *row = age + (size_t)y * c->width;
-                for (int x = x0; x < x1; x++) {
-                    n += row[x] >= NEW_REST_MIN_S && row[x] < NEW_REST_MAX_S;
-                }
-            }
-            if (2 * n >= REST_CELL * REST_CELL &&
-                !known_at(tracks, n_tracks, x0 + REST_CELL / 2, y0 + REST_CELL / 2)) {
-                cells++;
-            }
-        }
-    }
-    return cells >= NEW_REST_CELLS;
-}
-
-static bool box_inside(const struct so_box *in, const struct so_box *out)
-{
-    return in->x >= out->x && in->y >= out->y && in->x + in->w <= out->x + out->w &&
-           in->y + in->h <= out->y + out->h;
-}
-
-/* The region that looks at box b: the first close-up holding it, else the whole frame (0). */
-static int region_of(const struct camera_run *c, const struct so_box *b)
-{
-    for (int r = 0; r < c->n_rois; r++) {
-        if (box_inside(b, &c->rois[r])) {
-            return 1 + r;
-        }
-    }
-    return 0;
-}
-
-/*
- * Does box b meet the surroundings of a zone (plan_watch)? What lies wholly outside all of them
- * changes no zone's verdict: the tracker does not get a look to establish it.
- */
-static bool near_zone(const struct camera_run *c, const struct so_box *b)
-{
-    for (int k = 0; k < c->n_watch; k++) {
-        if (so_box_iou(*b, c->watch[k]) > 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Which regions the network must look at on this tick: bit 0 the whole frame, bit 1+r roi r. */
-static unsigned regions_needed(struct camera_run *c, double now)
-{
-    unsigned all = (1u << (1 + c->n_rois)) - 1;
-    if (c->dstats.passes < STARTUP_PASSES || now - c->last_pass_s >= REFRESH_S - 1e-6) {
-        return all;
-    }
-    for (int k = 0; k < c->n_watch; k++) {
-        if (came_to_rest(c, &c->watch[k])) {
-            c->burst_until_s[region_of(c, &c->watch[k])] = now + BURST_S;
-        }
-    }
-    unsigned need = 0;
-    struct so_box pending[SO_TRACK_MAX];
-    int n = so_tracker_pending(c->tracker, pending, SO_TRACK_MAX,
-                               c->cfg->decode != SO_DECODE_KEYFRAMES);
-    for (int i = 0; i < n; i++) {
-        if (near_zone(c, &pending[i])) {
-            need |= 1u << region_of(c, &pending[i]);
-        }
-    }
-    for (int r = 0; r <= c->n_rois; r++) {
-        if (now <= c->burst_until_s[r] + 1e-6) {
-            need |= 1u << r;
-        }
-    }
-    return need;
-}
-
-/*
- * Of the regions in `need`, the one the network looked at longest ago (the whole frame first
- * on a tie); -1 when none.
- */
-static int next_region(const struct camera_run *c, unsigned need)
-{
-    int best = -1;
-    for (int r = 0; r <= c->n_rois; r++) {
-        if ((need & (1u << r)) && (best < 0 || c->last_look_s[r] < c->last_look_s[best])) {
-            best = r;
-        }
-    }
-    return best;
-}
-
-/* so_tracker_held_fn: is the thing in box b one whose region was needed but not looked at? */
-static bool held_back(const struct so_box *b, void *ud)
-{
-    const struct camera_run *c = ud;
-    return (c->deferred & (1u << region_of(c, b))) != 0;
-}
-
-/*
- * The network's budget is detect_fps looks a second, whatever the close-ups: a tick may spend
- * what the time since the previous tick earned (one look at full decode; two per key frame
- * with `decode: keyframes` at 1 fps and a GOP of 2 s), at least one. When the regions needed
- * are more than that, those looked at longest ago go first; the others wait for the next tick
- * and the tracker holds their things meanwhile (so_tracker_update).
- */
-static void detect(struct camera_run *c, struct so_frame *f)
-{
-    struct so_detection dets[MAX_DETECTIONS];
-    int n = 0;
-    bool tick = false;
-    int budget = 0;
-    double fps = c->cfg->analysis.detect_fps;
-    if (fps > 0 && f->media_s >= c->next_detect_s - 1e-6) {
-        double since = c->dstats.ticks ? f->media_s - c->last_tick_s : 1.0 / fps;
-        budget = (int)floor(since * fps + 0.5);
-        budget = budget < 1 ? 1 : budget;
-        c->last_tick_s = f->media_s;
-        c->next_detect_s += 1.0 / fps;
-        if (c->next_detect_s <= f->media_s) {
-            c->next_detect_s = f->media_s + 1.0 / fps;
-        }
-        tick = true;
-        c->dstats.ticks++;
-    }
-    unsigned need = tick ? regions_needed(c, f->media_s) : 0;
-    c->deferred = need;
-    if (need) {
-        struct so_image img = {f->bgr, f->width, f->height, f->bgr_stride};
-        struct so_detect_filter filter = {
-            .roles = SO_ROLE_BIT(SO_ROLE_VEHICLE) | SO_ROLE_BIT(SO_ROLE_NONMOTOR) |
-                     SO_ROLE_BIT(SO_ROLE_PERSON) | SO_ROLE_BIT(SO_ROLE_STALL_CUE),
-        };
-        c->dstats.passes++;
-        c->last_pass_s = f->media_s;
-        int looks = 0;
-        for (int r; looks < budget && (r = next_region(c, c->deferred)) >= 0; looks++) {
-            int got = 0;
-            if (so_source_stopping(c->source)) {   /* up to 9 looks: stop within 2 s */
-                tick = false;
-                n = 0;
-                c->deferred = 0;
-                break;
-            }
-            c->deferred &= ~(1u << r);
-            c->last_look_s[r] = f->media_s;
-            c->dstats.inferences++;
-            if (so_detector_run(c->detector, &img, r ? &c->rois[r - 1] : NULL, &filter, dets + n,
-                                MAX_DETECTIONS - n, &got) < 0) {
-                so_warn(c->cfg->id, "object detector failed: %s",
-                        so_detector_last_error(c->detector));
-                tick = false;   /* no tick rather than a tick that saw nothing */
-                n = 0;
-                c->deferred = 0;
-                break;
-            }
-            n += got;
-        }
-        if (looks > 1) {    /* more than one region: the same object twice */
-            n = so_detect_nms(dets, n, so_detector_model(c->detector)->nms_threshold);
-        }
-        for (unsigned w = c->deferred; w; w &= w - 1) {
-            c->dstats.waits++;
-        }
-    }
-    /*
-     * The tracker follows things at rest: a vehicle box over moving pixels is traffic. What the
-     * whole frame saw inside a close-up that waits for its turn is left to the close-up (its
-     * things are held meanwhile): seen small, two cars in a row may come out as one box.
-     */
-    int kept = 0;
-    for (int i = 0; i < n; i++) {
-        bool vehicle = dets[i].role == SO_ROLE_VEHICLE || dets[i].role == SO_ROLE_NONMOTOR;
-        const struct so_box *b = &dets[i].box;
-        if (c->deferred && held_back(b, c)) {
-            continue;
-        }
-        if (!vehicle ||
-            so_static_model_moving_share(c->model, b->x, b->y, b->w, b->h) < MAX_MOVING_SHARE) {
-            dets[kept++] = dets[i];
-        }
-    }
-    so_tracker_update(c->tracker, f, dets, kept, tick, c->deferred ? held_back : NULL, c);
+    return so_source_stopping(opaque);
 }
 
 static void *analysis_main(void *arg)
@@ -611,7 +287,8 @@ static void *analysis_main(void *arg)
         const struct so_track *tracks = NULL;
         int n_tracks = 0;
         if (c->detector && view) {
-            detect(c, f);
+            so_scheduler_frame(c->sched, c->detector, c->tracker, c->model, f, source_stopping,
+                               c->source);
             n_tracks = so_tracker_tracks(c->tracker, &tracks);
         }
         if (view) {
@@ -628,9 +305,10 @@ static void *analysis_main(void *arg)
         so_frame_unref(f);
     }
     if (c->detector) {
+        struct so_sched_stats ds;
+        so_scheduler_get_stats(c->sched, &ds);
         so_info(c->id, "object detector: ran on %ld of %ld ticks (%ld looks; %ld times a region "
-                "waited a tick)", c->dstats.passes, c->dstats.ticks, c->dstats.inferences,
-                c->dstats.waits);
+                "waited a tick)", ds.passes, ds.ticks, ds.inferences, ds.waits);
     }
     so_view_check_destroy(c->view);
     c->view = NULL;
@@ -717,6 +395,8 @@ static struct camera_run *camera_start(struct runner *rn, const struct so_camera
             *ok = false;
             return c;
         }
+        c->sched = so_scheduler_create(cfg->id, cfg->analysis.detect_fps,
+                                       cfg->decode == SO_DECODE_KEYFRAMES);
     }
     struct so_source_opts so = {
         .url = cfg->resolved_url,
@@ -767,6 +447,7 @@ static void camera_destroy(struct camera_run *c, const char *why, int *status)
     so_static_model_destroy(c->model);
     so_tracker_destroy(c->tracker);
     so_detector_destroy(c->detector);
+    so_scheduler_destroy(c->sched);
     so_live_finish(&c->live);
     pthread_mutex_destroy(&c->health_lock);
     pthread_mutex_destroy(&c->analysis_lock);
@@ -789,8 +470,7 @@ static int camera_set_zones(struct camera_run *c, const struct so_camera_cfg *cf
     if (rc == 0 && cfg) {
         c->cfg = cfg;
         if (c->detector && c->model) {  /* the close-ups and watched areas follow the zones */
-            plan_rois(c, c->width, c->height);
-            plan_watch(c, c->width, c->height);
+            so_scheduler_set_zones(c->sched, cfg, c->width, c->height);
         }
     }
     pthread_mutex_unlock(&c->analysis_lock);
@@ -847,47 +527,22 @@ static bool all_done(struct camera_run *const *cams, size_t n)
     return true;
 }
 
-/* Append "sep item" to a fixed buffer (truncating quietly: it is a log line). */
-static void append(char *buf, size_t size, const char *sep, const char *item)
-{
-    size_t n = strlen(buf);
-    if (n < size) {
-        snprintf(buf + n, size - n, "%s%s", n ? sep : "", item);
-    }
-}
-
 /* One line per camera whose zones change: which zones go, come, or change settings. */
 static void log_zone_changes(const struct so_camera_cfg *old, const struct so_camera_cfg *cur)
 {
-    char removed[256] = "", added[256] = "", changed[256] = "";
-    for (size_t i = 0; i < old->n_zones; i++) {
-        const struct so_zone_cfg *z = so_camera_find_zone(cur, old->zones[i].id);
-        if (!z || z->kind != old->zones[i].kind) {
-            append(removed, sizeof(removed), ", ", old->zones[i].id);
-        } else if (!so_zone_cfg_equal(z, &old->zones[i])) {
-            append(changed, sizeof(changed), ", ", z->id);
-        }
-    }
-    for (size_t i = 0; i < cur->n_zones; i++) {
-        const struct so_zone_cfg *z = so_camera_find_zone(old, cur->zones[i].id);
-        if (!z || z->kind != cur->zones[i].kind) {
-            append(added, sizeof(added), ", ", cur->zones[i].id);
-        }
-    }
+    struct so_zone_diff d;
+    so_reload_zone_diff(old, cur, &d);
     so_info(cur->id, "reload: zones changed (camera keeps running): removed [%s], added [%s], "
-            "new settings [%s]", removed, added, changed);
+            "new settings [%s]", d.removed, d.added, d.changed);
 }
 
 /*
- * SIGHUP: load and validate the config file again, then apply what changed. An invalid file
- * changes nothing. Per camera (by id): unchanged ones are not touched; when only zones changed
- * the camera keeps running and its rules get the new zones (camera_set_zones); when stream
- * settings changed it is restarted; removed cameras stop (their open episodes cleared as
- * zone_removed first), added ones start. Main thread only.
+ * The new config for a reload, checked like `streetorder check` does (and the new model's
+ * descriptor and weights when detector.model names another one). NULL when it is rejected
+ * (the errors printed, a warning logged).
  */
-static void reload(struct runner *rn)
+static struct so_config *reload_load(const struct runner *rn)
 {
-    double t0 = so_time_mono();
     const char *path = rn->opts->config_path;
     so_info("run", "reload: SIGHUP, loading %s", path);
     struct so_config_errors errors = {0};
@@ -906,67 +561,19 @@ static void reload(struct runner *rn)
         so_config_errors_print(&errors, stderr);
         so_warn("run", "reload rejected: %zu error%s; keeping the running config", errors.n,
                 errors.n == 1 ? "" : "s");
-        so_config_errors_finish(&errors);
-        return;
     }
     so_config_errors_finish(&errors);
+    return cfg;
+}
 
-    const char *keys[16];
-    size_t n_keys = so_config_restart_changes(rn->base, cfg, keys, 16);
-    if (n_keys) {
-        char list[512] = "";
-        for (size_t i = 0; i < n_keys && i < 16; i++) {
-            append(list, sizeof(list), ", ", keys[i]);
-        }
-        so_warn("run", "reload: %s changed: a restart is needed for %s; keeping the running "
-                "value%s", list, n_keys == 1 ? "it" : "them", n_keys == 1 ? "" : "s");
-    }
-
-    /* What happens to each running camera: keep, zones, restart or remove. */
-    enum { KEEP, ZONES, RESTART, REMOVE };
-    int *fate = calloc(rn->n_cams ? rn->n_cams : 1, sizeof(*fate));
-    struct camera_run **next = calloc(cfg->n_cameras, sizeof(*next));
-    if (!fate || !next) {
-        abort();
-    }
-    size_t n_zones = 0, n_restart = 0, n_remove = 0, n_add = 0, n_failed = 0;
-    for (size_t k = 0; k < cfg->n_cameras; k++) {
-        bool known = false;
-        for (size_t i = 0; i < rn->n_cams && !known; i++) {
-            known = strcmp(rn->cams[i]->id, cfg->cameras[k].id) == 0;
-        }
-        if (!known) {
-            so_info(cfg->cameras[k].id, "reload: camera added: starting it");
-            n_add++;
-        }
-    }
+/* Zones only: swap them between two frames; the camera goes on. A camera whose zones cannot
+ * change (out of memory) is restarted instead (the plan says so from here on). */
+static void reload_zones(struct runner *rn, const struct so_config *cfg,
+                         struct so_reload_plan *plan)
+{
     for (size_t i = 0; i < rn->n_cams; i++) {
         struct camera_run *c = rn->cams[i];
-        const struct so_camera_cfg *nc = so_config_find_camera(cfg, c->id);
-        if (!nc) {
-            fate[i] = REMOVE;
-        } else if (!so_camera_stream_equal(c->cfg, nc)) {
-            fate[i] = RESTART;
-        } else if (!so_camera_zones_equal(c->cfg, nc)) {
-            fate[i] = ZONES;
-        }
-    }
-    bool any = n_add > 0;
-    for (size_t i = 0; i < rn->n_cams; i++) {
-        any |= fate[i] != KEEP;
-    }
-    if (!any) {     /* nothing borrows from the new config: free it */
-        so_config_destroy(cfg);
-        free(fate);
-        free(next);
-        so_info("run", "reload applied in %.0f ms: no camera changed",
-                (so_time_mono() - t0) * 1000);
-        return;
-    }
-    /* Zones only: swap them between two frames; the camera goes on. */
-    for (size_t i = 0; i < rn->n_cams; i++) {
-        struct camera_run *c = rn->cams[i];
-        if (fate[i] != ZONES) {
+        if (plan->fate[i] != SO_RELOAD_ZONES) {
             continue;
         }
         const struct so_camera_cfg *nc = so_config_find_camera(cfg, c->id);
@@ -974,25 +581,36 @@ static void reload(struct runner *rn)
         warn_zone_classes(rn, nc);
         if (camera_set_zones(c, nc) < 0) {
             so_err(c->id, "reload: out of memory changing the zones: restarting the camera");
-            fate[i] = RESTART;
-            continue;
+            plan->fate[i] = SO_RELOAD_RESTART;
+            plan->n_zones--;
+            plan->n_restart++;
         }
-        n_zones++;
     }
-    /* Removed and restarted: clear the episodes of zones that go away, then stop them all
-     * at once, take them off the HTTP list and join them. */
+}
+
+static bool goes(enum so_reload_fate fate)
+{
+    return fate == SO_RELOAD_REMOVE || fate == SO_RELOAD_RESTART;
+}
+
+/* Removed and restarted: clear the episodes of zones that go away, then stop them all at once,
+ * take them off the HTTP list and join them (their rn->cams entries become NULL). */
+static void reload_stop(struct runner *rn, const struct so_config *cfg,
+                        const struct so_reload_plan *plan)
+{
     for (size_t i = 0; i < rn->n_cams; i++) {
         struct camera_run *c = rn->cams[i];
-        if (fate[i] == REMOVE || fate[i] == RESTART) {
+        if (goes(plan->fate[i])) {
             const struct so_camera_cfg *nc = so_config_find_camera(cfg, c->id);
             so_info(c->id, "reload: %s", nc ? "stream settings changed: restarting the camera"
                                             : "camera removed: stopping it");
             camera_set_zones(c, nc);    /* -ENOMEM: the episodes just stay open */
             so_source_stop(c->source);
             so_evidence_worker_stop(c->evidence);   /* no grabs: a reload stays quick */
-            n_restart += fate[i] == RESTART;
-            n_remove += fate[i] == REMOVE;
         }
+    }
+    if (!plan->n_restart && !plan->n_remove) {
+        return;
     }
     struct camera_run **old = rn->cams;
     size_t n_old = rn->n_cams, kept = 0;
@@ -1001,43 +619,89 @@ static void reload(struct runner *rn)
         abort();
     }
     for (size_t i = 0; i < n_old; i++) {
-        if (fate[i] == KEEP || fate[i] == ZONES) {
+        if (!goes(plan->fate[i])) {
             keep[kept++] = old[i];
         }
     }
-    if (n_restart || n_remove) {
-        rn->cams = keep;
-        rn->n_cams = kept;
-        http_update(rn);
-        for (size_t i = 0; i < n_old; i++) {
-            if (fate[i] == REMOVE || fate[i] == RESTART) {
-                camera_destroy(old[i], "at restart", NULL);
-                old[i] = NULL;
-            }
+    rn->cams = keep;
+    rn->n_cams = kept;
+    http_update(rn);
+    for (size_t i = 0; i < n_old; i++) {
+        if (goes(plan->fate[i])) {
+            camera_destroy(old[i], "at restart", NULL);
+            old[i] = NULL;
         }
     }
-    /* The new camera list, in the new config's order: kept ones, restarted and added ones. */
+    rn->cams = old;     /* the stopped ones NULL: reload_start() replaces them */
+    rn->n_cams = n_old;
+    free(keep);
+}
+
+/* The new camera list, in the new config's order: kept ones, restarted and added ones (those
+ * start here). Returns how many could not start. */
+static size_t reload_start(struct runner *rn, const struct so_config *cfg,
+                           const struct so_reload_plan *plan)
+{
+    struct camera_run **next = calloc(cfg->n_cameras ? cfg->n_cameras : 1, sizeof(*next));
+    if (!next) {
+        abort();
+    }
+    size_t n_failed = 0;
     double now_wall = so_time_wall();
     for (size_t k = 0; k < cfg->n_cameras; k++) {
-        const struct so_camera_cfg *nc = &cfg->cameras[k];
-        for (size_t i = 0; i < n_old && !next[k]; i++) {
-            if ((fate[i] == KEEP || fate[i] == ZONES) && strcmp(old[i]->id, nc->id) == 0) {
-                next[k] = old[i];
-            }
-        }
-        if (!next[k]) {
+        int from = plan->from[k];
+        if (from >= 0 && !goes(plan->fate[from])) {
+            next[k] = rn->cams[from];
+        } else {
             bool ok;
-            warn_zone_classes(rn, nc);
-            next[k] = camera_start(rn, nc, now_wall, &ok);
+            warn_zone_classes(rn, &cfg->cameras[k]);
+            next[k] = camera_start(rn, &cfg->cameras[k], now_wall, &ok);
             n_failed += !ok;
         }
     }
+    free(rn->cams);
     rn->cams = next;
     rn->n_cams = cfg->n_cameras;
-    free(keep);
-    free(old);
-    free(fate);
     http_update(rn);
+    return n_failed;
+}
+
+/*
+ * SIGHUP: load and validate the config file again, then apply what changed. An invalid file
+ * changes nothing. The plan (config/reload_plan.h) says per camera (by id): unchanged ones are
+ * not touched; when only zones changed the camera keeps running and its rules get the new zones
+ * (camera_set_zones); when stream settings changed it is restarted; removed cameras stop (their
+ * open episodes cleared as zone_removed first), added ones start. Main thread only.
+ */
+static void reload(struct runner *rn)
+{
+    double t0 = so_time_mono();
+    struct so_config *cfg = reload_load(rn);
+    if (!cfg) {
+        return;
+    }
+    struct so_reload_plan plan;     /* the running cameras are those of the latest config */
+    so_reload_plan(rn->base, rn->configs[rn->n_configs - 1], cfg, &plan);
+    if (plan.n_restart_keys) {
+        so_warn("run", "reload: %s changed: a restart is needed for %s; keeping the running "
+                "value%s", plan.restart_keys, plan.n_restart_keys == 1 ? "it" : "them",
+                plan.n_restart_keys == 1 ? "" : "s");
+    }
+    for (size_t k = 0; k < cfg->n_cameras; k++) {
+        if (plan.from[k] < 0) {
+            so_info(cfg->cameras[k].id, "reload: camera added: starting it");
+        }
+    }
+    if (!so_reload_plan_changes(&plan)) {   /* nothing borrows from the new config: free it */
+        so_reload_plan_finish(&plan);
+        so_config_destroy(cfg);
+        so_info("run", "reload applied in %.0f ms: no camera changed",
+                (so_time_mono() - t0) * 1000);
+        return;
+    }
+    reload_zones(rn, cfg, &plan);
+    reload_stop(rn, cfg, &plan);
+    size_t n_failed = reload_start(rn, cfg, &plan);
     struct so_config **configs = realloc(rn->configs, (rn->n_configs + 1) * sizeof(*configs));
     if (!configs) {
         abort();
@@ -1046,8 +710,9 @@ static void reload(struct runner *rn)
     rn->configs[rn->n_configs++] = cfg;
     so_info("run", "reload applied in %.0f ms: %zu camera%s, %zu with new zones, %zu restarted, "
             "%zu added, %zu removed%s", (so_time_mono() - t0) * 1000, rn->n_cams,
-            rn->n_cams == 1 ? "" : "s", n_zones, n_restart, n_add, n_remove,
+            rn->n_cams == 1 ? "" : "s", plan.n_zones, plan.n_restart, plan.n_add, plan.n_remove,
             n_failed ? " (some cameras could not start: see above)" : "");
+    so_reload_plan_finish(&plan);
 }
 
 /* While draining delivery: keep waiting unless SIGINT/SIGTERM arrived (they do not drain). */

@@ -1,8 +1,8 @@
 /*
  * Unit tests for the tracker's requests for the detector (so_tracker_pending), on grey frames
  * drawn here: who asks for the next look, that people can be left out of it (the
- * `decode: keyframes` cameras of detector/app/run.c), and that a thing the detector was not
- * shown on a tick (its region waits for the next one) is held, not missed.
+ * `decode: keyframes` cameras of detector/detect/scheduler.c), and that a thing the detector
+ * was not shown on a tick (its region waits for the next one) is held, not missed.
  */
 #include <stdlib.h>
 #include <string.h>
