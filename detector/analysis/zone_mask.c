@@ -79,3 +79,23 @@ bool so_zone_mask_contains(const struct so_zone_mask *z, double x, double y)
     double fy = z->height > 1 ? y / (z->height - 1) : 0;
     return so_polygon_contains(z->poly, fx, fy);
 }
+
+double so_zone_mask_share(const struct so_zone_mask *z, int x, int y, int w, int h)
+{
+    if (w <= 0 || h <= 0) {
+        return 0;
+    }
+    int x0 = x > 0 ? x : 0, y0 = y > 0 ? y : 0;
+    int x1 = x + w < z->width ? x + w : z->width, y1 = y + h < z->height ? y + h : z->height;
+    if (x1 <= x0 || y1 <= y0) {
+        return 0;
+    }
+    long in = 0;
+    for (int r = y0 > z->y0 ? y0 : z->y0; r < (y1 < z->y1 ? y1 : z->y1); r++) {
+        const uint8_t *m = z->mask + (size_t)r * z->width;
+        for (int c = x0 > z->x0 ? x0 : z->x0; c < (x1 < z->x1 ? x1 : z->x1); c++) {
+            in += m[c] != 0;
+        }
+    }
+    return (double)in / ((double)(x1 - x0) * (y1 - y0));
+}

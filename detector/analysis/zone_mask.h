@@ -31,6 +31,13 @@ void so_zone_mask_destroy(struct so_zone_mask *z);
 /* Is the pixel point (x, y) inside the zone polygon (exact polygon test)? */
 bool so_zone_mask_contains(const struct so_zone_mask *z, double x, double y);
 
+/*
+ * Share (0..1) of the pixels of the rectangle x, y, w, h (clipped to the frame) that lie in the
+ * zone's mask; 0 for an empty rectangle. What a vehicle's ground footprint has inside the zone
+ * (rules/: membership by share, not by one point).
+ */
+double so_zone_mask_share(const struct so_zone_mask *z, int x, int y, int w, int h);
+
 /* Polygon points in pixels for a polygon given in fractions (x * (width - 1), rounded; the
  * same for y); xy must hold 2*poly->n ints. */
 void so_polygon_to_pixels(const struct so_polygon *poly, int width, int height, int *xy);
