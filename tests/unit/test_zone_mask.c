@@ -172,6 +172,36 @@ static void test_invalid(void)
     so_zone_mask_destroy(NULL);
 }
 
+/*
+ * so_zone_mask_share on the right half of a 100 x 50 frame (x >= 50 inside, from
+ * round(0.5 * 99) = 50): rectangles wholly in, wholly out, straddling the edge by known
+ * amounts, clipped by the frame, and empty.
+ */
+static void test_share(void)
+{
+    struct so_zone_mask *z = so_zone_mask_create(&POLY(right_half), 100, 50);
+    static const struct {
+        int x, y, w, h;
+        double share;
+    } shares[] = {
+        {60, 10, 20, 10, 1.0},      /* inside */
+        {0, 10, 20, 10, 0.0},       /* outside */
+        {40, 10, 20, 10, 0.5},      /* half over the edge */
+        {45, 0, 20, 50, 0.75},      /* three quarters in */
+        {90, 40, 20, 20, 1.0},      /* clipped to the frame: what is left is inside */
+        {-10, -10, 5, 5, 0.0},      /* wholly off the frame */
+        {60, 10, 0, 10, 0.0},       /* empty */
+    };
+    for (size_t i = 0; z && i < sizeof(shares) / sizeof(shares[0]); i++) {
+        double got = so_zone_mask_share(z, shares[i].x, shares[i].y, shares[i].w, shares[i].h);
+        so_test_check(fabs(got - shares[i].share) < 1e-9, __FILE__, __LINE__,
+                      "share of %d,%d %dx%d: %.3f, want %.3f", shares[i].x, shares[i].y,
+                      shares[i].w, shares[i].h, got, shares[i].share);
+    }
+    so_test_check(z != NULL, __FILE__, __LINE__, "right half rasterised");
+    so_zone_mask_destroy(z);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -179,5 +209,6 @@ int main(void)
     }
     test_contains();
     test_invalid();
+    test_share();
     return so_test_done();
 }
