@@ -91,23 +91,6 @@ const char *so_detector_last_error(const struct so_detector *det)
     return det ? det->error : "";
 }
 
-double so_box_iou(struct so_box a, struct so_box b)
-{
-    if (a.w <= 0 || a.h <= 0 || b.w <= 0 || b.h <= 0) {
-        return 0.0;
-    }
-    int x0 = a.x > b.x ? a.x : b.x;
-    int y0 = a.y > b.y ? a.y : b.y;
-    int x1 = a.x + a.w < b.x + b.w ? a.x + a.w : b.x + b.w;
-    int y1 = a.y + a.h < b.y + b.h ? a.y + a.h : b.y + b.h;
-    if (x1 <= x0 || y1 <= y0) {
-        return 0.0;
-    }
-    double inter = (double)(x1 - x0) * (double)(y1 - y0);
-    double uni = (double)a.w * a.h + (double)b.w * b.h - inter;
-    return inter / uni;
-}
-
 static int by_score_desc(const void *pa, const void *pb)
 {
     const struct so_detection *a = pa, *b = pb;

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "box.h"
 #include "model.h"
 
 /* A borrowed BGR24 image (e.g. a struct so_frame's bgr plane). */
@@ -29,11 +30,6 @@ struct so_image {
     const uint8_t *bgr;
     int width, height;
     int stride;         /* bytes per row, >= width * 3 */
-};
-
-/* An axis-aligned box in pixels: top-left corner and size. */
-struct so_box {
-    int x, y, w, h;
 };
 
 struct so_detection {
@@ -91,8 +87,5 @@ const char *so_detector_last_error(const struct so_detector *det);
  * detections of several crops.
  */
 int so_detect_nms(struct so_detection *d, int n, double iou);
-
-/* Intersection over union of two boxes (0 when either is empty). */
-double so_box_iou(struct so_box a, struct so_box b);
 
 #endif

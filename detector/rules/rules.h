@@ -1,12 +1,15 @@
 /*
- * Zone rules for one camera: turn the static-age map into episodes per zone kind.
+ * Zone rules for one camera: turn the static-age map, and the object tracker's tracks when a
+ * model runs, into episodes per zone kind.
  *
  * - sidewalk_occupied, stall_encroachment: one episode per zone; the zone is occupied while
  *   static pixels cover at least min_occupancy of it; the episode starts when that share had
- *   come to rest.
- * - illegal_parking, nonmotor_parking: one episode per static blob of vehicle size and shape
- *   whose ground point (bottom-centre) is in the zone (class-agnostic until the object
- *   detector is wired in).
+ *   come to rest. With a model, people at rest do not count, stall cues (table, umbrella) at
+ *   rest count from when they came to rest, and the objects reported carry the detection's class.
+ * - illegal_parking, nonmotor_parking: one episode per vehicle whose ground point (bottom-centre)
+ *   is in the zone: with a model, per stationary track of the zone's role (vehicle, non-motor)
+ *   that passes the zone's object filters; without one, per static blob of vehicle size and shape
+ *   (class "object").
  *
  * Reports go out through a callback, synchronously, on the analysis thread; frames in a
  * report are borrowed for the duration of the call (take a reference to keep one).
@@ -26,7 +29,7 @@
 #define SO_REPORT_MAX_OBJECTS 8
 
 struct so_object {
-    char cls[24];           /* "object" while class-agnostic */
+    char cls[24];           /* detection class; "object" without a model */
     double score;           /* 0..1 */
     int box[4];             /* x, y, w, h in analysis pixels */
     int track;              /* track id, -1 if none */

@@ -345,18 +345,6 @@ int so_tracker_tracks(const struct so_tracker *t, const struct so_track **out)
     return t->n_view;
 }
 
-/* Box b moved by (dx, dy), then pushed back inside a w x h frame (its size kept). */
-static struct so_box moved_box(struct so_box b, int dx, int dy, int w, int h)
-{
-    b.x += dx;
-    b.y += dy;
-    b.x = b.x + b.w > w ? w - b.w : b.x;
-    b.y = b.y + b.h > h ? h - b.h : b.y;
-    b.x = b.x < 0 ? 0 : b.x;
-    b.y = b.y < 0 ? 0 : b.y;
-    return b;
-}
-
 void so_tracker_translate(struct so_tracker *t, int dx, int dy)
 {
     if (!t) {
@@ -369,10 +357,10 @@ void so_tracker_translate(struct so_tracker *t, int dx, int dy)
         }
         s->bx += (float)dx;
         s->by += (float)dy;
-        s->pub.box = moved_box(s->pub.box, dx, dy, t->w, t->h);
-        s->tmpl_box = moved_box(s->tmpl_box, dx, dy, t->w, t->h);
+        s->pub.box = so_box_moved(s->pub.box, dx, dy, t->w, t->h);
+        s->tmpl_box = so_box_moved(s->tmpl_box, dx, dy, t->w, t->h);
     }
     for (int i = 0; i < t->n_view; i++) {
-        t->view[i].box = moved_box(t->view[i].box, dx, dy, t->w, t->h);
+        t->view[i].box = so_box_moved(t->view[i].box, dx, dy, t->w, t->h);
     }
 }

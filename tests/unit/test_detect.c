@@ -93,24 +93,6 @@ static void test_roles(void)
     CHECK(so_role_name(SO_ROLE_COUNT) == NULL);
 }
 
-static void test_iou(void)
-{
-    static const struct {
-        struct so_box a, b;
-        double iou;
-    } rows[] = {
-        {{0, 0, 10, 10}, {0, 0, 10, 10}, 1.0},
-        {{0, 0, 10, 10}, {5, 0, 10, 10}, 50.0 / 150.0},
-        {{0, 0, 10, 10}, {10, 0, 10, 10}, 0.0},   /* touching */
-        {{0, 0, 10, 10}, {2, 2, 5, 5}, 25.0 / 100.0},
-        {{0, 0, 0, 10}, {0, 0, 10, 10}, 0.0},     /* empty */
-    };
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        CHECK_DBL(so_box_iou(rows[i].a, rows[i].b), rows[i].iou, 1e-9);
-        CHECK_DBL(so_box_iou(rows[i].b, rows[i].a), rows[i].iou, 1e-9);
-    }
-}
-
 #define DET(x, y, w, h, cls, s) {{x, y, w, h}, cls, "c", SO_ROLE_OTHER, s}
 
 static void test_nms(void)
@@ -757,7 +739,6 @@ int main(void)
     char err[256] = "x";
     snprintf(assets, sizeof(assets), "%s", so_test_assets());
     test_roles();
-    test_iou();
     test_nms();
     CHECK_INT(so_model_check(NULL, NULL, err, sizeof(err)), 0);    /* no model: fine */
     CHECK_STR(err, "");

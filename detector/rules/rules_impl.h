@@ -1,0 +1,130 @@
+/*
+ * Inside the rules module: the state so_rules keeps per camera and per zone, shared by its
+ * files. Not a public header: only the .c files of rules/ include it.
+ *
+ *   rules.c          so_rules_create/destroy/process/set_camera, the zone states, the reports
+ *                    and the recent-frame ring ("rest" evidence)
+ *   rest_mask.c      the mask of what is at rest, its blobs, the light-artefact removal
+ *   coverage.c       per-zone kinds (sidewalk_occupied, stall_encroachment): coverage, cues,
+ *                    people
+ *   vehicles.c       per-vehicle kinds (illegal_parking, nonmotor_parking) on the tracker's
+ *                    tracks, and the episode step every followed vehicle shares
+ *   vehicle_blobs.c  per-vehicle kinds without a model: static blobs followed frame to frame
+ *
+ * Ownership: so_rules owns its zone states; a zone state owns its mask and the frame
+ * references of its episodes. Not thread-safe (one analysis thread per so_rules).
+ */
+#ifndef SO_RULES_RULES_IMPL_H
+#define SO_RULES_RULES_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rules.h"
+#include "socv.h"
+#include "zone_mask.h"
+
+#define PRESENT_AGE_S 1.5       /* a pixel counts as occupied after resting this long */
+#define MAX_BLOBS 128
+#define RING_FRAMES 10          /* seconds of recent frames kept for "rest" evidence */
+#define MAX_TRACKS 16           /* vehicles followed per zone */
+#define REASON_LEFT "left"      /* reason of a cleared report: what the rule saw is gone */
+#define REASON_ZONE_REMOVED "zone_removed"  /* reason: the zone went away on reload */
+
+/* A vehicle a zone follows (a tracker track, or a static blob without a model) and its
+ * episode. */
+struct track {
+    bool used;
+    int id;
+    int box[4];
+    double start_est;
+    double first_seen_s;
+    double last_seen_s;
+    bool seen;                  /* matched in the current frame */
+    char cls[24];               /* "object" while class-agnostic */
+    double score;
+    struct so_episode ep;
+    struct so_frame *rest;
+};
+
+struct zone_state {
+    const struct so_zone_cfg *cfg;
+    struct so_zone_mask *zm;
+    struct so_episode ep;       /* per-zone kinds */
+    struct so_frame *rest;
+    struct track tracks[MAX_TRACKS];
+};
+
+struct so_rules {
+    const struct so_camera_cfg *cam;
+    int w, h;
+    struct zone_state *zones;
+    size_t n_zones;
+    uint8_t *mask;
+    uint8_t *ghost;
+    int32_t *labels;
+    float *buf;
+    struct socv_blob blobs[MAX_BLOBS];
+    int n_blobs;
+    int next_track;
+    so_report_fn report;
+    void *opaque;
+    struct so_frame *ring[RING_FRAMES];  /* one recent frame a second, for "rest" evidence */
+    int ring_head;
+    double ring_next_s;
+    struct so_frame *last;              /* the last frame processed ("after" image on reload) */
+};
+
+/* rules.c */
+
+/* The frame closest after media time `t` among the last RING_FRAMES seconds, else `fallback`.
+ * Borrowed. */
+struct so_frame *rules_rest_frame(struct so_rules *r, double t, struct so_frame *fallback);
+
+/* Report `action` (nothing for SO_EPISODE_NONE) of episode `ep` in zone `z`. `reason` is the
+ * reason of a cleared report (REASON_LEFT, REASON_ZONE_REMOVED), ignored for the others. */
+void rules_emit(struct so_rules *r, struct zone_state *z, const struct so_episode *ep,
+                enum so_episode_action action, const char *reason, double occupancy,
+                const struct so_object *objs, int n_objs, struct so_frame *rest,
+                struct so_frame *now);
+
+/* Wall-clock time of media time `media`, from frame f's pair of clocks. */
+double rules_wall_at(const struct so_frame *f, double media);
+
+/* Is the thing in box b in zone z by its ground point (`followed`: with the wider slack of a
+ * vehicle already followed)? */
+bool rules_grounded(const struct zone_state *z, const struct so_box *b, bool followed);
+
+/* rest_mask.c */
+
+/* Build r->mask (what is at rest, cleaned) and r->blobs (its components, largest first, light
+ * artefacts removed and absorbed into the model's background) for this frame. */
+void rules_rest_mask(struct so_rules *r, struct so_static_model *model, double now);
+
+/* Age (seconds) that 75% of a blob's pixels have reached: when most of it came to rest. */
+double rules_blob_rest_age(struct so_rules *r, const struct socv_blob *b, const float *age);
+
+/* coverage.c */
+
+void rules_zone_coverage(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                         const float *age, const struct so_track *tracks, int n_tracks);
+
+/* vehicles.c */
+
+void rules_vehicles_tracked(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                            const struct so_track *tracks, int n_tracks);
+
+/* Advance the episode of every vehicle zone z follows. `confirm_s`: how long a vehicle must be
+ * followed before it may open; `forget_s`: how long an unconfirmed one is kept unseen. */
+void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                         double confirm_s, double forget_s);
+
+/* The object of a vehicle's report: its class, score, track id and box. */
+struct so_object rules_track_object(const struct track *tr);
+
+/* vehicle_blobs.c */
+
+void rules_vehicles_blobs(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                          const float *age);
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * Why this file exists: illegal_parking and nonmotor_parking are about one vehicle each: one
+ * episode per stationary vehicle track (role vehicle, or non-motor) whose ground point is in
+ * the zone, from when it came to rest. The tracker (track/) says what rests where; this file
+ * says which of its tracks are this zone's vehicles, keeps one episode per vehicle when the
+ * detector frames a car twice or straddles two, carries an episode over when the tracker loses
+ * a parked car and finds it again under a new id, and steps the episodes (rules_vehicles_step,
+ * shared with the no-model path in vehicle_blobs.c).
+ */
+#include "rules_impl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+#define ORPHAN_S 10.0           /* a lost vehicle found again within this keeps its episode */
+#define SAME_VEHICLE 0.7        /* two boxes this much over the smaller: the same vehicle */
+#define STRADDLE_COVER 0.7      /* a box the others cover this much (sampled) straddles them */
+#define STRADDLE_TOUCH 0.1      /* ... when at least STRADDLE_MIN of them cover more than this */
+#define STRADDLE_MIN 2
+#define STRADDLE_GRID 8         /* covered_by_others samples the box on a grid this fine */
+
+struct so_object rules_track_object(const struct track *tr)
+{
+    struct so_object obj = {.score = tr->score, .track = tr->id};
+    snprintf(obj.cls, sizeof(obj.cls), "%s", tr->cls);
+    memcpy(obj.box, tr->box, sizeof(obj.box));
+    return obj;
+}
+
+void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                         double confirm_s, double forget_s)
+{
+    const struct so_zone_cfg *zc = z->cfg;
+    double now = frame->media_s;
+    bool enforced = so_schedule_active(&zc->schedule, rules_wall_at(frame, now));
+    struct so_episode_params p = {zc->dwell_s, zc->report_interval_s, zc->clear_s};
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        struct track *tr = &z->tracks[t];
+        if (!tr->used) {
+            continue;
+        }
+        if (tr->ep.state != SO_EPISODE_OPEN && !tr->seen) {
+            if (now - tr->last_seen_s >= forget_s) {
+                so_frame_unref(tr->rest);
+                *tr = (struct track){0};
+            }
+            continue;
+        }
+        /* A vehicle must be followed a few seconds before it can be confirmed, however old
+         * its pixels: a blob that only now took a vehicle's shape (pieces of a car merging as
+         * it pulls out) is gone before then. */
+        bool followed = now - tr->first_seen_s >= confirm_s;
+        enum so_episode_action a = so_episode_step(&tr->ep, &p, now, tr->seen, tr->start_est,
+                                                   tr->last_seen_s, enforced && followed);
+        if (a == SO_EPISODE_NONE) {
+            continue;
+        }
+        struct so_object obj = rules_track_object(tr);
+        rules_emit(r, z, &tr->ep, a, REASON_LEFT, -1, &obj, 1, tr->rest, frame);
+        if (a == SO_EPISODE_CLEARED_NOW) {
+            so_frame_unref(tr->rest);
+            *tr = (struct track){0};
+        }
+    }
+}
+
+/* Share of box a covered by the union of the other boxes (sampled on a grid). */
+static double covered_by_others(const struct so_track *const *c, int n, int self)
+{
+    struct so_box a = c[self]->box;
+    int hit = 0, total = 0;
+    for (int j = 0; j < STRADDLE_GRID; j++) {
+        for (int i = 0; i < STRADDLE_GRID; i++) {
+            double x = a.x + (i + 0.5) * a.w / STRADDLE_GRID;
+            double y = a.y + (j + 0.5) * a.h / STRADDLE_GRID;
+            total++;
+            for (int k = 0; k < n; k++) {
+                if (k != self && so_box_contains(&c[k]->box, x, y)) {
+                    hit++;
+                    break;
+                }
+            }
+        }
+    }
+    return (double)hit / total;
+}
+
+/*
+ * One vehicle, one episode. Detectors on a row of parked cars give, besides one box per car,
+ * boxes that straddle two cars, and now and then a second track on the same car. A box that
+ * the other boxes mostly cover (STRADDLE_COVER, with STRADDLE_MIN or more of them) is a
+ * straddling box and goes; of two boxes that mostly cover one another (SAME_VEHICLE of the
+ * smaller) the older
+ * track stays. Vehicles already followed (`followed`) are never dropped: the choice is made
+ * once, when a vehicle comes to rest, and sticks. Returns the number kept (in place).
+ */
+static int dedupe_vehicles(const struct so_track **c, int n, const bool *followed)
+{
+    bool drop[SO_TRACK_MAX] = {false};
+    for (int i = 0; i < n; i++) {
+        if (followed[i]) {
+            continue;   /* a vehicle already followed keeps its episode */
+        }
+        int overlaps = 0;
+        for (int k = 0; k < n; k++) {
+            overlaps += k != i && so_box_covered(c[i]->box, c[k]->box) > STRADDLE_TOUCH;
+        }
+        drop[i] = overlaps >= STRADDLE_MIN && covered_by_others(c, n, i) >= STRADDLE_COVER;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < n && !drop[i] && !followed[i]; k++) {
+            if (k == i || drop[k]) {
+                continue;
+            }
+            double small = so_box_overlap_smaller(c[i]->box, c[k]->box);
+            bool first = followed[k] || c[k]->first_s < c[i]->first_s ||
+                         (c[k]->first_s == c[i]->first_s && c[k]->id < c[i]->id);
+            if (small >= SAME_VEHICLE && first) {
+                drop[i] = true;
+            }
+        }
+    }
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (!drop[i]) {
+            c[kept++] = c[i];
+        }
+    }
+    return kept;
+}
+
+/* A present, stationary track other than tk among c[] that mostly covers tk or is mostly
+ * covered by it (SAME_VEHICLE of the smaller box): the same vehicle seen as another spot. */
+static const struct so_track *same_vehicle(const struct so_track *const *c, int n,
+                                           const struct so_track *tk)
+{
+    for (int i = 0; i < n; i++) {
+        if (c[i] == tk || !c[i]->present || !c[i]->stationary) {
+            continue;
+        }
+        if (so_box_overlap_smaller(tk->box, c[i]->box) >= SAME_VEHICLE) {
+            return c[i];
+        }
+    }
+    return NULL;
+}
+
+/* The zone's object filters (config: classes, min_score, min_box, max_box). */
+static bool zone_accepts(const struct so_zone_cfg *zc, const struct so_track *tk)
+{
+    if (tk->score < zc->min_score) {
+        return false;
+    }
+    if (zc->min_box && (tk->box.w < zc->min_box || tk->box.h < zc->min_box)) {
+        return false;
+    }
+    if (zc->max_box && (tk->box.w > zc->max_box || tk->box.h > zc->max_box)) {
+        return false;
+    }
+    if (!zc->n_classes) {
+        return true;
+    }
+    for (size_t i = 0; i < zc->n_classes; i++) {
+        if (strcmp(zc->classes[i], tk->cls) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A zone slot whose track the tracker no longer has, at the place of `tk`. */
+static struct track *orphan_slot(struct zone_state *z, const struct so_track *tk,
+                                 const struct so_track *tracks, int n_tracks)
+{
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        struct track *sl = &z->tracks[t];
+        if (!sl->used) {
+            continue;
+        }
+        bool alive = false;
+        for (int k = 0; k < n_tracks && !alive; k++) {
+            alive = tracks[k].id == sl->id;
+        }
+        struct so_box b = {sl->box[0], sl->box[1], sl->box[2], sl->box[3]};
+        double small = so_box_overlap_smaller(b, tk->box);
+        if (!alive && small >= SAME_VEHICLE && tk->first_s - sl->last_seen_s <= ORPHAN_S) {
+            return sl;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The zone's slot for track tk: the one that follows it already; else, for a present
+ * stationary track, the slot of a vehicle the tracker lost at its place (the episode goes on
+ * under the new id) or a new one. NULL if none (not at rest yet, or every slot taken).
+ */
+static struct track *follow(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                            const struct so_track *tk, const struct so_track *tracks,
+                            int n_tracks)
+{
+    const struct so_zone_cfg *zc = z->cfg;
+    struct track *slot = NULL;
+    for (int t = 0; t < MAX_TRACKS && !slot; t++) {
+        if (z->tracks[t].used && z->tracks[t].id == tk->id) {
+            slot = &z->tracks[t];
+        }
+    }
+    if (slot) {
+        return slot;
+    }
+    if (!tk->stationary || !tk->present) {
+        return NULL;
+    }
+    /* The tracker lost a parked vehicle and found it again under a new id: the vehicle's
+     * episode goes on with it. */
+    slot = orphan_slot(z, tk, tracks, n_tracks);
+    if (slot) {
+        so_debug(r->cam->id, "zone %s: track %d takes over from lost track %d", zc->id, tk->id,
+                 slot->id);
+        slot->id = tk->id;
+        return slot;
+    }
+    for (int t = 0; t < MAX_TRACKS && !slot; t++) {
+        if (!z->tracks[t].used) {
+            slot = &z->tracks[t];
+            *slot = (struct track){.used = true, .id = tk->id, .first_seen_s = frame->media_s,
+                                   .start_est = tk->rest_s};
+            so_debug(r->cam->id, "zone %s follows %s track %d at %d,%d %dx%d (at rest since "
+                     "%.1f s)", zc->id, tk->cls, tk->id, tk->box.x, tk->box.y, tk->box.w,
+                     tk->box.h, tk->rest_s);
+            so_episode_init(&slot->ep);
+            slot->rest = so_frame_ref(rules_rest_frame(r, tk->rest_s, frame));
+        }
+    }
+    return slot;
+}
+
+/*
+ * Vehicle zones with an object detector: one episode per stationary vehicle track (role
+ * vehicle for illegal_parking, non-motor for nonmotor_parking) whose ground point is in the
+ * zone; start = when the track came to rest (its first sighting for a car parked before the
+ * detector started).
+ */
+void rules_vehicles_tracked(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                            const struct so_track *tracks, int n_tracks)
+{
+    const struct so_zone_cfg *zc = z->cfg;
+    enum so_role want = zc->kind == SO_ZONE_ILLEGAL_PARKING ? SO_ROLE_VEHICLE : SO_ROLE_NONMOTOR;
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        z->tracks[t].seen = false;
+    }
+    const struct so_track *cand[SO_TRACK_MAX];
+    bool followed[SO_TRACK_MAX];
+    int n_cand = 0;
+    for (int k = 0; k < n_tracks && n_cand < SO_TRACK_MAX; k++) {
+        const struct so_track *tk = &tracks[k];
+        if (tk->role != want || !zone_accepts(zc, tk)) {
+            continue;
+        }
+        bool known = false;
+        for (int t = 0; t < MAX_TRACKS && !known; t++) {
+            known = z->tracks[t].used && z->tracks[t].id == tk->id;
+        }
+        if (!rules_grounded(z, &tk->box, known)) {
+            continue;
+        }
+        if (known || tk->stationary) {
+            followed[n_cand] = known;
+            cand[n_cand++] = tk;
+        }
+    }
+    const struct so_track *all[SO_TRACK_MAX];
+    int n_all = n_cand;
+    memcpy(all, cand, sizeof(*all) * (size_t)n_cand);
+    n_cand = dedupe_vehicles(cand, n_cand, followed);
+    for (int k = 0; k < n_cand; k++) {
+        const struct so_track *tk = cand[k];
+        struct track *slot = follow(r, z, frame, tk, tracks, n_tracks);
+        if (!slot) {
+            continue;
+        }
+        slot->seen = tk->present && tk->stationary;
+        if (slot->seen) {
+            slot->last_seen_s = tk->last_seen_s;   /* the last sighting, not now */
+        } else {
+            /* Another box on the same vehicle (dropped as a duplicate) still sees it: the
+             * detector now frames the car differently (people in front of it, a door open). */
+            const struct so_track *same = same_vehicle(all, n_all, tk);
+            if (same) {
+                slot->seen = true;
+                slot->last_seen_s = same->last_seen_s;
+            }
+        }
+        /* A followed vehicle's rest never starts later (a new track id after a lost one). */
+        if (tk->rest_s < slot->start_est) {
+            slot->start_est = tk->rest_s;
+        }
+        slot->box[0] = tk->box.x;
+        slot->box[1] = tk->box.y;
+        slot->box[2] = tk->box.w;
+        slot->box[3] = tk->box.h;
+        slot->score = tk->score;
+        snprintf(slot->cls, sizeof(slot->cls), "%s", tk->cls);
+    }
+    rules_vehicles_step(r, z, frame, 0.0, ORPHAN_S);
+}
+
