@@ -187,8 +187,7 @@ void so_scheduler_get_stats(const struct so_scheduler *s, struct so_sched_stats 
 static bool known_at(const struct so_track *tracks, int n, int x, int y)
 {
     for (int k = 0; k < n; k++) {
-        const struct so_box *b = &tracks[k].box;
-        if (x >= b->x && x < b->x + b->w && y >= b->y && y < b->y + b->h) {
+        if (so_box_contains(&tracks[k].box, x, y)) {
             return true;
         }
     }
@@ -227,17 +226,11 @@ static bool came_to_rest(const struct so_scheduler *s, const struct so_sched_sce
     return cells >= NEW_REST_CELLS;
 }
 
-static bool box_inside(const struct so_box *in, const struct so_box *out)
-{
-    return in->x >= out->x && in->y >= out->y && in->x + in->w <= out->x + out->w &&
-           in->y + in->h <= out->y + out->h;
-}
-
 /* The region that looks at box b: the first close-up holding it, else the whole frame (0). */
 static int region_of(const struct so_scheduler *s, const struct so_box *b)
 {
     for (int r = 0; r < s->n_rois; r++) {
-        if (box_inside(b, &s->rois[r])) {
+        if (so_box_inside(*b, s->rois[r])) {
             return 1 + r;
         }
     }
