@@ -36,9 +36,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <yaml.h>
 
+#include "sha256.h"
 #include "xalloc.h"
 
 #include "so_build_config.h"
@@ -740,51 +740,6 @@ struct so_model_desc *so_model_load(const char *name, char *err, size_t errlen)
 }
 
 /* --- files ---------------------------------------------------------------------------------- */
-
-int so_sha256_file(const char *path, char out[65], long long *size)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        return -errno;
-    }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-        EVP_MD_CTX_free(ctx);
-        fclose(fp);
-        return -ENOMEM;
-    }
-    unsigned char buf[65536];
-    long long total = 0;
-    size_t n;
-    int rc = 0;
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
-        if (!EVP_DigestUpdate(ctx, buf, n)) {
-            rc = -EIO;
-            break;
-        }
-        total += (long long)n;
-    }
-    if (ferror(fp)) {
-        rc = -EIO;
-    }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (rc == 0 && !EVP_DigestFinal_ex(ctx, md, &len)) {
-        rc = -EIO;
-    }
-    EVP_MD_CTX_free(ctx);
-    fclose(fp);
-    if (rc == 0) {
-        for (unsigned int i = 0; i < len && i < 32; i++) {
-            snprintf(out + 2 * i, 3, "%02x", md[i]);
-        }
-        out[64] = '\0';
-        if (size) {
-            *size = total;
-        }
-    }
-    return rc;
-}
 
 static bool is_file(const char *path)
 {
