@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "categories.h"
+#include "enumname.h"
 #include "log.h"
 #include "so_build_config.h"
 #include "xalloc.h"
@@ -57,23 +58,17 @@ static const char *const kind_names[SO_ZONE_KIND_COUNT] = {
 
 const char *so_zone_kind_name(enum so_zone_kind kind)
 {
-    if ((int)kind < 0 || kind >= SO_ZONE_KIND_COUNT) {
-        return NULL;
-    }
-    return kind_names[kind];
+    return so_enum_name(kind_names, ARRAY_LEN(kind_names), (int)kind);
 }
 
 bool so_zone_kind_parse(const char *name, enum so_zone_kind *out)
 {
-    for (int k = 0; name && k < SO_ZONE_KIND_COUNT; k++) {
-        if (strcmp(name, kind_names[k]) == 0) {
-            if (out) {
-                *out = (enum so_zone_kind)k;
-            }
-            return true;
-        }
+    int k;
+    bool ok = so_enum_parse(kind_names, ARRAY_LEN(kind_names), name, &k);
+    if (ok && out) {
+        *out = (enum so_zone_kind)k;
     }
-    return false;
+    return ok;
 }
 
 static bool is_id(const char *s)

@@ -38,6 +38,7 @@
 
 #include <yaml.h>
 
+#include "enumname.h"
 #include "sha256.h"
 #include "xalloc.h"
 
@@ -72,23 +73,17 @@ static const char *const role_names[SO_ROLE_COUNT] = {
 
 const char *so_role_name(enum so_role role)
 {
-    if ((int)role < 0 || role >= SO_ROLE_COUNT) {
-        return NULL;
-    }
-    return role_names[role];
+    return so_enum_name(role_names, ARRAY_LEN(role_names), (int)role);
 }
 
 bool so_role_parse(const char *name, enum so_role *out)
 {
-    for (int r = 0; name && r < SO_ROLE_COUNT; r++) {
-        if (strcmp(name, role_names[r]) == 0) {
-            if (out) {
-                *out = (enum so_role)r;
-            }
-            return true;
-        }
+    int r;
+    bool ok = so_enum_parse(role_names, ARRAY_LEN(role_names), name, &r);
+    if (ok && out) {
+        *out = (enum so_role)r;
     }
-    return false;
+    return ok;
 }
 
 static const char *const file_keys[SO_MODEL_FILE_COUNT] = {
