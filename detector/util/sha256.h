@@ -1,6 +1,7 @@
 /*
- * SHA-256 as lowercase hex: of a memory buffer (evidence images, events/event.c) and of a file
- * (model files, detect/model.c). OpenSSL's EVP digest underneath.
+ * SHA-256 as lowercase hex: of a memory buffer (evidence images: events/event.c writes the sum,
+ * intake/message.c checks it) and of a file (model files, detect/model.c). OpenSSL's EVP
+ * digest underneath.
  *
  * Ownership: `out` is the caller's 65-byte buffer (64 hex digits and a NUL).
  * Thread-safety: reentrant (no shared state).
