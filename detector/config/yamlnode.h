@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "range.h"
 
 /* One load in progress: the file (for messages), its document, where errors go, and the key
  * path of the node being converted ("cameras[0].zones[1]"). Zero-initialise, then set `file`
@@ -123,19 +124,6 @@ yaml_node_t *so_yaml_key_names(struct so_yaml_loader *ld, yaml_node_t *map, cons
 /* true/false (also True/TRUE, yes/no, on/off). */
 yaml_node_t *so_yaml_key_bool(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
                               bool required, bool *out);
-
-/* A numeric range: lo..hi, lo excluded when lo_open, hi excluded when hi_open (hi may be
- * INFINITY), whole numbers only when integer. */
-struct so_range {
-    double lo, hi;
-    bool lo_open;
-    bool integer;
-    bool hi_open;
-};
-
-/* "a number from 1 to 86400", "an integer >= 0"...: what an error says was expected. */
-const char *so_range_text(const struct so_range *r, char *buf, size_t size);
-bool so_range_contains(const struct so_range *r, double d);
 
 /* A decimal number ([+-] digits [. digits] [e [+-] digits]; no hex, inf or nan): YAML's
  * quoted "5" counts too. False when `s` is not one. */
