@@ -30,9 +30,9 @@
  * yolo thresh), box centre (cell + (logistic - 0.5) * scale_x_y + 0.5) / cells, size
  * exp(t) * anchor / input size.
  *
- * Trade-offs: weights stay in memory twice (the folded copy here, XNNPACK's packed copy),
- * because XNNPACK requires static data to outlive the runtime: ~2x the weights file (7 MB
- * for the xl model). threads <= 1 runs on the caller's thread (no pool); more creates a
+ * Trade-offs: weights stay in memory twice (the reordered copy here, XNNPACK's packed copy),
+ * because XNNPACK requires static data to outlive the runtime: ~2x the weights file (the
+ * darknet-order copy is freed once the runtime exists). threads <= 1 runs on the caller's thread (no pool); more creates a
  * pthreadpool per detector (not process-wide, unlike OpenCV's).
  */
 #include <errno.h>
@@ -462,6 +462,12 @@ static void *create(const struct so_model_desc *desc, int threads, int *code, ch
     x->sg = NULL;
     free(x->vals);
     x->vals = NULL;
+    for (int i = 0; i < x->net->n_layers; i++) {
+        /* the subgraph's static data are the reordered copies in consts, not these */
+        free(x->net->layers[i].weights);
+        free(x->net->layers[i].bias);
+        x->net->layers[i].weights = x->net->layers[i].bias = NULL;
+    }
 
     struct xnn_external_value ext[1 + MAX_HEADS];
     size_t px = (size_t)net->width * (size_t)net->height;

@@ -1,6 +1,6 @@
 /*
- * The object detector: a located model (model.h) run through the OpenCV shim on a BGR image or
- * a region of it, returning boxes in the image's pixels with class, role and score, after
+ * The object detector: a located model (model.h) run by a backend (XNNPACK, or OpenCV dnn
+ * through the shim; `enum so_detect_backend`) on a BGR image or a region of it, returning boxes in the image's pixels with class, role and score, after
  * class-aware non-maximum suppression and the caller's filters.
  *
  * Ownership: so_detector_create() borrows the descriptor: it must stay alive (and unchanged)
@@ -9,7 +9,8 @@
  *
  * Threads: one detector is used by one thread at a time (one per analysis thread); different
  * detectors may run concurrently. The `threads` argument of so_detector_create() sizes
- * OpenCV's worker pool, which is PROCESS-WIDE: the last detector created decides for all.
+ * OpenCV's worker pool, which is PROCESS-WIDE: the last detector created decides for all;
+ * with XNNPACK it sizes the detector's own pool (1 = the caller's thread only).
  *
  * Errors: constructors return NULL with a message in the caller's buffer; so_detector_run()
  * returns 0 or a negative errno-style code (-EINVAL bad arguments, -EIO inference failed; the
