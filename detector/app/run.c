@@ -388,7 +388,11 @@ static struct camera_run *camera_start(struct runner *rn, const struct so_camera
     pthread_mutex_init(&c->analysis_lock, NULL);
     if (rn->model) {
         char err[1024];
-        c->detector = so_detector_create(rn->model, 1, err, sizeof(err));
+        enum so_detect_backend be = SO_DETECT_BACKEND_DEFAULT;
+        if (rn->base->backend) {
+            so_detect_backend_parse(rn->base->backend, &be);  /* validated by the config */
+        }
+        c->detector = so_detector_create_backend(rn->model, be, 1, err, sizeof(err));
         if (!c->detector) {
             so_err(c->id, "cannot create the object detector: %s", err);
             atomic_store(&c->done, true);

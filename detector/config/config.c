@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "categories.h"
+#include "detector.h"
 #include "enumname.h"
 #include "fields.h"
 #include "log.h"
@@ -221,8 +222,8 @@ static bool val_polygon(struct so_yaml_loader *ld, yaml_node_t *v, struct so_pol
 
 /* The zone and analysis keys are the rows of so_zone_fields / so_analysis_fields (fields.c). */
 static const char *const top_keys[] = {"detector", "outputs", "http", "cameras"};
-static const char *const detector_keys[] = {"id",       "state_dir", "model", "weights_dir",
-                                            "timezone", "categories"};
+static const char *const detector_keys[] = {"id",       "state_dir",  "model", "backend",
+                                            "weights_dir", "timezone", "categories"};
 static const char *const outputs_keys[] = {"jsonl", "publish", "evidence_dir", "deliver"};
 static const char *const deliver_keys[] = {"endpoint", "drain_s", "quota_mb", "resend_s",
                                            "fsync", "server_key", "public_key", "secret_key"};
@@ -548,6 +549,17 @@ static void load_root(struct so_yaml_loader *ld, struct so_config *cfg, yaml_nod
         key_id(ld, det, "id", false, &cfg->detector_id);
         so_yaml_key_string(ld, det, "state_dir", false, "a folder path", &cfg->state_dir);
         key_id(ld, det, "model", false, &cfg->model);
+        yaml_node_t *bv = so_yaml_key_string(ld, det, "backend", false, "xnnpack or opencv",
+                                             &cfg->backend);
+        enum so_detect_backend be;
+        if (bv && (!so_detect_backend_parse(cfg->backend, &be) ||
+                   !so_detect_backend_available(be))) {
+            m2 = so_yaml_path_key(ld, "backend");
+            so_yaml_error(ld, bv, "expected xnnpack or opencv, got \"%s\"%s", cfg->backend,
+                          so_detect_backend_parse(cfg->backend, &be)
+                              ? " (this build has no XNNPACK: install libxnnpack-dev)" : "");
+            so_yaml_path_pop(ld, m2);
+        }
         so_yaml_key_string(ld, det, "weights_dir", false, "a folder path", &cfg->weights_dir);
         so_yaml_key_string(ld, det, "timezone", false, "a time zone name like \"Asia/Shanghai\"",
                            &cfg->timezone);
@@ -777,6 +789,7 @@ void so_config_destroy(struct so_config *cfg)
     free(cfg->detector_id);
     free(cfg->state_dir);
     free(cfg->model);
+    free(cfg->backend);
     free(cfg->weights_dir);
     free(cfg->timezone);
     free(cfg->categories_path);
@@ -832,6 +845,11 @@ void so_config_print_summary(const struct so_config *cfg, FILE *out)
     fprintf(out, "config %s\n", cfg->path);
     fprintf(out, "detector: id %s, state dir %s\n", cfg->detector_id, cfg->state_dir);
     fprintf(out, "  model: %s\n", or_none(cfg->model, "none (class-agnostic)"));
+    if (cfg->model) {
+        fprintf(out, "  backend: %s\n", cfg->backend ? cfg->backend :
+                so_detect_backend_default() == SO_DETECT_BACKEND_XNNPACK ? "xnnpack (default)"
+                                                                          : "opencv (default)");
+    }
     if (cfg->weights_dir) {
         fprintf(out, "  weights dir: %s\n", cfg->weights_dir);
     }
@@ -949,6 +967,7 @@ size_t so_config_restart_changes(const struct so_config *a, const struct so_conf
         {"detector.id", !str_eq(a->detector_id, b->detector_id)},
         {"detector.state_dir", !str_eq(a->state_dir, b->state_dir)},
         {"detector.model", !str_eq(a->model, b->model)},
+        {"detector.backend", !str_eq(a->backend, b->backend)},
         {"detector.weights_dir", !str_eq(a->weights_dir, b->weights_dir)},
         {"detector.timezone", !str_eq(a->timezone, b->timezone)},
         {"detector.categories", !str_eq(a->categories_path, b->categories_path)},

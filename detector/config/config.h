@@ -107,6 +107,8 @@ struct so_config {
     char *state_dir;        /* default: /var/lib/streetorder as root, else
                                $XDG_STATE_HOME/streetorder (~/.local/state/streetorder) */
     char *model;            /* NULL = class-agnostic */
+    char *backend;          /* detector.backend: "xnnpack" or "opencv" (so_detect_backend_parse);
+                               NULL = the build's default */
     char *weights_dir;      /* NULL when absent */
     char *timezone;         /* NULL = the system's */
     char *categories_path;  /* the category mapping file (resolved against the config's folder);

@@ -184,6 +184,18 @@ enum socv_status socv_mask_open_close(const struct socv_view *mask, int open_siz
     });
 }
 
+enum socv_status socv_resize(const struct socv_view *src, const struct socv_view *dst)
+{
+    if (!src || !dst || !valid(src, src->channels) || !valid(dst, src->channels)) {
+        return SOCV_EINVAL;
+    }
+    return guard([&] {
+        cv::Mat d = wrap(dst);
+        cv::resize(wrap(src), d, d.size(), 0, 0, cv::INTER_LINEAR);
+        return SOCV_OK;
+    });
+}
+
 enum socv_status socv_gray_blur(const struct socv_view *gray, int ksize)
 {
     if (!valid(gray, 1) || ksize < 1 || (ksize & 1) == 0) {

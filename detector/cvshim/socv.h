@@ -80,6 +80,13 @@ enum socv_status socv_mask_fill_polygon(const struct socv_view *mask, const int 
 enum socv_status socv_mask_open_close(const struct socv_view *mask, int open_size,
                                       int close_size);
 
+/*
+ * Resize `src` into `dst` (same channel count, sizes from the views) with bilinear
+ * interpolation, exactly as cv::dnn::blobFromImage resizes (cv::resize, INTER_LINEAR), so a
+ * backend other than OpenCV dnn sees the same network input. Both views are borrowed.
+ */
+enum socv_status socv_resize(const struct socv_view *src, const struct socv_view *dst);
+
 /* In place Gaussian blur of a gray view; ksize odd. */
 enum socv_status socv_gray_blur(const struct socv_view *gray, int ksize);
 

@@ -14,6 +14,11 @@
  * Filters run before NMS on purpose: a box the caller does not want (too big, wrong role) must
  * not suppress a smaller box of the same class that the caller does want.
  *
+ * The network runs behind a small backend interface (backend_impl.h): OpenCV dnn
+ * (backend_opencv.c) or XNNPACK (backend_xnnpack.c), both giving OpenCV's region-layer rows.
+ * XNNPACK is the default when built in; a model it cannot run falls back to OpenCV with the
+ * reason logged, never silently.
+ *
  * Trade-offs: greedy O(n^2) NMS on the candidates above threshold (tens, rarely a few hundred)
  * is cheaper than sorting the 1500 raw rows; candidates live in a buffer owned by the detector
  * and grown on demand, so the steady state does not allocate.
@@ -26,49 +31,135 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_impl.h"
+#include "log.h"
 #include "socv.h"
+#include "xalloc.h"
 
 struct so_detector {
     const struct so_model_desc *desc;
-    struct socv_net *net;
+    const struct so_backend_impl *impl;
+    void *net;                  /* the backend's state */
+    char *fallback;             /* why not the backend asked for; NULL when it is */
     struct so_detection *cand;  /* candidates of the current call */
     int cand_cap;
     char error[512];
 };
 
+const char *so_detect_backend_name(enum so_detect_backend b)
+{
+    switch (b) {
+    case SO_DETECT_BACKEND_DEFAULT:
+        return "default";
+    case SO_DETECT_BACKEND_OPENCV:
+        return "opencv";
+    case SO_DETECT_BACKEND_XNNPACK:
+        return "xnnpack";
+    }
+    return NULL;
+}
+
+bool so_detect_backend_parse(const char *name, enum so_detect_backend *out)
+{
+    if (name && strcmp(name, "opencv") == 0) {
+        *out = SO_DETECT_BACKEND_OPENCV;
+    } else if (name && strcmp(name, "xnnpack") == 0) {
+        *out = SO_DETECT_BACKEND_XNNPACK;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+bool so_detect_backend_available(enum so_detect_backend b)
+{
+#ifdef SO_HAVE_XNNPACK
+    return b >= SO_DETECT_BACKEND_DEFAULT && b <= SO_DETECT_BACKEND_XNNPACK;
+#else
+    return b == SO_DETECT_BACKEND_DEFAULT || b == SO_DETECT_BACKEND_OPENCV;
+#endif
+}
+
+enum so_detect_backend so_detect_backend_default(void)
+{
+#ifdef SO_HAVE_XNNPACK
+    return SO_DETECT_BACKEND_XNNPACK;
+#else
+    return SO_DETECT_BACKEND_OPENCV;
+#endif
+}
+
 struct so_detector *so_detector_create(const struct so_model_desc *desc, int threads, char *err,
                                        size_t errlen)
 {
+    return so_detector_create_backend(desc, SO_DETECT_BACKEND_DEFAULT, threads, err, errlen);
+}
+
+struct so_detector *so_detector_create_backend(const struct so_model_desc *desc,
+                                               enum so_detect_backend backend, int threads,
+                                               char *err, size_t errlen)
+{
+    char dummy[1];
+    if (!err || !errlen) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
     if (!desc || !desc->dir || !desc->files[SO_MODEL_CFG].path ||
         !desc->files[SO_MODEL_WEIGHTS].path) {
-        if (err && errlen) {
-            snprintf(err, errlen, "model %s: not located (so_model_open / so_model_locate)",
-                     desc && desc->name ? desc->name : "(none)");
-        }
+        snprintf(err, errlen, "model %s: not located (so_model_open / so_model_locate)",
+                 desc && desc->name ? desc->name : "(none)");
         return NULL;
     }
-    if (threads > 0 && socv_set_num_threads(threads) != SOCV_OK) {
-        if (err && errlen) {
-            snprintf(err, errlen, "setNumThreads(%d): %s", threads, socv_last_error());
-        }
+    if (!so_detect_backend_available(backend)) {
+        snprintf(err, errlen, "backend %s: not built in (meson found no XNNPACK)",
+                 so_detect_backend_name(backend) ? so_detect_backend_name(backend) : "?");
         return NULL;
     }
-    struct socv_net *net = socv_net_create_darknet(desc->files[SO_MODEL_CFG].path,
-                                                   desc->files[SO_MODEL_WEIGHTS].path);
+    if (backend == SO_DETECT_BACKEND_DEFAULT) {
+        backend = so_detect_backend_default();
+    }
+    const struct so_backend_impl *impl = &so_backend_opencv;
+    char *fallback = NULL;
+    void *net = NULL;
+    int code = 0;
+#ifdef SO_HAVE_XNNPACK
+    if (backend == SO_DETECT_BACKEND_XNNPACK) {
+        char why[512] = "";
+        net = so_backend_xnnpack.create(desc, threads, &code, why, sizeof(why));
+        if (net) {
+            impl = &so_backend_xnnpack;
+        } else if (code == -ENOTSUP) {
+            fallback = so_xprintf("xnnpack cannot run it (%s): using opencv", why);
+            so_warn(desc->name, "%s", fallback);
+        } else {
+            snprintf(err, errlen, "model %s: xnnpack: %s", desc->name, why);
+            return NULL;
+        }
+    }
+#endif
     if (!net) {
-        if (err && errlen) {
-            snprintf(err, errlen, "model %s: cannot load %s: %s", desc->name,
-                     desc->files[SO_MODEL_WEIGHTS].path, socv_last_error());
+        net = impl->create(desc, threads, &code, err, errlen);
+        if (!net) {
+            free(fallback);
+            return NULL;
         }
-        return NULL;
     }
-    struct so_detector *det = calloc(1, sizeof(*det));
-    if (!det) {
-        abort();
-    }
+    struct so_detector *det = so_xcalloc(1, sizeof(*det));
     det->desc = desc;
+    det->impl = impl;
     det->net = net;
+    det->fallback = fallback;
     return det;
+}
+
+const char *so_detector_backend(const struct so_detector *det)
+{
+    return det ? det->impl->name : NULL;
+}
+
+const char *so_detector_fallback(const struct so_detector *det)
+{
+    return det ? det->fallback : NULL;
 }
 
 void so_detector_destroy(struct so_detector *det)
@@ -76,7 +167,8 @@ void so_detector_destroy(struct so_detector *det)
     if (!det) {
         return;
     }
-    socv_net_destroy(det->net);
+    det->impl->destroy(det->net);
+    free(det->fallback);
     free(det->cand);
     free(det);
 }
@@ -191,10 +283,11 @@ int so_detector_run(struct so_detector *det, const struct so_image *img,
     };
     const float *rows = NULL;
     int n_rows = 0, n_cols = 0;
-    enum socv_status st = socv_net_forward(det->net, &view, &in, &rows, &n_rows, &n_cols);
-    if (st != SOCV_OK) {
-        snprintf(det->error, sizeof(det->error), "model %s: inference failed: %s", m->name,
-                 socv_last_error());
+    char why[256] = "";
+    int rc = det->impl->forward(det->net, &view, &in, &rows, &n_rows, &n_cols, why, sizeof(why));
+    if (rc < 0) {
+        snprintf(det->error, sizeof(det->error), "model %s: inference failed (%s): %s", m->name,
+                 det->impl->name, why);
         return -EIO;
     }
     if (n_rows > 0 && n_cols != 5 + m->n_classes) {

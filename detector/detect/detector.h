@@ -1,6 +1,6 @@
 /*
- * The object detector: a located model (model.h) run through the OpenCV shim on a BGR image or
- * a region of it, returning boxes in the image's pixels with class, role and score, after
+ * The object detector: a located model (model.h) run by a backend (XNNPACK, or OpenCV dnn
+ * through the shim; `enum so_detect_backend`) on a BGR image or a region of it, returning boxes in the image's pixels with class, role and score, after
  * class-aware non-maximum suppression and the caller's filters.
  *
  * Ownership: so_detector_create() borrows the descriptor: it must stay alive (and unchanged)
@@ -9,7 +9,8 @@
  *
  * Threads: one detector is used by one thread at a time (one per analysis thread); different
  * detectors may run concurrently. The `threads` argument of so_detector_create() sizes
- * OpenCV's worker pool, which is PROCESS-WIDE: the last detector created decides for all.
+ * OpenCV's worker pool, which is PROCESS-WIDE: the last detector created decides for all;
+ * with XNNPACK it sizes the detector's own pool (1 = the caller's thread only).
  *
  * Errors: constructors return NULL with a message in the caller's buffer; so_detector_run()
  * returns 0 or a negative errno-style code (-EINVAL bad arguments, -EIO inference failed; the
@@ -54,11 +55,47 @@ struct so_detect_filter {
 struct so_detector;
 
 /*
- * Load the network of a located descriptor (so_model_open / so_model_locate). `threads` > 0
- * sets OpenCV's (process-wide) thread count, <= 0 leaves it. NULL on failure, message in err.
+ * The engine that runs the network (config `detector.backend`). Both give the same rows
+ * (tests/unit/test_xnnpack.c); XNNPACK is 2.5-2.7x faster on one core (docs/performance.md).
+ */
+enum so_detect_backend {
+    SO_DETECT_BACKEND_DEFAULT = 0,  /* xnnpack when built with it, else opencv */
+    SO_DETECT_BACKEND_OPENCV,       /* cv::dnn through the shim */
+    SO_DETECT_BACKEND_XNNPACK,      /* XNNPACK subgraph from the darknet files */
+};
+
+/* "default", "opencv", "xnnpack"; NULL when out of range. */
+const char *so_detect_backend_name(enum so_detect_backend b);
+/* Parse "opencv" or "xnnpack"; false when unknown. */
+bool so_detect_backend_parse(const char *name, enum so_detect_backend *out);
+/* Whether this build has the backend (DEFAULT and OPENCV always). */
+bool so_detect_backend_available(enum so_detect_backend b);
+/* What DEFAULT means in this build (OPENCV or XNNPACK). */
+enum so_detect_backend so_detect_backend_default(void);
+
+/*
+ * Load the network of a located descriptor (so_model_open / so_model_locate) with the default
+ * backend: so_detector_create_backend(desc, SO_DETECT_BACKEND_DEFAULT, ...).
  */
 struct so_detector *so_detector_create(const struct so_model_desc *desc, int threads, char *err,
                                        size_t errlen);
+
+/*
+ * Load the network with a given backend. `threads` > 0: OpenCV's (process-wide) thread count,
+ * or the size of this detector's own XNNPACK thread pool; <= 0 leaves OpenCV's and runs
+ * XNNPACK on the caller's thread. When XNNPACK cannot run the model (a layer it lacks) the
+ * detector falls back to OpenCV, logs why (warning, `who` = the model name) and
+ * so_detector_fallback() says so; any other failure is NULL with a message in err.
+ */
+struct so_detector *so_detector_create_backend(const struct so_model_desc *desc,
+                                               enum so_detect_backend backend, int threads,
+                                               char *err, size_t errlen);
+
+/* The backend actually running: "opencv" or "xnnpack". */
+const char *so_detector_backend(const struct so_detector *det);
+
+/* Why the requested backend was replaced by OpenCV; NULL when it was not. */
+const char *so_detector_fallback(const struct so_detector *det);
 
 /* Free; accepts NULL. */
 void so_detector_destroy(struct so_detector *det);

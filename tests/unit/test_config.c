@@ -89,8 +89,10 @@ static const struct err_case err_cases[] = {
      "duplicate key \"dwell_s\" (first given at line 8)", 1},
     /* wrong types */
     {"wrong type: mapping expected", "detector: [a, b]\n" VALID, 1, 11, "detector",
-     "expected a mapping (keys: id, state_dir, model, weights_dir, timezone, categories), got "
-     "a list", 1},
+     "expected a mapping (keys: id, state_dir, model, backend, weights_dir, timezone, "
+     "categories), got a list", 1},
+    {"backend unknown", "detector: {backend: tflite}\n" VALID, 1, 21, "detector.backend",
+     "expected xnnpack or opencv, got \"tflite\"", 1},
     {"categories file missing", "detector: {categories: nope.yaml}\n" VALID, 1, 24,
      "detector.categories", "expected a readable category mapping file, got \"nope.yaml\" (/",
      1},
@@ -310,6 +312,24 @@ static void test_many_errors(void)
     so_config_errors_finish(&errors);
 }
 
+/* detector.backend: the names so_detect_backend_parse() knows; absent = the build's default */
+static void test_backend(void)
+{
+    static const char *const names[] = {"opencv", "xnnpack"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char yaml[512], path[PATH_MAX];
+        snprintf(yaml, sizeof(yaml), "detector: {model: yolo-fastest-1.1, backend: %s}\n%s",
+                 names[i], VALID);
+        struct so_config_errors errors = {0};
+        struct so_config *cfg = load_text(yaml, &errors, path);
+        CHECK(cfg != NULL);
+        CHECK_INT(errors.n, 0);
+        CHECK_STR(cfg ? cfg->backend : NULL, names[i]);
+        so_config_destroy(cfg);
+        so_config_errors_finish(&errors);
+    }
+}
+
 static void test_full_config(void)
 {
     static const char yaml[] =
@@ -373,6 +393,7 @@ static void test_full_config(void)
     CHECK_STR(cfg->detector_id, "nvr-07");
     CHECK_STR(cfg->state_dir, "/srv/so");
     CHECK_STR(cfg->model, "yolo-fastest-1.1-xl");
+    CHECK(cfg->backend == NULL);
     CHECK_STR(cfg->weights_dir, "/opt/w");
     CHECK_STR(cfg->timezone, "Asia/Shanghai");
     CHECK_STR(cfg->jsonl, "events.jsonl");
@@ -506,6 +527,7 @@ static void test_defaults(void)
     CHECK_STR(cfg->detector_id, host);
     CHECK_STR(cfg->state_dir, geteuid() == 0 ? "/var/lib/streetorder" : "/tmp/so-xdg/streetorder");
     CHECK(cfg->model == NULL);
+    CHECK(cfg->backend == NULL);
     CHECK(cfg->weights_dir == NULL);
     CHECK(cfg->timezone == NULL);
     CHECK(cfg->jsonl == NULL);
@@ -834,6 +856,7 @@ int main(void)
 {
     test_error_table();
     test_many_errors();
+    test_backend();
     test_full_config();
     test_defaults();
     test_url_resolution();
