@@ -91,13 +91,21 @@ char *so_outputs_resolve(const struct so_config *cfg, const char *path)
     return out;
 }
 
+/*
+ * Records print reals with 15 significant digits: media seconds, rounded to the millisecond
+ * when the record is built, read "14.749" rather than jansson's default round-trip form
+ * "14.749000000000001" (the same double either way), in the JSONL files, on the PUB feed and
+ * in the outbox that delivery resends from.
+ */
+#define RECORD_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+
 /* The order of these steps is the contract (design block above, docs/delivery.md). */
 static void handle_event(struct so_outputs *o, struct so_event *ev)
 {
     o->seq++;
     json_object_set_new(ev->record, "seq", json_integer((json_int_t)o->seq));
     so_sink_files_evidence(o->files, ev);
-    char *json = json_dumps(ev->record, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *json = json_dumps(ev->record, RECORD_FLAGS);
     if (!json) {
         so_err("outputs", "cannot serialise event %s", ev->event_id);
         return;
@@ -127,7 +135,7 @@ static void handle_event(struct so_outputs *o, struct so_event *ev)
 
 static void handle_health(struct so_outputs *o, const char *topic, json_t *health)
 {
-    char *json = json_dumps(health, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *json = json_dumps(health, RECORD_FLAGS);
     if (json) {
         so_sink_pub_send(o->pub, topic, json, NULL);
         free(json);

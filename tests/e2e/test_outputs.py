@@ -15,6 +15,7 @@ Usage: test_outputs.py BIN SCENES_DIR     (TAP output)
 import datetime
 import hashlib
 import json
+import re
 import os
 import subprocess
 import sys
@@ -86,6 +87,11 @@ def main():
         check(ok, "PUB events: topic, schema, and the JPEG parts match size and sha256")
         check([json.loads(m[1])["event_id"] for m in events] == [e["event_id"] for e in lines],
               "PUB and --events carry the same event_ids in the same order")
+        # media seconds to the millisecond: "14.749", never "14.749000000000001" (issue 17)
+        raw = open(events_path).read() + "".join(m[1].decode() for m in events)
+        times = re.findall(r'"media_(?:start|confirmed|end)_s":([0-9.eE+-]+)', raw)
+        check(times and all(len(t.split(".")[-1]) <= 3 for t in times),
+              f"media times printed to the millisecond in the file and on PUB ({times[:3]}...)")
         check(any(json.loads(m[1])["health"] == "live" for m in health),
               "health.<camera> says live")
         ok = True
