@@ -61,7 +61,7 @@ static void zone_state_finish(struct zone_state *z)
     so_zone_mask_destroy(z->zm);
     so_frame_unref(z->rest);
     for (int t = 0; t < MAX_TRACKS; t++) {
-        so_frame_unref(z->tracks[t].rest);
+        rules_track_reset(&z->tracks[t]);
     }
 }
 
@@ -152,25 +152,24 @@ double rules_wall_at(const struct so_frame *f, double media)
 }
 
 /*
- * Is the thing in box b in the zone: its ground point, the bottom-centre, inside, give or take
- * GROUND_JITTER of the box's size (a detector's box edges move by that much from one look to
- * the next, shadows and wheels included)? A vehicle already followed stays in while its ground
- * point is within GROUND_SLACK of the zone: a zone edge drawn along a parked car must not make
- * the car leave and come back as its box jitters.
+ * Is the thing in box b in the zone? By the share of its ground footprint inside the polygon,
+ * not by one point (issue 14): seen from a mast a box is the thing's whole silhouette, and its
+ * bottom edge is the part nearest the camera, not where it stands. The footprint is the lower
+ * FOOTPRINT_HEIGHT of the box (a car's body down to its wheels; a bag, a table's legs). A thing
+ * is in when at least FOOTPRINT_IN of its footprint is; one already followed stays in while at
+ * least FOOTPRINT_STAY is, so a box that jitters across the edge never flaps in and out. A
+ * neighbour that only touches the edge has a sliver of its footprint inside: out.
  */
-#define GROUND_JITTER 0.05
-#define GROUND_SLACK 0.15
+#define FOOTPRINT_HEIGHT 0.4
+#define FOOTPRINT_IN 0.5
+#define FOOTPRINT_STAY 0.25
 
 bool rules_grounded(const struct zone_state *z, const struct so_box *b, bool followed)
 {
-    double gx = b->x + b->w / 2.0, gy = b->y + b->h - 1;
-    if (so_zone_mask_contains(z->zm, gx, gy)) {
-        return true;
-    }
-    double slack = followed ? GROUND_SLACK : GROUND_JITTER;
-    double dx = slack * b->w, dy = slack * b->h;
-    return so_zone_mask_contains(z->zm, gx - dx, gy) || so_zone_mask_contains(z->zm, gx + dx, gy) ||
-           so_zone_mask_contains(z->zm, gx, gy - dy) || so_zone_mask_contains(z->zm, gx, gy + dy);
+    int fh = (int)(b->h * FOOTPRINT_HEIGHT + 0.5);
+    fh = fh < 1 ? 1 : fh;
+    double share = so_zone_mask_share(z->zm, b->x, b->y + b->h - fh, b->w, fh);
+    return share >= (followed ? FOOTPRINT_STAY : FOOTPRINT_IN);
 }
 
 void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_static_model *model,
@@ -180,13 +179,19 @@ void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_stat
     ring_push(r, frame);
     so_frame_unref(r->last);
     r->last = so_frame_ref(frame);
+    r->model = model;
     rules_rest_mask(r, model, frame->media_s);
     for (size_t i = 0; i < r->n_zones; i++) {
         struct zone_state *z = &r->zones[i];
-        if (per_vehicle(z->cfg->kind) && tracks) {
-            rules_vehicles_tracked(r, z, frame, tracks, n_tracks);
-        } else if (per_vehicle(z->cfg->kind)) {
-            rules_vehicles_blobs(r, z, frame, age);
+        if (per_vehicle(z->cfg->kind)) {
+            for (int t = 0; t < MAX_TRACKS; t++) {
+                z->tracks[t].seen = false;
+            }
+            if (tracks) {
+                rules_vehicles_tracked(r, z, frame, tracks, n_tracks);
+            }
+            rules_vehicles_blob_marks(r, z, frame, age, tracks, n_tracks);
+            rules_vehicles_step(r, z, frame);
         } else {
             rules_zone_coverage(r, z, frame, age, tracks, n_tracks);
         }

@@ -1,0 +1,54 @@
+/*
+ * Is a thing still at its place? A followed vehicle (or a zone's occupied area) keeps its
+ * episode until the place is *seen* empty: positive evidence of absence, never the mere lack of
+ * a detection (issue 14, STYLE "evidence, not absence of evidence").
+ *
+ * A `struct so_place` holds the place (a box in analysis pixels) and the thing's look, taken
+ * once it was followed. so_place_judge() says, for one frame:
+ *   PRESENT  the thing's look is still there (NCC >= SO_PLACE_SAME, invariant to the light's
+ *            gain and offset: a cloud, auto-exposure, the IR switch);
+ *   ABSENT   the place no longer looks like the thing (NCC < SO_PLACE_OTHER, or no look to
+ *            compare because the place is now flat) AND looks like the learnt background
+ *            (at most SO_PLACE_FG_MAX of its pixels differ from it in the static model, which
+ *            normalises the light) AND nothing moves over it (traffic in front hides it);
+ *   UNKNOWN  anything else: a bus or a crowd in front, a light the model has not caught up
+ *            with, a camera in trouble. An episode neither opens nor clears on UNKNOWN.
+ * Value type embedded in its owner; so_place_finish() frees the look. Not thread-safe.
+ */
+#ifndef SO_RULES_PRESENCE_H
+#define SO_RULES_PRESENCE_H
+
+#include <stdbool.h>
+
+#include "box.h"
+#include "episode.h"
+#include "frame.h"
+#include "static_model.h"
+
+#define SO_PLACE_SAME 0.6       /* NCC with the thing's look: it is still there */
+#define SO_PLACE_OTHER 0.3      /* below: something else is there, or nothing */
+#define SO_PLACE_FG_MAX 0.2     /* at most this share differs from the background: empty */
+#define SO_PLACE_MOVING_MAX 0.2 /* at least this share moving: the place is hidden */
+
+struct so_place {
+    struct so_box box;          /* where the thing is, analysis pixels */
+    float *look;                /* its look (appearance.h), tw*th, or NULL */
+    int tw, th;
+};
+
+void so_place_init(struct so_place *p);
+void so_place_finish(struct so_place *p);
+
+/* Remember `box` as the place and the thing's look there on `f` (no look when the box is flat
+ * or leaves the frame). Returns false only when out of memory. */
+bool so_place_take(struct so_place *p, const struct so_frame *f, struct so_box box);
+
+/* The evidence of frame `f` (with the static model `m` updated on it) about the place. `scratch`
+ * holds SO_LOOK_MAX * SO_LOOK_MAX floats. */
+enum so_presence so_place_judge(const struct so_place *p, const struct so_frame *f,
+                                const struct so_static_model *m, float *scratch);
+
+/* Share of the box's pixels that the static model sees differ from its background. */
+double so_place_foreground_share(const struct so_static_model *m, int width, struct so_box box);
+
+#endif
