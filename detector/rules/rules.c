@@ -219,17 +219,14 @@ int so_rules_open_count(const struct so_rules *r)
  * frame as the "after" image; new zones start with nothing seen. The masks are built before
  * anything changes, so a failure leaves the rules as they were.
  */
-static void close_removed_zone(struct so_rules *r, struct zone_state *z)
+static void close_zone(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                       const char *reason)
 {
-    if (!r->last) {
-        return;     /* no frame processed yet: nothing can be open */
-    }
-    double now = r->last->media_s;
+    double now = frame->media_s;
     struct so_object none[1];
     if (so_episode_force_clear(&z->ep, now) == SO_EPISODE_CLEARED_NOW) {
-        rules_emit(r, z, &z->ep, SO_EPISODE_CLEARED_NOW, REASON_ZONE_REMOVED, -1, none, 0,
-                   z->rest, r->last);
-        so_info(r->cam->id, "zone %s removed: episode %s cleared", z->cfg->id, z->ep.id);
+        rules_emit(r, z, &z->ep, SO_EPISODE_CLEARED_NOW, reason, -1, none, 0, z->rest, frame);
+        so_info(r->cam->id, "zone %s: episode %s cleared (%s)", z->cfg->id, z->ep.id, reason);
     }
     for (int t = 0; t < MAX_TRACKS; t++) {
         struct track *tr = &z->tracks[t];
@@ -237,9 +234,22 @@ static void close_removed_zone(struct so_rules *r, struct zone_state *z)
             continue;
         }
         struct so_object obj = rules_track_object(tr);
-        rules_emit(r, z, &tr->ep, SO_EPISODE_CLEARED_NOW, REASON_ZONE_REMOVED, -1, &obj, 1,
-                   tr->rest, r->last);
-        so_info(r->cam->id, "zone %s removed: episode %s cleared", z->cfg->id, tr->ep.id);
+        rules_emit(r, z, &tr->ep, SO_EPISODE_CLEARED_NOW, reason, -1, &obj, 1, tr->rest, frame);
+        so_info(r->cam->id, "zone %s: episode %s cleared (%s)", z->cfg->id, tr->ep.id, reason);
+    }
+}
+
+static void close_removed_zone(struct so_rules *r, struct zone_state *z)
+{
+    if (r->last) {  /* no frame processed yet: nothing can be open */
+        close_zone(r, z, r->last, REASON_ZONE_REMOVED);
+    }
+}
+
+void so_rules_view_changed(struct so_rules *r, struct so_frame *frame)
+{
+    for (size_t i = 0; r && i < r->n_zones; i++) {
+        close_zone(r, &r->zones[i], frame, REASON_VIEW_CHANGED);
     }
 }
 
