@@ -39,11 +39,13 @@
 #include <limits.h>
 #include <math.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "categories.h"
+#include "enumname.h"
 #include "fields.h"
 #include "log.h"
 #include "so_build_config.h"
@@ -63,23 +65,17 @@ static const char *const kind_names[SO_ZONE_KIND_COUNT] = {
 
 const char *so_zone_kind_name(enum so_zone_kind kind)
 {
-    if ((int)kind < 0 || kind >= SO_ZONE_KIND_COUNT) {
-        return NULL;
-    }
-    return kind_names[kind];
+    return so_enum_name(kind_names, ARRAY_LEN(kind_names), (int)kind);
 }
 
 bool so_zone_kind_parse(const char *name, enum so_zone_kind *out)
 {
-    for (int k = 0; name && k < SO_ZONE_KIND_COUNT; k++) {
-        if (strcmp(name, kind_names[k]) == 0) {
-            if (out) {
-                *out = (enum so_zone_kind)k;
-            }
-            return true;
-        }
+    int k;
+    bool ok = so_enum_parse(kind_names, ARRAY_LEN(kind_names), name, &k);
+    if (ok && out) {
+        *out = (enum so_zone_kind)k;
     }
-    return false;
+    return ok;
 }
 
 static bool is_id(const char *s)
@@ -113,73 +109,11 @@ static bool val_id(struct so_yaml_loader *ld, yaml_node_t *v, char **out)
     return true;
 }
 
-/* Decimal number: [+-] digits [. digits] [e [+-] digits], at least one digit before e. */
-static bool parse_number(const char *s, double *out)
-{
-    const char *p = s;
-    if (*p == '+' || *p == '-') {
-        p++;
-    }
-    int digits = 0;
-    while (isdigit((unsigned char)*p)) {
-        p++;
-        digits++;
-    }
-    if (*p == '.') {
-        p++;
-        while (isdigit((unsigned char)*p)) {
-            p++;
-            digits++;
-        }
-    }
-    if (!digits) {
-        return false;
-    }
-    if (*p == 'e' || *p == 'E') {
-        p++;
-        if (*p == '+' || *p == '-') {
-            p++;
-        }
-        if (!isdigit((unsigned char)*p)) {
-            return false;
-        }
-        while (isdigit((unsigned char)*p)) {
-            p++;
-        }
-    }
-    if (*p) {
-        return false;
-    }
-    double d = strtod(s, NULL);
-    if (!isfinite(d)) {
-        return false;
-    }
-    *out = d;
-    return true;
-}
-
 /* Ranges of the keys outside the field tables (fields.c has the zone and analysis ones). */
 static const struct so_range R_NONNEG = {0, INFINITY, false, false};
 static const struct so_range R_COORD = {0, 1, false, false};
 static const struct so_range R_QUOTA = {0, 65536, true, false};
 static const struct so_range R_RESEND = {0.1, 3600, false, false};
-
-static bool val_number(struct so_yaml_loader *ld, yaml_node_t *v, const struct so_range *r,
-                       double *out)
-{
-    char rbuf[96], gbuf[96];
-    double d = 0;
-    bool ok = v->type == YAML_SCALAR_NODE && parse_number(so_yaml_text(v), &d);
-    ok = ok && (r->lo_open ? d > r->lo : d >= r->lo) && d <= r->hi;
-    ok = ok && (!r->integer || d == floor(d));
-    if (!ok) {
-        so_yaml_error(ld, v, "expected %s, got %s", so_range_text(r, rbuf, sizeof(rbuf)),
-                      so_yaml_got(v, gbuf, sizeof(gbuf)));
-        return false;
-    }
-    *out = d;
-    return true;
-}
 
 static yaml_node_t *key_id(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
                            bool required, char **out)
@@ -193,74 +127,32 @@ static yaml_node_t *key_id(struct so_yaml_loader *ld, yaml_node_t *map, const ch
     return v;
 }
 
-static void key_number(struct so_yaml_loader *ld, yaml_node_t *map, const char *key, bool required,
-                       const struct so_range *r, double *out)
+static bool is_endpoint(const char *s)
 {
-    char rbuf[96];
-    size_t mark;
-    yaml_node_t *v =
-        so_yaml_enter(ld, map, key, required, so_range_text(r, rbuf, sizeof(rbuf)), &mark);
-    if (v) {
-        val_number(ld, v, r, out);
-    }
-    so_yaml_path_pop(ld, mark);
+    return strstr(s, "://") != NULL;
 }
 
 /* A ZeroMQ endpoint "transport://address". */
 static void key_endpoint(struct so_yaml_loader *ld, yaml_node_t *map, const char *key, char **out)
 {
-    char gbuf[96];
-    const char *what = "a ZeroMQ endpoint like \"tcp://127.0.0.1:5556\"";
-    yaml_node_t *v = so_yaml_key_string(ld, map, key, false, what, out);
-    if (v && !strstr(*out, "://")) {
-        size_t mark = so_yaml_path_key(ld, key);
-        so_yaml_error(ld, v, "expected %s, got %s", what, so_yaml_got(v, gbuf, sizeof(gbuf)));
-        so_yaml_path_pop(ld, mark);
-    }
-}
-
-/* A boolean: true/false (also yes/no, on/off). */
-static void key_bool(struct so_yaml_loader *ld, yaml_node_t *map, const char *key, bool *out)
-{
-    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "on", "On"};
-    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "off", "Off"};
-    const char *what = "true or false";
-    char gbuf[96];
-    size_t mark;
-    yaml_node_t *v = so_yaml_enter(ld, map, key, false, what, &mark);
-    if (v) {
-        bool found = false;
-        for (size_t i = 0; v->type == YAML_SCALAR_NODE && i < ARRAY_LEN(yes) && !found; i++) {
-            if (!strcmp(so_yaml_text(v), yes[i]) || !strcmp(so_yaml_text(v), no[i])) {
-                *out = !strcmp(so_yaml_text(v), yes[i]);
-                found = true;
-            }
-        }
-        if (!found) {
-            so_yaml_error(ld, v, "expected %s, got %s", what, so_yaml_got(v, gbuf, sizeof(gbuf)));
-        }
-    }
-    so_yaml_path_pop(ld, mark);
+    so_yaml_key_checked(ld, map, key, false, "a ZeroMQ endpoint like \"tcp://127.0.0.1:5556\"",
+                        is_endpoint, out);
 }
 
 /* A CURVE key: 40 characters of the Z85 alphabet (`streetorder keygen` prints them). */
-static yaml_node_t *key_curve(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
-                              char **out)
+static bool is_curve_key(const char *s)
 {
     static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                               ".-:+=^!/*?&<>()[]{}@%$#";
-    const char *what = "a 40-character Z85 CURVE key (see `streetorder keygen`)";
-    char gbuf[96];
-    yaml_node_t *v = so_yaml_key_string(ld, map, key, false, what, out);
-    if (v && (strlen(*out) != 40 || strspn(*out, z85) != 40)) {
-        size_t mark = so_yaml_path_key(ld, key);
-        so_yaml_error(ld, v, "expected %s, got %s", what, so_yaml_got(v, gbuf, sizeof(gbuf)));
-        so_yaml_path_pop(ld, mark);
-        free(*out);
-        *out = NULL;
-        v = NULL;
-    }
-    return v;
+    return strlen(s) == 40 && strspn(s, z85) == 40;
+}
+
+static yaml_node_t *key_curve(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
+                              char **out)
+{
+    return so_yaml_key_checked(ld, map, key, false,
+                               "a 40-character Z85 CURVE key (see `streetorder keygen`)",
+                               is_curve_key, out);
 }
 
 /* --- polygons ------------------------------------------------------------------------------- */
@@ -291,7 +183,7 @@ static bool val_polygon(struct so_yaml_loader *ld, yaml_node_t *v, struct so_pol
             for (size_t k = 0; k < 2; k++) {
                 size_t mk = so_yaml_path_index(ld, k);
                 double d = 0;
-                if (!val_number(ld, so_yaml_seq_item(ld, pt, k), &R_COORD, &d)) {
+                if (!so_yaml_val_number(ld, so_yaml_seq_item(ld, pt, k), &R_COORD, &d)) {
                     ok = false;
                 }
                 if (k == 0) {
@@ -380,39 +272,24 @@ static yaml_node_t *load_schedule(struct so_yaml_loader *ld, yaml_node_t *zmap, 
 
 #define CLASSES_EXPECTED "a list of detector class names like [car, truck, bus]"
 
+static bool is_lower_name(const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != ' ' &&
+            *p != '_' && *p != '-') {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* classes: the detector classes that count in this zone (e.g. only bicycles for a bike bay). */
 static yaml_node_t *load_classes(struct so_yaml_loader *ld, yaml_node_t *zmap, const char *key,
                                  char ***classes, size_t *n_classes)
 {
-    char gbuf[96];
-    size_t mark;
-    yaml_node_t *v = so_yaml_enter(ld, zmap, key, false, CLASSES_EXPECTED, &mark);
-    if (v && (v->type != YAML_SEQUENCE_NODE || so_yaml_seq_len(v) == 0)) {
-        so_yaml_error(ld, v, "expected " CLASSES_EXPECTED ", got %s",
-                      so_yaml_got(v, gbuf, sizeof(gbuf)));
-    } else if (v) {
-        size_t n = so_yaml_seq_len(v);
-        *classes = so_xcalloc(n, sizeof(char *));
-        for (size_t i = 0; i < n; i++) {
-            size_t mi = so_yaml_path_index(ld, i);
-            yaml_node_t *c = so_yaml_seq_item(ld, v, i);
-            const char *t = c->type == YAML_SCALAR_NODE ? so_yaml_text(c) : NULL;
-            bool ok = t && *t;
-            for (const char *p = t; ok && *p; p++) {
-                ok = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == ' ' ||
-                     *p == '_' || *p == '-';
-            }
-            if (!ok) {
-                so_yaml_error(ld, c, "expected a class name in lower case like \"car\", got %s",
-                              so_yaml_got(c, gbuf, sizeof(gbuf)));
-            } else {
-                (*classes)[(*n_classes)++] = so_xstrdup(t);
-            }
-            so_yaml_path_pop(ld, mi);
-        }
-    }
-    so_yaml_path_pop(ld, mark);
-    return v;
+    return so_yaml_key_names(ld, zmap, key, false, CLASSES_EXPECTED, SIZE_MAX,
+                             "a class name in lower case like \"car\"", is_lower_name, classes,
+                             n_classes);
 }
 
 static yaml_node_t *load_kind(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
@@ -448,7 +325,7 @@ static yaml_node_t *load_polygon(struct so_yaml_loader *ld, yaml_node_t *map, co
 
 /* Convert one key of a field table (fields.h) from the mapping `map` into `base`. Returns the
  * value node when the key is present and its value was stored, NULL when absent or reported;
- * for the types whose converters do not tell (numbers, digits), NULL always. */
+ * for digits, whose converter does not tell, NULL always. */
 static yaml_node_t *load_field(struct so_yaml_loader *ld, yaml_node_t *map,
                                const struct so_field *f, void *base)
 {
@@ -463,13 +340,13 @@ static yaml_node_t *load_field(struct so_yaml_loader *ld, yaml_node_t *map,
         so_yaml_key_digits(ld, map, f->key, f->digits, f->what, p);
         return NULL;
     case SO_FIELD_NUMBER:
-        key_number(ld, map, f->key, f->required, &f->range, p);
-        return NULL;
-    case SO_FIELD_INT:
+        return so_yaml_key_number(ld, map, f->key, f->required, &f->range, p);
+    case SO_FIELD_INT: {
         d = *(int *)p;
-        key_number(ld, map, f->key, f->required, &f->range, &d);
+        yaml_node_t *v = so_yaml_key_number(ld, map, f->key, f->required, &f->range, &d);
         *(int *)p = (int)d;
-        return NULL;
+        return v;
+    }
     case SO_FIELD_KIND:
         return load_kind(ld, map, f->key, f->required, p);
     case SO_FIELD_POLYGON:
@@ -668,7 +545,8 @@ static void load_root(struct so_yaml_loader *ld, struct so_config *cfg, yaml_nod
     }
 
     yaml_node_t *det =
-        so_yaml_enter_mapping(ld, root, "detector", detector_keys, ARRAY_LEN(detector_keys), &mark);
+        so_yaml_enter_mapping(ld, root, "detector", false, detector_keys,
+                              ARRAY_LEN(detector_keys), &mark);
     if (det) {
         key_id(ld, det, "id", false, &cfg->detector_id);
         so_yaml_key_string(ld, det, "state_dir", false, "a folder path", &cfg->state_dir);
@@ -693,19 +571,21 @@ static void load_root(struct so_yaml_loader *ld, struct so_config *cfg, yaml_nod
     so_yaml_path_pop(ld, mark);
 
     yaml_node_t *out =
-        so_yaml_enter_mapping(ld, root, "outputs", outputs_keys, ARRAY_LEN(outputs_keys), &mark);
+        so_yaml_enter_mapping(ld, root, "outputs", false, outputs_keys,
+                              ARRAY_LEN(outputs_keys), &mark);
     if (out) {
         so_yaml_key_string(ld, out, "jsonl", false, "a file path", &cfg->jsonl);
         key_endpoint(ld, out, "publish", &cfg->publish);
         so_yaml_key_string(ld, out, "evidence_dir", false, "a folder path", &cfg->evidence_dir);
         yaml_node_t *del =
-            so_yaml_enter_mapping(ld, out, "deliver", deliver_keys, ARRAY_LEN(deliver_keys), &m2);
+            so_yaml_enter_mapping(ld, out, "deliver", false, deliver_keys,
+                                  ARRAY_LEN(deliver_keys), &m2);
         if (del) {
             key_endpoint(ld, del, "endpoint", &cfg->deliver.endpoint);
-            key_number(ld, del, "drain_s", false, &R_NONNEG, &cfg->deliver.drain_s);
-            key_number(ld, del, "quota_mb", false, &R_QUOTA, &cfg->deliver.quota_mb);
-            key_number(ld, del, "resend_s", false, &R_RESEND, &cfg->deliver.resend_s);
-            key_bool(ld, del, "fsync", &cfg->deliver.fsync);
+            so_yaml_key_number(ld, del, "drain_s", false, &R_NONNEG, &cfg->deliver.drain_s);
+            so_yaml_key_number(ld, del, "quota_mb", false, &R_QUOTA, &cfg->deliver.quota_mb);
+            so_yaml_key_number(ld, del, "resend_s", false, &R_RESEND, &cfg->deliver.resend_s);
+            so_yaml_key_bool(ld, del, "fsync", false, &cfg->deliver.fsync);
             yaml_node_t *sk = key_curve(ld, del, "server_key", &cfg->deliver.server_key);
             yaml_node_t *pk = key_curve(ld, del, "public_key", &cfg->deliver.public_key);
             yaml_node_t *xk = key_curve(ld, del, "secret_key", &cfg->deliver.secret_key);
@@ -730,7 +610,7 @@ static void load_root(struct so_yaml_loader *ld, struct so_config *cfg, yaml_nod
     so_yaml_path_pop(ld, mark);
 
     yaml_node_t *http =
-        so_yaml_enter_mapping(ld, root, "http", http_keys, ARRAY_LEN(http_keys), &mark);
+        so_yaml_enter_mapping(ld, root, "http", false, http_keys, ARRAY_LEN(http_keys), &mark);
     if (http) {
         const char *what = "HOST:PORT like \"127.0.0.1:8080\"";
         yaml_node_t *v = so_yaml_key_string(ld, http, "listen", false, what, &cfg->http_listen);

@@ -302,16 +302,3 @@ void so_fields_print(const struct so_field_table *t, const void *base, FILE *out
         fputc('\n', out);
     }
 }
-
-const char *so_range_text(const struct so_range *r, char *buf, size_t size)
-{
-    const char *noun = r->integer ? "an integer" : "a number";
-    if (isinf(r->hi)) {
-        snprintf(buf, size, "%s %s %g", noun, r->lo_open ? ">" : ">=", r->lo);
-    } else if (r->lo_open) {
-        snprintf(buf, size, "%s greater than %g and at most %g", noun, r->lo, r->hi);
-    } else {
-        snprintf(buf, size, "%s from %g to %g", noun, r->lo, r->hi);
-    }
-    return buf;
-}

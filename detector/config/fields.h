@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "range.h"
 
 /* What a value is and how it is stored at the row's offset. */
 enum so_field_type {
@@ -32,13 +33,6 @@ enum so_field_type {
     SO_FIELD_SCHEDULE,  /* struct so_schedule; absent = always enforced (never required) */
     SO_FIELD_CLASSES,   /* char **, owned, count (size_t) at `count_offset` (never required) */
     SO_FIELD_BOOL,      /* bool: true/false (yes/no, on/off); `def` non-zero = true */
-};
-
-/* A numeric range: lo..hi, lo excluded when lo_open, whole numbers only when integer. */
-struct so_range {
-    double lo, hi;
-    bool lo_open;
-    bool integer;
 };
 
 struct so_field;
@@ -97,9 +91,6 @@ bool so_field_is_default(const struct so_field *f, const void *base);
 
 /* The summary lines of `base` (each ends with a newline; see struct so_field_line). */
 void so_fields_print(const struct so_field_table *t, const void *base, FILE *out);
-
-/* "a number from 1 to 86400", "an integer >= 0"...: what an error says was expected. */
-const char *so_range_text(const struct so_range *r, char *buf, size_t size);
 
 /* Read access to a field's value; the type must match the row's. so_field_number() reads
  * NUMBER and INT fields. */

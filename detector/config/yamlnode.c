@@ -1,23 +1,29 @@
 /*
  * Why this file exists: the detector reads more than one hand-written YAML file (the config,
- * the category mapping), and every one of them must report mistakes the same way: all of them
- * in one run, each as "file:line:col: key.path: what was expected". These are the pieces that
- * make that possible, shared by the loaders of detector/config/ instead of copied into each:
+ * the category mapping, the model descriptors), and every one of them must report mistakes the
+ * same way: all of them in one run, each as "file:line:col: key.path: what was expected". These
+ * are the pieces that make that possible, shared by the loaders instead of copied into each:
  * the error list, the current key path, typed access to libyaml's document nodes with their
- * marks, key checking with "did you mean", and parsing a file into one document.
+ * marks, key checking with "did you mean", the typed values (strings, numbers in a range,
+ * booleans, names of an enum) with their messages, and parsing a file into one document. A
+ * number or a boolean thus means the same in every file (model.c had its own strtod-based
+ * numbers and true/false-only booleans until they were merged here).
  *
- * libyaml stays inside detector/config/: only the loaders include yamlnode.h.
+ * libyaml stays behind the loaders: config.c, categories.c and detect/model.c include
+ * yamlnode.h; nothing else does.
  */
 #include "yamlnode.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "enumname.h"
 #include "xalloc.h"
 
 /* --- error list ----------------------------------------------------------------------------- */
@@ -123,6 +129,18 @@ void so_yaml_error(struct so_yaml_loader *ld, const yaml_node_t *node, const cha
     va_start(ap, fmt);
     errorv(ld, node, fmt, ap);
     va_end(ap);
+}
+
+/* so_yaml_error() with `key` pushed on the path for the message. */
+void so_yaml_key_error(struct so_yaml_loader *ld, const char *key, const yaml_node_t *node,
+                       const char *fmt, ...)
+{
+    size_t mark = so_yaml_path_key(ld, key);
+    va_list ap;
+    va_start(ap, fmt);
+    errorv(ld, node, fmt, ap);
+    va_end(ap);
+    so_yaml_path_pop(ld, mark);
 }
 
 /* Append ".key" (or "key" at the top) to the path; returns the mark to pop back to. */
@@ -367,11 +385,188 @@ void so_yaml_key_digits(struct so_yaml_loader *ld, yaml_node_t *map, const char 
     so_yaml_path_pop(ld, mark);
 }
 
-/* Enter an optional sub-mapping; NULL when absent or not a mapping (reported). */
-yaml_node_t *so_yaml_enter_mapping(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
-                                   const char *const *keys, size_t n_keys, size_t *mark)
+/* A string that `valid` accepts; on failure *out is freed and set to NULL. */
+yaml_node_t *so_yaml_key_checked(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
+                                 bool required, const char *what, bool (*valid)(const char *),
+                                 char **out)
 {
-    yaml_node_t *v = so_yaml_enter(ld, map, key, false, "a mapping", mark);
+    char gbuf[96];
+    yaml_node_t *v = so_yaml_key_string(ld, map, key, required, what, out);
+    if (v && !valid(*out)) {
+        so_yaml_key_error(ld, key, v, "expected %s, got %s", what,
+                          so_yaml_got(v, gbuf, sizeof(gbuf)));
+        free(*out);
+        *out = NULL;
+        v = NULL;
+    }
+    return v;
+}
+
+/* One of the names of an enum table (enumname.h), with "did you mean" for a near miss. */
+yaml_node_t *so_yaml_key_enum(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
+                              bool required, const char *const *names, size_t n,
+                              const char *what, int *out)
+{
+    char gbuf[96];
+    size_t mark;
+    yaml_node_t *v = so_yaml_enter(ld, map, key, required, what, &mark);
+    if (v && (v->type != YAML_SCALAR_NODE || !so_enum_parse(names, n, so_yaml_text(v), out))) {
+        const char *hint =
+            v->type == YAML_SCALAR_NODE ? so_yaml_closest(so_yaml_text(v), names, n) : NULL;
+        so_yaml_error(ld, v, "expected %s, got %s%s%s%s", what,
+                      so_yaml_got(v, gbuf, sizeof(gbuf)), hint ? " (did you mean \"" : "",
+                      hint ? hint : "", hint ? "\"?)" : "");
+        v = NULL;
+    }
+    so_yaml_path_pop(ld, mark);
+    return v;
+}
+
+/* A list of 1..max names that `valid` accepts; bad items are reported and left out. */
+yaml_node_t *so_yaml_key_names(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
+                               bool required, const char *what, size_t max,
+                               const char *what_item, bool (*valid)(const char *), char ***out,
+                               size_t *n)
+{
+    char gbuf[96];
+    size_t mark;
+    yaml_node_t *v = so_yaml_enter(ld, map, key, required, what, &mark);
+    size_t len = v && v->type == YAML_SEQUENCE_NODE ? so_yaml_seq_len(v) : 0;
+    if (v && (len == 0 || len > max)) {
+        so_yaml_error(ld, v, "expected %s, got %s", what, so_yaml_got(v, gbuf, sizeof(gbuf)));
+        v = NULL;
+    }
+    if (v) {
+        *out = so_xcalloc(len, sizeof(char *));
+    }
+    for (size_t i = 0; v && i < len; i++) {
+        size_t mi = so_yaml_path_index(ld, i);
+        yaml_node_t *c = so_yaml_seq_item(ld, v, i);
+        const char *t = c->type == YAML_SCALAR_NODE ? so_yaml_text(c) : NULL;
+        if (t && *t && valid(t)) {
+            (*out)[(*n)++] = so_xstrdup(t);
+        } else {
+            so_yaml_error(ld, c, "expected %s, got %s", what_item,
+                          so_yaml_got(c, gbuf, sizeof(gbuf)));
+        }
+        so_yaml_path_pop(ld, mi);
+    }
+    so_yaml_path_pop(ld, mark);
+    return v;
+}
+
+/* A boolean: true/false (also yes/no, on/off). */
+yaml_node_t *so_yaml_key_bool(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
+                              bool required, bool *out)
+{
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "on", "On"};
+    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "off", "Off"};
+    const char *what = "true or false";
+    char gbuf[96];
+    size_t mark;
+    yaml_node_t *v = so_yaml_enter(ld, map, key, required, what, &mark);
+    if (v) {
+        bool found = false;
+        for (size_t i = 0; v->type == YAML_SCALAR_NODE && i < sizeof(yes) / sizeof(yes[0]) &&
+                           !found;
+             i++) {
+            if (!strcmp(so_yaml_text(v), yes[i]) || !strcmp(so_yaml_text(v), no[i])) {
+                *out = !strcmp(so_yaml_text(v), yes[i]);
+                found = true;
+            }
+        }
+        if (!found) {
+            so_yaml_error(ld, v, "expected %s, got %s", what, so_yaml_got(v, gbuf, sizeof(gbuf)));
+            v = NULL;
+        }
+    }
+    so_yaml_path_pop(ld, mark);
+    return v;
+}
+
+/* --- numbers -------------------------------------------------------------------------------- */
+
+/* Decimal number: [+-] digits [. digits] [e [+-] digits], at least one digit before e. */
+bool so_yaml_parse_number(const char *s, double *out)
+{
+    const char *p = s;
+    if (*p == '+' || *p == '-') {
+        p++;
+    }
+    int digits = 0;
+    while (isdigit((unsigned char)*p)) {
+        p++;
+        digits++;
+    }
+    if (*p == '.') {
+        p++;
+        while (isdigit((unsigned char)*p)) {
+            p++;
+            digits++;
+        }
+    }
+    if (!digits) {
+        return false;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-') {
+            p++;
+        }
+        if (!isdigit((unsigned char)*p)) {
+            return false;
+        }
+        while (isdigit((unsigned char)*p)) {
+            p++;
+        }
+    }
+    if (*p) {
+        return false;
+    }
+    double d = strtod(s, NULL);
+    if (!isfinite(d)) {
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
+bool so_yaml_val_number(struct so_yaml_loader *ld, yaml_node_t *v, const struct so_range *r,
+                        double *out)
+{
+    char rbuf[96], gbuf[96];
+    double d = 0;
+    bool ok = v->type == YAML_SCALAR_NODE && so_yaml_parse_number(so_yaml_text(v), &d) &&
+              so_range_contains(r, d);
+    if (!ok) {
+        so_yaml_error(ld, v, "expected %s, got %s", so_range_text(r, rbuf, sizeof(rbuf)),
+                      so_yaml_got(v, gbuf, sizeof(gbuf)));
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
+yaml_node_t *so_yaml_key_number(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
+                                bool required, const struct so_range *r, double *out)
+{
+    char rbuf[96];
+    size_t mark;
+    yaml_node_t *v =
+        so_yaml_enter(ld, map, key, required, so_range_text(r, rbuf, sizeof(rbuf)), &mark);
+    if (v && !so_yaml_val_number(ld, v, r, out)) {
+        v = NULL;
+    }
+    so_yaml_path_pop(ld, mark);
+    return v;
+}
+
+/* Enter a sub-mapping; NULL when absent (reported if required) or not a mapping (reported). */
+yaml_node_t *so_yaml_enter_mapping(struct so_yaml_loader *ld, yaml_node_t *map, const char *key,
+                                   bool required, const char *const *keys, size_t n_keys,
+                                   size_t *mark)
+{
+    yaml_node_t *v = so_yaml_enter(ld, map, key, required, "a mapping", mark);
     if (v && !so_yaml_check_mapping(ld, v, keys, n_keys, "a mapping")) {
         v = NULL;
     }

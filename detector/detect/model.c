@@ -6,12 +6,16 @@
  * nothing, or calls cars umbrellas, and the violations are missed. So everything that can be
  * checked is checked once, when the model is opened (and by `streetorder check`): the
  * descriptor against a strict schema, every file's size and sha256, the names file against the
- * descriptor's class list. Messages name the file and the place, like the config loader:
- * "models/x.yaml:12:5: thresholds.score: expected a number in (0, 1), got "2"".
+ * descriptor's class list. Messages name the file and the place exactly as the config
+ * loader's do, because they are made by the same code:
+ * "models/x.yaml:12:10: thresholds.score: expected a number greater than 0 and less than 1,
+ * got "2"".
  *
- * How: libyaml's document API (nodes carry start marks), a small walker that checks each
- * mapping's keys against a table and collects every problem into the caller's buffer, then
- * typed conversion into struct so_model_desc. Locating the files follows ARCHITECTURE's order
+ * How: the config's YAML walker (config/yamlnode.c: libyaml's document, key path, typed values,
+ * key tables with "did you mean", every problem collected), then typed conversion into struct
+ * so_model_desc; the collected errors are printed into the caller's buffer with
+ * so_config_errors_print(), one per line. Booleans, numbers, "missing" and "unknown key" read
+ * as they do in the config. Locating the files follows ARCHITECTURE's order
  * (weights_dir, $STREETORDER_MODELS/NAME/, $STREETORDER_ASSETS/models/NAME/); the folder is
  * chosen by the weights file, and a corrupt file there is an error rather than a reason to fall
  * back to another copy: an operator who put a file in place should hear it is broken.
@@ -36,17 +40,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <yaml.h>
-
+#include "enumname.h"
+#include "sha256.h"
 #include "xalloc.h"
+#include "yamlnode.h"
 
 #include "so_build_config.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* --- small helpers -------------------------------------------------------------------------- */
-
 
 /* Write a message into the caller's buffer (replacing what was there). */
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -72,23 +75,17 @@ static const char *const role_names[SO_ROLE_COUNT] = {
 
 const char *so_role_name(enum so_role role)
 {
-    if ((int)role < 0 || role >= SO_ROLE_COUNT) {
-        return NULL;
-    }
-    return role_names[role];
+    return so_enum_name(role_names, ARRAY_LEN(role_names), (int)role);
 }
 
 bool so_role_parse(const char *name, enum so_role *out)
 {
-    for (int r = 0; name && r < SO_ROLE_COUNT; r++) {
-        if (strcmp(name, role_names[r]) == 0) {
-            if (out) {
-                *out = (enum so_role)r;
-            }
-            return true;
-        }
+    int r;
+    bool ok = so_enum_parse(role_names, ARRAY_LEN(role_names), name, &r);
+    if (ok && out) {
+        *out = (enum so_role)r;
     }
-    return false;
+    return ok;
 }
 
 static const char *const file_keys[SO_MODEL_FILE_COUNT] = {
@@ -97,213 +94,17 @@ static const char *const file_keys[SO_MODEL_FILE_COUNT] = {
     [SO_MODEL_NAMES] = "names",
 };
 
-/* --- the descriptor walker ------------------------------------------------------------------ */
+/* --- the descriptor walker (config/yamlnode.h) ---------------------------------------------- */
 
-struct loader {
-    const char *file;
-    yaml_document_t *doc;
-    char *err;
-    size_t errlen, used;
-    int n_errors;
-};
+/* The only value each of these keys may have today; a table so that a second one is a line. */
+static const char *const formats[] = {"darknet"};
+static const char *const resize_modes[] = {"plain"};
+static const char *const layouts[] = {"region"};
 
-static void errorf(struct loader *ld, const yaml_node_t *node, const char *key, const char *fmt,
-                   ...) __attribute__((format(printf, 4, 5)));
-static void errorf(struct loader *ld, const yaml_node_t *node, const char *key, const char *fmt,
-                   ...)
-{
-    ld->n_errors++;
-    if (!ld->err || ld->used + 1 >= ld->errlen) {
-        return;
-    }
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    int w;
-    if (node) {
-        w = snprintf(ld->err + ld->used, ld->errlen - ld->used, "%s%s:%d:%d: %s%s%s",
-                     ld->used ? "\n" : "", ld->file, (int)node->start_mark.line + 1,
-                     (int)node->start_mark.column + 1, key ? key : "", key ? ": " : "", msg);
-    } else {
-        w = snprintf(ld->err + ld->used, ld->errlen - ld->used, "%s%s: %s%s%s",
-                     ld->used ? "\n" : "", ld->file, key ? key : "", key ? ": " : "", msg);
-    }
-    if (w > 0) {
-        ld->used += (size_t)w;
-        if (ld->used >= ld->errlen) {
-            ld->used = ld->errlen - 1;
-        }
-    }
-}
-
-static yaml_node_t *node_at(struct loader *ld, int index)
-{
-    return yaml_document_get_node(ld->doc, index);
-}
-
-static bool is_scalar(const yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE;
-}
-
-static const char *text(const yaml_node_t *n)
-{
-    return (const char *)n->data.scalar.value;
-}
-
-/* What a node is, for "got ..." in messages. */
-static const char *got(const yaml_node_t *n, char *buf, size_t size)
-{
-    if (!n) {
-        return "nothing";
-    }
-    if (n->type == YAML_MAPPING_NODE) {
-        return "a mapping";
-    }
-    if (n->type == YAML_SEQUENCE_NODE) {
-        return "a list";
-    }
-    snprintf(buf, size, "\"%.60s\"", text(n));
-    return buf;
-}
-
-static yaml_node_t *map_get(struct loader *ld, const yaml_node_t *map, const char *key)
-{
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *k = node_at(ld, p->key);
-        if (is_scalar(k) && strcmp(text(k), key) == 0) {
-            return node_at(ld, p->value);
-        }
-    }
-    return NULL;
-}
-
-/* Report keys of `map` not in `allowed`; `path` is the mapping's key path ("" at the top). */
-static void check_keys(struct loader *ld, const yaml_node_t *map, const char *path,
-                       const char *const *allowed, size_t n)
-{
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *k = node_at(ld, p->key);
-        bool ok = false;
-        for (size_t i = 0; is_scalar(k) && i < n; i++) {
-            ok = ok || strcmp(text(k), allowed[i]) == 0;
-        }
-        if (!ok) {
-            char list[256] = "", buf[80];
-            size_t pos = 0;
-            for (size_t i = 0; i < n && pos < sizeof(list); i++) {
-                int w = snprintf(list + pos, sizeof(list) - pos, "%s%s", i ? ", " : "",
-                                 allowed[i]);
-                pos += w > 0 ? (size_t)w : 0;
-            }
-            char key[128];
-            snprintf(key, sizeof(key), "%s%s%s", path, *path ? "." : "",
-                     is_scalar(k) ? text(k) : "?");
-            errorf(ld, k, key, "unknown key %s; expected one of: %s", got(k, buf, sizeof(buf)),
-                   list);
-        }
-    }
-}
-
-/* The mapping at key `key` of `map`; reports and returns NULL when absent (if required) or not
- * a mapping. */
-static yaml_node_t *get_map(struct loader *ld, const yaml_node_t *map, const char *key,
-                            const char *path, bool required)
-{
-    yaml_node_t *n = map_get(ld, map, key);
-    char buf[80];
-    if (!n) {
-        if (required) {
-            errorf(ld, map, path, "missing (expected a mapping)");
-        }
-        return NULL;
-    }
-    if (n->type != YAML_MAPPING_NODE) {
-        errorf(ld, n, path, "expected a mapping, got %s", got(n, buf, sizeof(buf)));
-        return NULL;
-    }
-    return n;
-}
-
-static bool get_string(struct loader *ld, const yaml_node_t *map, const char *key,
-                       const char *path, bool required, char **out)
-{
-    yaml_node_t *n = map_get(ld, map, key);
-    char buf[80];
-    if (!n) {
-        if (required) {
-            errorf(ld, map, path, "missing (expected a string)");
-        }
-        return false;
-    }
-    if (!is_scalar(n) || !*text(n)) {
-        errorf(ld, n, path, "expected a non-empty string, got %s", got(n, buf, sizeof(buf)));
-        return false;
-    }
-    free(*out);
-    *out = so_xstrdup(text(n));
-    return true;
-}
-
-static bool parse_number(const yaml_node_t *n, double *out)
-{
-    if (!is_scalar(n) || !*text(n)) {
-        return false;
-    }
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(text(n), &end);
-    if (errno || *end || v != v) {
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-/* A number in [lo, hi] (open ends when lo_open / hi_open). */
-static bool get_number(struct loader *ld, const yaml_node_t *map, const char *key,
-                       const char *path, bool required, double lo, bool lo_open, double hi,
-                       bool hi_open, double *out)
-{
-    yaml_node_t *n = map_get(ld, map, key);
-    char buf[80];
-    if (!n) {
-        if (required) {
-            errorf(ld, map, path, "missing (expected a number in %c%g, %g%c)",
-                   lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']');
-        }
-        return false;
-    }
-    double v;
-    if (!parse_number(n, &v) || (lo_open ? v <= lo : v < lo) || (hi_open ? v >= hi : v > hi)) {
-        errorf(ld, n, path, "expected a number in %c%g, %g%c, got %s", lo_open ? '(' : '[', lo,
-               hi, hi_open ? ')' : ']', got(n, buf, sizeof(buf)));
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static bool get_bool(struct loader *ld, const yaml_node_t *map, const char *key,
-                     const char *path, bool *out)
-{
-    yaml_node_t *n = map_get(ld, map, key);
-    char buf[80];
-    if (!n) {
-        errorf(ld, map, path, "missing (expected true or false)");
-        return false;
-    }
-    if (is_scalar(n) && (!strcmp(text(n), "true") || !strcmp(text(n), "false"))) {
-        *out = text(n)[0] == 't';
-        return true;
-    }
-    errorf(ld, n, path, "expected true or false, got %s", got(n, buf, sizeof(buf)));
-    return false;
-}
+static const struct so_range R_SCORE = {0, 1, true, false, true};   /* (0, 1) */
+static const struct so_range R_UNIT = {0, 1, true, false, false};   /* (0, 1] */
+static const struct so_range R_INPUT = {32, 4096, false, true, false};
+static const struct so_range R_BYTES = {0, 1e12, false, true, false};
 
 /* A plain file name: no '/', not "." or "..". */
 static bool plain_file_name(const char *s)
@@ -322,260 +123,253 @@ static bool is_sha256_hex(const char *s)
     return n == 64;
 }
 
-static void load_file_entry(struct loader *ld, const yaml_node_t *files, int kind,
+static void load_file_entry(struct so_yaml_loader *ld, yaml_node_t *files, int kind,
                             struct so_model_file *f)
 {
-    char path[32], key[64];
-    snprintf(path, sizeof(path), "files.%s", file_keys[kind]);
-    yaml_node_t *m = get_map(ld, files, file_keys[kind], path, true);
-    f->size = -1;
-    if (!m) {
-        return;
-    }
     static const char *const keys[] = {"name", "size", "sha256", "url"};
-    check_keys(ld, m, path, keys, ARRAY_LEN(keys));
-    char buf[80];
-
-    snprintf(key, sizeof(key), "%s.name", path);
-    if (get_string(ld, m, "name", key, true, &f->name) && !plain_file_name(f->name)) {
-        errorf(ld, map_get(ld, m, "name"), key, "expected a plain file name, got \"%s\"",
-               f->name);
-    }
-    snprintf(key, sizeof(key), "%s.sha256", path);
-    yaml_node_t *sha = map_get(ld, m, "sha256");
-    if (!sha) {
-        errorf(ld, m, key, "missing (expected 64 hex digits)");
-    } else if (!is_scalar(sha) || !is_sha256_hex(text(sha))) {
-        errorf(ld, sha, key, "expected 64 hex digits, got %s", got(sha, buf, sizeof(buf)));
-    } else {
-        for (int i = 0; i < 64; i++) {
-            f->sha256[i] = (char)tolower((unsigned char)text(sha)[i]);
+    size_t mark;
+    yaml_node_t *m =
+        so_yaml_enter_mapping(ld, files, file_keys[kind], true, keys, ARRAY_LEN(keys), &mark);
+    f->size = -1;
+    if (m) {
+        so_yaml_key_checked(ld, m, "name", true, "a plain file name (no folder)",
+                            plain_file_name, &f->name);
+        char *sha = NULL;
+        if (so_yaml_key_checked(ld, m, "sha256", true, "64 hex digits", is_sha256_hex, &sha)) {
+            for (int i = 0; i < 64; i++) {
+                f->sha256[i] = (char)tolower((unsigned char)sha[i]);
+            }
+            f->sha256[64] = '\0';
         }
-        f->sha256[64] = '\0';
-    }
-    snprintf(key, sizeof(key), "%s.size", path);
-    double size;
-    if (get_number(ld, m, "size", key, false, 0, false, 1e12, false, &size)) {
-        if (size != (double)(long long)size) {
-            errorf(ld, map_get(ld, m, "size"), key, "expected a whole number of bytes");
+        free(sha);
+        double size;
+        if (so_yaml_key_number(ld, m, "size", false, &R_BYTES, &size)) {
+            f->size = (long long)size;
         }
-        f->size = (long long)size;
+        so_yaml_key_string(ld, m, "url", false, "a download URL", &f->url);
     }
-    snprintf(key, sizeof(key), "%s.url", path);
-    get_string(ld, m, "url", key, false, &f->url);
+    so_yaml_path_pop(ld, mark);
 }
 
-/* A list of class names for roles.X: every entry must be a class; returns nothing. */
-static void load_roles(struct loader *ld, const yaml_node_t *root, struct so_model_desc *d,
+/* roles: {ROLE: [class, ...]}, every entry one of the classes, each class in one role. */
+static void load_roles(struct so_yaml_loader *ld, yaml_node_t *root, struct so_model_desc *d,
                        enum so_role *roles)
 {
-    yaml_node_t *m = get_map(ld, root, "roles", "roles", false);
-    if (!m) {
-        return;
-    }
-    char buf[80], key[64];
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = node_at(ld, p->key), *v = node_at(ld, p->value);
+    char gbuf[96];
+    size_t mark;
+    /* Every role but "other" (the role of a class no list names). */
+    yaml_node_t *m = so_yaml_enter_mapping(ld, root, "roles", false, role_names + 1,
+                                           ARRAY_LEN(role_names) - 1, &mark);
+    for (yaml_node_pair_t *p = m ? m->data.mapping.pairs.start : NULL;
+         m && p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = so_yaml_node(ld, p->key), *v = so_yaml_node(ld, p->value);
         enum so_role role;
-        if (!is_scalar(k) || !so_role_parse(text(k), &role) || role == SO_ROLE_OTHER) {
-            errorf(ld, k, "roles", "unknown role %s; expected one of: vehicle, nonmotor, "
-                   "person, stall_cue", got(k, buf, sizeof(buf)));
-            continue;
+        if (k->type != YAML_SCALAR_NODE || !so_role_parse(so_yaml_text(k), &role) ||
+            role == SO_ROLE_OTHER) {
+            continue;   /* reported by so_yaml_enter_mapping() */
         }
-        snprintf(key, sizeof(key), "roles.%s", text(k));
-        if (!v || v->type != YAML_SEQUENCE_NODE) {
-            errorf(ld, v ? v : k, key, "expected a list of class names, got %s",
-                   got(v, buf, sizeof(buf)));
-            continue;
+        size_t mk = so_yaml_path_key(ld, so_yaml_text(k));
+        size_t n = v->type == YAML_SEQUENCE_NODE ? so_yaml_seq_len(v) : 0;
+        if (v->type != YAML_SEQUENCE_NODE) {
+            so_yaml_error(ld, v, "expected a list of class names, got %s",
+                          so_yaml_got(v, gbuf, sizeof(gbuf)));
         }
-        size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
         for (size_t i = 0; i < n; i++) {
-            yaml_node_t *c = node_at(ld, v->data.sequence.items.start[i]);
-            int idx = is_scalar(c) ? so_model_class_index(d, text(c)) : -1;
-            char ikey[96];
-            snprintf(ikey, sizeof(ikey), "%s[%zu]", key, i);
+            size_t mi = so_yaml_path_index(ld, i);
+            yaml_node_t *c = so_yaml_seq_item(ld, v, i);
+            int idx = c->type == YAML_SCALAR_NODE ? so_model_class_index(d, so_yaml_text(c)) : -1;
             if (idx < 0) {
-                errorf(ld, c, ikey, "expected one of the model's classes, got %s",
-                       got(c, buf, sizeof(buf)));
+                so_yaml_error(ld, c, "expected one of the model's classes, got %s",
+                              so_yaml_got(c, gbuf, sizeof(gbuf)));
             } else if (roles[idx] != SO_ROLE_OTHER && roles[idx] != role) {
-                errorf(ld, c, ikey, "class \"%s\" already has role %s", text(c),
-                       so_role_name(roles[idx]));
+                so_yaml_error(ld, c, "class \"%s\" already has role %s", so_yaml_text(c),
+                              so_role_name(roles[idx]));
             } else {
                 roles[idx] = role;
             }
+            so_yaml_path_pop(ld, mi);
         }
+        so_yaml_path_pop(ld, mk);
     }
+    so_yaml_path_pop(ld, mark);
 }
 
-static void load_aliases(struct loader *ld, const yaml_node_t *root, struct so_model_desc *d)
+/* aliases: {class: class it is reported as}. */
+static void load_aliases(struct so_yaml_loader *ld, yaml_node_t *root, struct so_model_desc *d)
 {
-    yaml_node_t *m = get_map(ld, root, "aliases", "aliases", false);
-    if (!m) {
-        return;
+    char gbuf[96];
+    size_t mark;
+    yaml_node_t *m = so_yaml_enter(ld, root, "aliases", false, "a mapping", &mark);
+    if (m && m->type != YAML_MAPPING_NODE) {
+        so_yaml_error(ld, m, "expected a mapping of class names, got %s",
+                      so_yaml_got(m, gbuf, sizeof(gbuf)));
+        m = NULL;
     }
-    char buf[80], key[96];
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = node_at(ld, p->key), *v = node_at(ld, p->value);
-        int from = is_scalar(k) ? so_model_class_index(d, text(k)) : -1;
-        if (from < 0) {
-            errorf(ld, k, "aliases", "expected one of the model's classes, got %s",
-                   got(k, buf, sizeof(buf)));
-            continue;
-        }
-        snprintf(key, sizeof(key), "aliases.%s", text(k));
-        int to = is_scalar(v) ? so_model_class_index(d, text(v)) : -1;
-        if (to < 0) {
-            errorf(ld, v, key, "expected one of the model's classes, got %s",
-                   got(v, buf, sizeof(buf)));
-            continue;
-        }
-        d->classes[from].report_id = to;
-    }
-}
-
-static void load_classes(struct loader *ld, const yaml_node_t *root, struct so_model_desc *d)
-{
-    yaml_node_t *s = map_get(ld, root, "classes");
-    char buf[80];
-    if (!s) {
-        errorf(ld, root, "classes", "missing (expected the list of class names)");
-        return;
-    }
-    size_t n = s->type == YAML_SEQUENCE_NODE
-                   ? (size_t)(s->data.sequence.items.top - s->data.sequence.items.start)
-                   : 0;
-    if (n == 0 || n > 10000) {
-        errorf(ld, s, "classes", "expected a list of 1 to 10000 class names, got %s",
-               got(s, buf, sizeof(buf)));
-        return;
-    }
-    d->classes = so_xcalloc(n, sizeof(*d->classes));
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *c = node_at(ld, s->data.sequence.items.start[i]);
-        char key[32];
-        snprintf(key, sizeof(key), "classes[%zu]", i);
-        if (!is_scalar(c) || !*text(c) || strchr(text(c), '\n')) {
-            errorf(ld, c, key, "expected a class name, got %s", got(c, buf, sizeof(buf)));
-            d->classes[i].name = so_xstrdup("?");
-        } else if (so_model_class_index(d, text(c)) >= 0) {
-            errorf(ld, c, key, "duplicate class \"%s\"", text(c));
-            d->classes[i].name = so_xstrdup("?");
+    for (yaml_node_pair_t *p = m ? m->data.mapping.pairs.start : NULL;
+         m && p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = so_yaml_node(ld, p->key), *v = so_yaml_node(ld, p->value);
+        bool named = k->type == YAML_SCALAR_NODE;
+        size_t mk = so_yaml_path_key(ld, named ? so_yaml_text(k) : "?");
+        int from = named ? so_model_class_index(d, so_yaml_text(k)) : -1;
+        int to = v->type == YAML_SCALAR_NODE ? so_model_class_index(d, so_yaml_text(v)) : -1;
+        if (from < 0 || to < 0) {
+            yaml_node_t *bad = from < 0 ? k : v;
+            so_yaml_error(ld, bad, "expected one of the model's classes, got %s",
+                          so_yaml_got(bad, gbuf, sizeof(gbuf)));
         } else {
-            d->classes[i].name = so_xstrdup(text(c));
+            d->classes[from].report_id = to;
         }
-        d->classes[i].report_id = (int)i;
-        d->n_classes = (int)i + 1;
+        so_yaml_path_pop(ld, mk);
     }
+    so_yaml_path_pop(ld, mark);
 }
 
-static void load_root(struct loader *ld, const yaml_node_t *root, struct so_model_desc *d)
+static bool one_line(const char *s)
 {
-    static const char *const keys[] = {"name", "format", "source", "files", "input",
-                                       "preprocess", "output", "thresholds", "classes", "roles",
-                                       "aliases"};
-    check_keys(ld, root, "", keys, ARRAY_LEN(keys));
-    char buf[80];
+    return !strchr(s, '\n');
+}
 
-    get_string(ld, root, "name", "name", true, &d->name);
-    if (get_string(ld, root, "format", "format", true, &d->format) &&
-        strcmp(d->format, "darknet") != 0) {
-        errorf(ld, map_get(ld, root, "format"), "format",
-               "expected darknet (the only format supported), got \"%s\"", d->format);
+/* classes: the network's output order; names unique. */
+static void load_classes(struct so_yaml_loader *ld, yaml_node_t *root, struct so_model_desc *d)
+{
+    char **names = NULL;
+    size_t n = 0;
+    yaml_node_t *s = so_yaml_key_names(ld, root, "classes", true,
+                                       "a list of 1 to 10000 class names", 10000,
+                                       "a class name", one_line, &names, &n);
+    d->classes = n ? so_xcalloc(n, sizeof(*d->classes)) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        d->classes[i] = (struct so_model_class){.name = names[i], .report_id = (int)i};
     }
-
-    yaml_node_t *src = get_map(ld, root, "source", "source", false);
-    if (src) {
-        static const char *const skeys[] = {"repo", "commit", "changed", "path", "licence",
-                                            "url"};
-        check_keys(ld, src, "source", skeys, ARRAY_LEN(skeys));
-        get_string(ld, src, "repo", "source.repo", false, &d->source_repo);
-        get_string(ld, src, "commit", "source.commit", false, &d->source_commit);
-        get_string(ld, src, "licence", "source.licence", false, &d->licence);
-    }
-
-    yaml_node_t *files = get_map(ld, root, "files", "files", true);
-    if (files) {
-        check_keys(ld, files, "files", file_keys, ARRAY_LEN(file_keys));
-        for (int k = 0; k < SO_MODEL_FILE_COUNT; k++) {
-            load_file_entry(ld, files, k, &d->files[k]);
-        }
-    }
-
-    yaml_node_t *in = get_map(ld, root, "input", "input", true);
-    if (in) {
-        static const char *const ikeys[] = {"width", "height"};
-        check_keys(ld, in, "input", ikeys, ARRAY_LEN(ikeys));
-        const char *names[2] = {"width", "height"};
-        int *dst[2] = {&d->input_width, &d->input_height};
-        for (int i = 0; i < 2; i++) {
-            char key[32];
-            snprintf(key, sizeof(key), "input.%s", names[i]);
-            double v;
-            if (get_number(ld, in, names[i], key, true, 32, false, 4096, false, &v)) {
-                if (v != (double)(int)v || (int)v % 32 != 0) {
-                    errorf(ld, map_get(ld, in, names[i]), key,
-                           "expected a multiple of 32, got %g", v);
-                } else {
-                    *dst[i] = (int)v;
-                }
+    d->n_classes = (int)n;
+    free(names);
+    /* Duplicates, at the later one's place (on the list's items: a bad item was left out). */
+    size_t len = s ? so_yaml_seq_len(s) : 0;
+    size_t mark = so_yaml_path_key(ld, "classes");
+    for (size_t i = 0; i < len; i++) {
+        yaml_node_t *c = so_yaml_seq_item(ld, s, i);
+        for (size_t j = 0; c->type == YAML_SCALAR_NODE && j < i; j++) {
+            yaml_node_t *e = so_yaml_seq_item(ld, s, j);
+            if (e->type == YAML_SCALAR_NODE && !strcmp(so_yaml_text(c), so_yaml_text(e))) {
+                size_t mi = so_yaml_path_index(ld, i);
+                so_yaml_error(ld, c, "duplicate class \"%s\" (first given at line %d)",
+                              so_yaml_text(c), (int)e->start_mark.line + 1);
+                so_yaml_path_pop(ld, mi);
+                break;
             }
         }
     }
+    so_yaml_path_pop(ld, mark);
+}
 
-    yaml_node_t *pre = get_map(ld, root, "preprocess", "preprocess", true);
+/* input: {width, height}, each a multiple of 32. */
+static void load_input(struct so_yaml_loader *ld, yaml_node_t *root, struct so_model_desc *d)
+{
+    static const char *const keys[] = {"width", "height"};
+    int *dst[ARRAY_LEN(keys)] = {&d->input_width, &d->input_height};
+    char gbuf[96];
+    size_t mark;
+    yaml_node_t *in = so_yaml_enter_mapping(ld, root, "input", true, keys, ARRAY_LEN(keys), &mark);
+    for (size_t i = 0; in && i < ARRAY_LEN(keys); i++) {
+        double v = 0;
+        yaml_node_t *n = so_yaml_key_number(ld, in, keys[i], true, &R_INPUT, &v);
+        if (n && (int)v % 32 != 0) {
+            so_yaml_key_error(ld, keys[i], n, "expected a multiple of 32, got %s",
+                              so_yaml_got(n, gbuf, sizeof(gbuf)));
+        } else if (n) {
+            *dst[i] = (int)v;
+        }
+    }
+    so_yaml_path_pop(ld, mark);
+}
+
+/* preprocess: how an image becomes the network input (cv::dnn::blobFromImage's arguments). */
+static void load_preprocess(struct so_yaml_loader *ld, yaml_node_t *root, struct so_model_desc *d)
+{
+    static const char *const keys[] = {"scale", "swap_rb", "resize", "mean"};
+    char gbuf[96];
+    size_t mark, mk;
+    yaml_node_t *pre = so_yaml_enter_mapping(ld, root, "preprocess", true, keys, ARRAY_LEN(keys),
+                                             &mark);
     if (pre) {
-        static const char *const pkeys[] = {"scale", "swap_rb", "resize", "mean"};
-        check_keys(ld, pre, "preprocess", pkeys, ARRAY_LEN(pkeys));
-        get_number(ld, pre, "scale", "preprocess.scale", true, 0, true, 1, false, &d->scale);
-        get_bool(ld, pre, "swap_rb", "preprocess.swap_rb", &d->swap_rb);
-        yaml_node_t *rs = map_get(ld, pre, "resize");
-        if (!rs) {
-            errorf(ld, pre, "preprocess.resize", "missing (expected plain)");
-        } else if (!is_scalar(rs) || strcmp(text(rs), "plain") != 0) {
-            errorf(ld, rs, "preprocess.resize",
-                   "expected plain (stretch, no letterbox: the only mode supported), got %s",
-                   got(rs, buf, sizeof(buf)));
+        int mode;
+        so_yaml_key_number(ld, pre, "scale", true, &R_UNIT, &d->scale);
+        so_yaml_key_bool(ld, pre, "swap_rb", true, &d->swap_rb);
+        so_yaml_key_enum(ld, pre, "resize", true, resize_modes, ARRAY_LEN(resize_modes),
+                         "plain (stretch, no letterbox: the only mode supported)", &mode);
+        yaml_node_t *mean = so_yaml_enter(ld, pre, "mean", false, "a list of 3 numbers", &mk);
+        bool ok = !mean || (mean->type == YAML_SEQUENCE_NODE && so_yaml_seq_len(mean) == 3);
+        for (size_t i = 0; mean && ok && i < 3; i++) {
+            yaml_node_t *x = so_yaml_seq_item(ld, mean, i);
+            ok = x->type == YAML_SCALAR_NODE && so_yaml_parse_number(so_yaml_text(x), &d->mean[i]);
         }
-        yaml_node_t *mean = map_get(ld, pre, "mean");
-        if (mean) {
-            size_t n = mean->type == YAML_SEQUENCE_NODE
-                           ? (size_t)(mean->data.sequence.items.top -
-                                      mean->data.sequence.items.start)
-                           : 0;
-            bool ok = n == 3;
-            for (size_t i = 0; ok && i < 3; i++) {
-                ok = parse_number(node_at(ld, mean->data.sequence.items.start[i]), &d->mean[i]);
-            }
-            if (!ok) {
-                errorf(ld, mean, "preprocess.mean", "expected a list of 3 numbers, got %s",
-                       got(mean, buf, sizeof(buf)));
-            }
+        if (!ok) {
+            so_yaml_error(ld, mean, "expected a list of 3 numbers, got %s",
+                          so_yaml_got(mean, gbuf, sizeof(gbuf)));
         }
+        so_yaml_path_pop(ld, mk);
     }
+    so_yaml_path_pop(ld, mark);
+}
 
-    yaml_node_t *out = get_map(ld, root, "output", "output", true);
+/* output (how rows are laid out) and thresholds (the defaults of the detector's filter). */
+static void load_output(struct so_yaml_loader *ld, yaml_node_t *root, struct so_model_desc *d)
+{
+    static const char *const okeys[] = {"layout"};
+    static const char *const tkeys[] = {"score", "nms"};
+    size_t mark;
+    int layout;
+    yaml_node_t *out =
+        so_yaml_enter_mapping(ld, root, "output", true, okeys, ARRAY_LEN(okeys), &mark);
     if (out) {
-        static const char *const okeys[] = {"layout"};
-        check_keys(ld, out, "output", okeys, ARRAY_LEN(okeys));
-        yaml_node_t *lay = map_get(ld, out, "layout");
-        if (!lay) {
-            errorf(ld, out, "output.layout", "missing (expected region)");
-        } else if (!is_scalar(lay) || strcmp(text(lay), "region") != 0) {
-            errorf(ld, lay, "output.layout",
-                   "expected region (OpenCV region-layer rows: cx, cy, w, h, objectness, "
-                   "class scores), got %s", got(lay, buf, sizeof(buf)));
-        }
+        so_yaml_key_enum(ld, out, "layout", true, layouts, ARRAY_LEN(layouts),
+                         "region (OpenCV region-layer rows: cx, cy, w, h, objectness, class "
+                         "scores)", &layout);
     }
-
-    yaml_node_t *th = get_map(ld, root, "thresholds", "thresholds", true);
+    so_yaml_path_pop(ld, mark);
+    yaml_node_t *th =
+        so_yaml_enter_mapping(ld, root, "thresholds", true, tkeys, ARRAY_LEN(tkeys), &mark);
     if (th) {
-        static const char *const tkeys[] = {"score", "nms"};
-        check_keys(ld, th, "thresholds", tkeys, ARRAY_LEN(tkeys));
-        get_number(ld, th, "score", "thresholds.score", true, 0, true, 1, true,
-                   &d->score_threshold);
-        get_number(ld, th, "nms", "thresholds.nms", true, 0, true, 1, false, &d->nms_threshold);
+        so_yaml_key_number(ld, th, "score", true, &R_SCORE, &d->score_threshold);
+        so_yaml_key_number(ld, th, "nms", true, &R_UNIT, &d->nms_threshold);
     }
+    so_yaml_path_pop(ld, mark);
+}
 
+/* name, format, source: what the model is and where it comes from. */
+static void load_header(struct so_yaml_loader *ld, yaml_node_t *root, struct so_model_desc *d)
+{
+    static const char *const skeys[] = {"repo", "commit", "changed", "path", "licence", "url"};
+    size_t mark;
+    int format;
+    so_yaml_key_string(ld, root, "name", true, "the model's name", &d->name);
+    if (so_yaml_key_enum(ld, root, "format", true, formats, ARRAY_LEN(formats),
+                         "darknet (the only format supported)", &format)) {
+        d->format = so_xstrdup(formats[format]);
+    }
+    yaml_node_t *src =
+        so_yaml_enter_mapping(ld, root, "source", false, skeys, ARRAY_LEN(skeys), &mark);
+    if (src) {
+        so_yaml_key_string(ld, src, "repo", false, "a repository", &d->source_repo);
+        so_yaml_key_string(ld, src, "commit", false, "a commit", &d->source_commit);
+        so_yaml_key_string(ld, src, "licence", false, "a licence", &d->licence);
+    }
+    so_yaml_path_pop(ld, mark);
+}
+
+static void load_root(struct so_yaml_loader *ld, yaml_node_t *root, struct so_model_desc *d)
+{
+    load_header(ld, root, d);
+    size_t mark;
+    yaml_node_t *files = so_yaml_enter_mapping(ld, root, "files", true, file_keys,
+                                               ARRAY_LEN(file_keys), &mark);
+    for (int k = 0; files && k < SO_MODEL_FILE_COUNT; k++) {
+        load_file_entry(ld, files, k, &d->files[k]);
+    }
+    so_yaml_path_pop(ld, mark);
+    load_input(ld, root, d);
+    load_preprocess(ld, root, d);
+    load_output(ld, root, d);
     load_classes(ld, root, d);
     if (d->n_classes > 0) {
         enum so_role *roles = so_xcalloc((size_t)d->n_classes, sizeof(*roles));
@@ -600,58 +394,66 @@ static void stem(const char *path, char *out, size_t size)
     snprintf(out, size, "%.*s", (int)n, base);
 }
 
+/* The errors as `streetorder check` prints the config's, one per line, into err. */
+static void errors_to_text(const struct so_config_errors *errors, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    if (!fp) {
+        set_err(err, errlen, "out of memory");
+        return;
+    }
+    so_config_errors_print(errors, fp);
+    fclose(fp);
+    if (len > 0 && text[len - 1] == '\n') {
+        text[len - 1] = '\0';
+    }
+    set_err(err, errlen, "%s", text);
+    free(text);
+}
+
 struct so_model_desc *so_model_load_file(const char *path, char *err, size_t errlen)
 {
+    static const char *const keys[] = {"name", "format", "source", "files", "input",
+                                       "preprocess", "output", "thresholds", "classes", "roles",
+                                       "aliases"};
     set_err(err, errlen, "%s", "");
     if (!path) {
         set_err(err, errlen, "no descriptor path");
         return NULL;
     }
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        set_err(err, errlen, "%s: cannot open model descriptor: %s", path, strerror(errno));
-        return NULL;
-    }
-    yaml_parser_t parser;
+    struct so_config_errors errors = {0};
+    struct so_yaml_loader ld = {.file = path, .errors = &errors};
     yaml_document_t doc;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, fp);
-    if (!yaml_parser_load(&parser, &doc)) {
-        set_err(err, errlen, "%s:%d:%d: %s", path, (int)parser.problem_mark.line + 1,
-                (int)parser.problem_mark.column + 1,
-                parser.problem ? parser.problem : "YAML syntax error");
-        yaml_parser_delete(&parser);
-        fclose(fp);
-        return NULL;
-    }
-    yaml_parser_delete(&parser);
-    fclose(fp);
-
-    struct loader ld = {.file = path, .doc = &doc, .err = err, .errlen = errlen};
-    struct so_model_desc *d = so_xcalloc(1, sizeof(*d));
-    d->desc_path = so_xstrdup(path);
-    for (int k = 0; k < SO_MODEL_FILE_COUNT; k++) {
-        d->files[k].size = -1;
-    }
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    char buf[80];
-    if (!root || root->type != YAML_MAPPING_NODE) {
-        errorf(&ld, root, NULL, "expected a mapping (a model descriptor), got %s",
-               got(root, buf, sizeof(buf)));
-    } else {
-        load_root(&ld, root, d);
+    yaml_node_t *root = so_yaml_load_file(&ld, &doc, "the file is empty: expected a model "
+                                                     "descriptor");
+    struct so_model_desc *d = NULL;
+    if (root) {
+        d = so_xcalloc(1, sizeof(*d));
+        d->desc_path = so_xstrdup(path);
+        for (int k = 0; k < SO_MODEL_FILE_COUNT; k++) {
+            d->files[k].size = -1;
+        }
+        if (so_yaml_check_mapping(&ld, root, keys, ARRAY_LEN(keys), "a model descriptor")) {
+            load_root(&ld, root, d);
+        }
         char want[256];
         stem(path, want, sizeof(want));
         if (d->name && strcmp(d->name, want) != 0) {
-            errorf(&ld, map_get(&ld, root, "name"), "name",
-                   "expected \"%s\" (the descriptor's file name), got \"%s\"", want, d->name);
+            so_yaml_key_error(&ld, "name", so_yaml_map_get(&ld, root, "name"),
+                              "expected \"%s\" (the descriptor's file name), got \"%s\"", want,
+                              d->name);
         }
+        yaml_document_delete(&doc);
     }
-    yaml_document_delete(&doc);
-    if (ld.n_errors) {
+    if (errors.n) {
+        so_yaml_sort_errors(&errors, 0);
+        errors_to_text(&errors, err, errlen);
         so_model_destroy(d);
-        return NULL;
+        d = NULL;
     }
+    so_config_errors_finish(&errors);
     return d;
 }
 
@@ -740,51 +542,6 @@ struct so_model_desc *so_model_load(const char *name, char *err, size_t errlen)
 }
 
 /* --- files ---------------------------------------------------------------------------------- */
-
-int so_sha256_file(const char *path, char out[65], long long *size)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        return -errno;
-    }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-        EVP_MD_CTX_free(ctx);
-        fclose(fp);
-        return -ENOMEM;
-    }
-    unsigned char buf[65536];
-    long long total = 0;
-    size_t n;
-    int rc = 0;
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
-        if (!EVP_DigestUpdate(ctx, buf, n)) {
-            rc = -EIO;
-            break;
-        }
-        total += (long long)n;
-    }
-    if (ferror(fp)) {
-        rc = -EIO;
-    }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (rc == 0 && !EVP_DigestFinal_ex(ctx, md, &len)) {
-        rc = -EIO;
-    }
-    EVP_MD_CTX_free(ctx);
-    fclose(fp);
-    if (rc == 0) {
-        for (unsigned int i = 0; i < len && i < 32; i++) {
-            snprintf(out + 2 * i, 3, "%02x", md[i]);
-        }
-        out[64] = '\0';
-        if (size) {
-            *size = total;
-        }
-    }
-    return rc;
-}
 
 static bool is_file(const char *path)
 {

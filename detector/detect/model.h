@@ -128,10 +128,4 @@ void so_model_destroy(struct so_model_desc *desc);
 /* Class index of `name` in the output order; -1 when absent. */
 int so_model_class_index(const struct so_model_desc *desc, const char *name);
 
-/*
- * SHA-256 of a file as lowercase hex (out: 65 bytes). 0, or a negative errno when it cannot
- * be read. *size gets its length when size != NULL.
- */
-int so_sha256_file(const char *path, char out[65], long long *size);
-
 #endif

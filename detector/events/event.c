@@ -10,28 +10,15 @@
 #include "event.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jpeg.h"
+#include "sha256.h"
 #include "socv.h"
 #include "timeutil.h"
 #include "zone_mask.h"
-
-static void sha256_hex(const uint8_t *data, size_t size, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!EVP_Digest(data, size, md, &len, EVP_sha256(), NULL)) {
-        out[0] = 0;
-        return;
-    }
-    for (unsigned int i = 0; i < len && i < 32; i++) {
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    }
-}
 
 static const struct socv_color zone_color = {0, 215, 255};     /* amber */
 static const struct socv_color box_color = {0, 0, 255};        /* red */
@@ -103,7 +90,7 @@ static int render_scene(const struct so_evidence_scene *sc, const struct socv_vi
     out->width = v->width;
     out->height = v->height;
     snprintf(out->role, sizeof(out->role), "%s", role);
-    sha256_hex(out->jpeg, out->size, out->sha256);
+    so_sha256_hex(out->jpeg, out->size, out->sha256);
     return 0;
 }
 

@@ -10,10 +10,11 @@
 
 #include <errno.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "sha256.h"
 
 /* The record schema this intake understands (event.h's SO_EVENT_SCHEMA; not included so the
  * intake and its fuzzer do not depend on the analysis headers). */
@@ -34,19 +35,6 @@ static const char *str_field(json_t *obj, const char *key, size_t max)
 {
     const char *v = json_string_value(json_object_get(obj, key));
     return v && *v && strlen(v) <= max ? v : NULL;
-}
-
-static void sha256_hex(const uint8_t *data, size_t size, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    out[0] = 0;
-    if (!EVP_Digest(data, size, md, &len, EVP_sha256(), NULL)) {
-        return;
-    }
-    for (unsigned int i = 0; i < len && i < 32; i++) {
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    }
 }
 
 int so_intake_parse(const struct so_intake_frame *frames, size_t n_frames,
@@ -137,7 +125,7 @@ int so_intake_parse(const struct so_intake_frame *frames, size_t n_frames,
             rc = fail(why, why_size, "evidence %zu: role or size does not match its frame", i);
             break;
         }
-        sha256_hex(f->data, f->size, x->sha256);
+        so_sha256_hex(f->data, f->size, x->sha256);
         if (!sha || strcmp(sha, x->sha256) != 0) {
             rc = fail(why, why_size, "evidence %zu: sha256 does not match its frame", i);
             break;

@@ -59,6 +59,21 @@ static int line_of(const char *s, const char *needle)
     return at ? line : -1;
 }
 
+/* 1-based column of `node` found in `s` after the first `needle`; -1 when absent. */
+static int column_of(const char *s, const char *needle, const char *node)
+{
+    const char *at = strstr(s, needle);
+    const char *n = at ? strstr(at, node) : NULL;
+    if (!n) {
+        return -1;
+    }
+    const char *bol = n;
+    while (bol > s && bol[-1] != '\n') {
+        bol--;
+    }
+    return (int)(n - bol) + 1;
+}
+
 /* The assets folder as the test started (the lookup tests point STREETORDER_ASSETS
  * elsewhere). */
 static char assets[PATH_MAX];
@@ -199,45 +214,64 @@ struct desc_case {
     const char *at;         /* text whose line the error must point at (NULL: do not check) */
     const char *key;        /* substring of the message: key path */
     const char *message;    /* substring of the message */
+    const char *node;       /* the text after `at` where the error's column is: then the whole
+                               "FILE:LINE:COL: key: message" is checked, as the config's */
 };
 
 static const struct desc_case desc_cases[] = {
     {"missing descriptor", NULL, NULL, "no-such-model", NULL, "no-such-model.yaml",
-     "no such model descriptor"},
-    {"bad model name", NULL, NULL, "../etc/passwd", NULL, "../etc/passwd", "expected letters"},
+     "no such model descriptor", NULL},
+    {"bad model name", NULL, NULL, "../etc/passwd", NULL, "../etc/passwd", "expected letters",
+     NULL},
+    /* the config's format, to the column (file:line:col: key: expected) */
+    {"bad bool", "swap_rb: true", "swap_rb: maybe", NULL, "swap_rb: maybe",
+     "preprocess.swap_rb", "expected true or false, got \"maybe\"", "maybe"},
+    {"bad number", "  score: 0.3", "  score: 0.3x", NULL, "score: 0.3x", "thresholds.score",
+     "expected a number greater than 0 and less than 1, got \"0.3x\"", "0.3x"},
+    {"number out of range", "  score: 0.3", "  score: 1.5", NULL, "score: 1.5",
+     "thresholds.score", "expected a number greater than 0 and less than 1, got \"1.5\"",
+     "1.5"},
     {"unknown key", "  nms: 0.45", "  nms: 0.45\n  scroe: 0.2", NULL, "scroe",
-     "thresholds.scroe", "unknown key \"scroe\"; expected one of: score, nms"},
-    {"unknown top key", "format: darknet", "format: darknet\nweigths: x", NULL, "weigths",
-     "weigths", "unknown key"},
-    {"score out of range", "  score: 0.3", "  score: 1.5", NULL, "score: 1.5",
-     "thresholds.score", "expected a number in (0, 1), got \"1.5\""},
-    {"missing nms", "  nms: 0.45", "", NULL, "  score: 0.3", "thresholds.nms", "missing"},
-    {"format", "format: darknet", "format: onnx", NULL, "format: onnx", "format",
-     "expected darknet"},
-    {"bad sha256 text", "sha256: c458", "sha256: zz58", NULL, "sha256: zz58",
-     "files.cfg.sha256", "expected 64 hex digits"},
+     "thresholds.scroe", "unknown key \"scroe\"; allowed keys are score, nms", "scroe"},
+    {"unknown key, near miss", "format: darknet", "format: darknet\nclases: [a]", NULL,
+     "clases", "clases", "unknown key \"clases\" (did you mean \"classes\"?)", "clases"},
+    {"missing key", "  nms: 0.45", "", NULL, "  score: 0.3", "thresholds.nms",
+     "missing required key \"nms\" (expected a number greater than 0 and at most 1)", "score"},
+    {"bad sha256", "sha256: c458", "sha256: zz58", NULL, "sha256: zz58", "files.cfg.sha256",
+     "expected 64 hex digits, got \"zz58", "zz58"},
     {"file name with a path", "name: coco.names", "name: ../coco.names", NULL,
-     "name: ../coco.names", "files.names.name", "expected a plain file name"},
+     "name: ../coco.names", "files.names.name",
+     "expected a plain file name (no folder), got \"../coco.names\"", "../coco.names"},
+    {"integer expected", "size: 9696", "size: 96.5", NULL, "size: 96.5", "files.cfg.size",
+     "expected an integer from 0 to 1e+12, got \"96.5\"", "96.5"},
+    {"duplicate key", "  nms: 0.45", "  nms: 0.45\n  nms: 0.5", NULL, "nms: 0.5",
+     "thresholds.nms", "duplicate key \"nms\" (first given at line", "nms: 0.5"},
+    {"missing mapping", "output:\n", "outptu:\n", NULL, "name: " XL, "output",
+     "missing required key \"output\" (expected a mapping)", "name"},
+    /* the other checks */
+    {"unknown top key", "format: darknet", "format: darknet\nweigths: x", NULL, "weigths",
+     "weigths", "unknown key", NULL},
+    {"format", "format: darknet", "format: onnx", NULL, "format: onnx", "format",
+     "expected darknet", NULL},
     {"input not multiple of 32", "width: 320", "width: 300", NULL, "width: 300",
-     "input.width", "expected a multiple of 32"},
+     "input.width", "expected a multiple of 32", NULL},
     {"letterbox unsupported", "resize: plain", "resize: letterbox", NULL, "resize: letterbox",
-     "preprocess.resize", "expected plain"},
-    {"swap_rb not a bool", "swap_rb: true", "swap_rb: yes", NULL, "swap_rb: yes",
-     "preprocess.swap_rb", "expected true or false"},
+     "preprocess.resize", "expected plain", NULL},
     {"role of an unknown class", "vehicle: [car,", "vehicle: [lorry, car,", NULL,
-     "vehicle: [lorry", "roles.vehicle[0]", "expected one of the model's classes, got \"lorry\""},
-    {"unknown role", "  nonmotor:", "  cyclist:", NULL, "cyclist:", "roles",
-     "unknown role \"cyclist\""},
+     "vehicle: [lorry", "roles.vehicle[0]", "expected one of the model's classes, got \"lorry\"",
+     NULL},
+    {"unknown role", "  nonmotor:", "  cyclist:", NULL, "cyclist:", "roles.cyclist",
+     "unknown key \"cyclist\"", NULL},
     {"class in two roles", "person: [person]", "person: [person, car]", NULL, "person: [person",
-     "roles.person[1]", "class \"car\" already has role vehicle"},
+     "roles.person[1]", "class \"car\" already has role vehicle", NULL},
     {"alias to an unknown class", "train: truck", "train: lorry", NULL, "train: lorry",
-     "aliases.train", "got \"lorry\""},
+     "aliases.train", "got \"lorry\"", NULL},
     {"duplicate class", "  - bicycle\n", "  - person\n", NULL, "  - person\n  - car",
-     "classes[1]", "duplicate class \"person\""},
+     "classes[1]", "duplicate class \"person\"", NULL},
     {"name differs from file", "name: " XL, "name: other", NULL, "name: other", "name",
-     "expected \"" XL "\" (the descriptor's file name)"},
+     "expected \"" XL "\" (the descriptor's file name)", NULL},
     {"yaml syntax", "format: darknet", "format: [darknet", NULL, NULL, XL ".yaml:",
-     "did not find expected"},
+     "did not find expected", NULL},
 };
 
 static void test_descriptor_errors(void)
@@ -270,9 +304,14 @@ static void test_descriptor_errors(void)
             CHECK_CONTAINS(err, path);      /* the message names the file */
         }
         if (c->at && text) {
-            char place[PATH_MAX + 96];
+            char place[PATH_MAX + 512];
             snprintf(place, sizeof(place), "%s:%d:", path, line_of(text, c->at));
             CHECK_CONTAINS(err, place);
+            if (c->node) {
+                snprintf(place, sizeof(place), "%s:%d:%d: %s: %s", path, line_of(text, c->at),
+                         column_of(text, c->at, c->node), c->key, c->message);
+                CHECK_CONTAINS(err, place);
+            }
         }
         so_model_destroy(d);
         free(text);
