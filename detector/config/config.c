@@ -356,8 +356,7 @@ static yaml_node_t *load_field(struct so_yaml_loader *ld, yaml_node_t *map,
     case SO_FIELD_CLASSES:
         return load_classes(ld, map, f->key, p, (size_t *)((char *)base + f->count_offset));
     case SO_FIELD_BOOL:
-        key_bool(ld, map, f->key, p);
-        return NULL;
+        return so_yaml_key_bool(ld, map, f->key, f->required, p);
     }
     return NULL;
 }
