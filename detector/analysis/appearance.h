@@ -26,6 +26,10 @@ void so_look_grid(int w, int h, int *tw, int *th);
  */
 bool so_look_sample(const struct so_frame *f, struct so_box box, int tw, int th, float *out);
 
+/* The same, from a float map of width x height values (the static model's background). */
+bool so_look_sample_map(const float *map, int width, int height, struct so_box box, int tw,
+                        int th, float *out);
+
 /* NCC of two normalised looks of n samples, in [-1, 1]. */
 double so_look_ncc(const float *a, const float *b, size_t n);
 

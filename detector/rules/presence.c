@@ -70,18 +70,28 @@ enum so_presence so_place_judge(const struct so_place *p, const struct so_frame 
     if (b.w <= 0 || b.h <= 0) {
         return SO_PRESENCE_UNKNOWN;
     }
-    double ncc = -2;    /* no look to compare: the place is flat now, or was */
-    if (p->look && so_look_sample(f, p->box, p->tw, p->th, scratch)) {
-        ncc = so_look_ncc(p->look, scratch, (size_t)p->tw * p->th);
-    }
+    size_t n = (size_t)p->tw * p->th;
+    bool textured = p->look && so_look_sample(f, p->box, p->tw, p->th, scratch);
+    double ncc = textured ? so_look_ncc(p->look, scratch, n) : -2;
     if (ncc >= SO_PLACE_SAME) {
         return SO_PRESENCE_PRESENT;
     }
-    if (so_static_model_moving_share(m, b.x, b.y, b.w, b.h) >= SO_PLACE_MOVING_MAX) {
-        return SO_PRESENCE_UNKNOWN;
+    if (so_static_model_moving_share(m, b.x, b.y, b.w, b.h) >= SO_PLACE_MOVING_MAX ||
+        so_place_foreground_share(m, f->width, b) > SO_PLACE_FG_MAX) {
+        return SO_PRESENCE_UNKNOWN;     /* hidden, or something else than the background */
     }
-    if (ncc < SO_PLACE_OTHER && so_place_foreground_share(m, f->width, b) <= SO_PLACE_FG_MAX) {
+    /* The place looks like the background. It is empty when the thing's look is gone, or when
+     * the place now looks more like the learnt background than like the thing (its look held
+     * some of the road around it). A thing that is part of the learnt background itself (parked
+     * before the model learnt the place) keeps its look, and was found present above. */
+    if (!textured || ncc < SO_PLACE_OTHER) {
         return SO_PRESENCE_ABSENT;
+    }
+    float *bg = scratch + n;
+    if (so_look_sample_map(so_static_model_background(m), f->width, f->height, p->box, p->tw,
+                           p->th, bg) &&
+        so_look_ncc(bg, scratch, n) > ncc + SO_PLACE_MARGIN) {
+        return SO_PRESENCE_ABSENT;      /* more like the learnt empty place than like the thing */
     }
     return SO_PRESENCE_UNKNOWN;
 }

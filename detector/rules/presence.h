@@ -7,10 +7,11 @@
  * once it was followed. so_place_judge() says, for one frame:
  *   PRESENT  the thing's look is still there (NCC >= SO_PLACE_SAME, invariant to the light's
  *            gain and offset: a cloud, auto-exposure, the IR switch);
- *   ABSENT   the place no longer looks like the thing (NCC < SO_PLACE_OTHER, or no look to
- *            compare because the place is now flat) AND looks like the learnt background
- *            (at most SO_PLACE_FG_MAX of its pixels differ from it in the static model, which
- *            normalises the light) AND nothing moves over it (traffic in front hides it);
+ *   ABSENT   nothing moves over it (traffic in front hides it) AND it looks like the learnt
+ *            background (at most SO_PLACE_FG_MAX of its pixels differ from it in the static
+ *            model, which normalises the light) AND the thing's look is gone (NCC below
+ *            SO_PLACE_OTHER, or the place is flat now) or the place correlates better, by
+ *            SO_PLACE_MARGIN, with the background than with the thing's look;
  *   UNKNOWN  anything else: a bus or a crowd in front, a light the model has not caught up
  *            with, a camera in trouble. An episode neither opens nor clears on UNKNOWN.
  * Value type embedded in its owner; so_place_finish() frees the look. Not thread-safe.
@@ -29,6 +30,7 @@
 #define SO_PLACE_OTHER 0.3      /* below: something else is there, or nothing */
 #define SO_PLACE_FG_MAX 0.2     /* at most this share differs from the background: empty */
 #define SO_PLACE_MOVING_MAX 0.2 /* at least this share moving: the place is hidden */
+#define SO_PLACE_MARGIN 0.1     /* the place must look this much more like the background */
 
 struct so_place {
     struct so_box box;          /* where the thing is, analysis pixels */
@@ -44,7 +46,7 @@ void so_place_finish(struct so_place *p);
 bool so_place_take(struct so_place *p, const struct so_frame *f, struct so_box box);
 
 /* The evidence of frame `f` (with the static model `m` updated on it) about the place. `scratch`
- * holds SO_LOOK_MAX * SO_LOOK_MAX floats. */
+ * holds 2 * SO_LOOK_MAX * SO_LOOK_MAX floats. */
 enum so_presence so_place_judge(const struct so_place *p, const struct so_frame *f,
                                 const struct so_static_model *m, float *scratch);
 

@@ -84,7 +84,7 @@ struct so_rules {
     double ring_next_s;
     struct so_frame *last;              /* the last frame processed ("after" image on reload) */
     const struct so_static_model *model; /* this frame's, for the place checks */
-    float look[SO_LOOK_MAX * SO_LOOK_MAX]; /* scratch of the place checks */
+    float look[2 * SO_LOOK_MAX * SO_LOOK_MAX]; /* scratch of the place checks */
 };
 
 /* rules.c */

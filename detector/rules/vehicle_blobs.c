@@ -120,7 +120,10 @@ void rules_vehicles_blob_marks(struct so_rules *r, struct zone_state *z,
                       (zc->max_box && (box.w > zc->max_box || box.h > zc->max_box)))) {
             continue;
         }
-        if (!rules_grounded(z, &box, best != NULL)) {
+        /* A blob is a part of a silhouette (a pole splits a car; a driver stands beside it):
+         * its ground point must be in the zone, as it always was. The footprint share
+         * (rules_grounded) is for whole boxes: the network's, and what it places. */
+        if (!so_zone_mask_contains(z->zm, bl->x + bl->w / 2.0, bl->y + bl->h - 1)) {
             continue;
         }
         if (best && best->seen) {

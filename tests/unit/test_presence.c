@@ -84,7 +84,7 @@ static const char *name(enum so_presence p)
 int main(void)
 {
     struct so_static_model *m = so_static_model_create(W, H, NULL);
-    float *scratch = malloc(sizeof(float) * SO_LOOK_MAX * SO_LOOK_MAX);
+    float *scratch = malloc(sizeof(float) * 2 * SO_LOOK_MAX * SO_LOOK_MAX);
     struct so_place place;
     so_place_init(&place);
     so_frame_unref(feed(m, ROAD, (int)(12 * FPS), 1, 0));     /* learn the road */
