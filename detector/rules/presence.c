@@ -26,11 +26,24 @@ void so_place_finish(struct so_place *p)
 {
     if (p) {
         free(p->look);
+        free(p->empty);
         so_place_init(p);
     }
 }
 
-bool so_place_take(struct so_place *p, const struct so_frame *f, struct so_box box)
+/* A look of box on f into a new buffer, or NULL (flat, off the frame, out of memory). */
+static float *take_look(const struct so_frame *f, struct so_box box, int tw, int th)
+{
+    float *look = f ? malloc(sizeof(float) * (size_t)tw * th) : NULL;
+    if (look && !so_look_sample(f, box, tw, th, look)) {
+        free(look);
+        look = NULL;
+    }
+    return look;
+}
+
+bool so_place_take(struct so_place *p, const struct so_frame *f, struct so_box box,
+                   const struct so_frame *before)
 {
     so_place_finish(p);
     p->box = box;
@@ -38,14 +51,8 @@ bool so_place_take(struct so_place *p, const struct so_frame *f, struct so_box b
     if (p->tw < 4 || p->th < 4) {
         return true;
     }
-    p->look = malloc(sizeof(float) * (size_t)p->tw * p->th);
-    if (!p->look) {
-        return false;
-    }
-    if (!so_look_sample(f, box, p->tw, p->th, p->look)) {
-        free(p->look);
-        p->look = NULL;
-    }
+    p->look = take_look(f, box, p->tw, p->th);
+    p->empty = take_look(before, box, p->tw, p->th);
     return true;
 }
 
@@ -76,9 +83,18 @@ enum so_presence so_place_judge(const struct so_place *p, const struct so_frame 
     if (ncc >= SO_PLACE_SAME) {
         return SO_PRESENCE_PRESENT;
     }
-    if (so_static_model_moving_share(m, b.x, b.y, b.w, b.h) >= SO_PLACE_MOVING_MAX ||
-        so_place_foreground_share(m, f->width, b) > SO_PLACE_FG_MAX) {
-        return SO_PRESENCE_UNKNOWN;     /* hidden, or something else than the background */
+    if (so_static_model_moving_share(m, b.x, b.y, b.w, b.h) >= SO_PLACE_MOVING_MAX) {
+        return SO_PRESENCE_UNKNOWN;     /* hidden by what moves in front */
+    }
+    if (textured && p->empty) {
+        double empty = so_look_ncc(p->empty, scratch, n);
+        if ((empty >= SO_PLACE_SAME && empty > ncc + SO_PLACE_MARGIN) ||
+            (ncc < SO_PLACE_OTHER && empty > ncc + 2 * SO_PLACE_MARGIN)) {
+            return SO_PRESENCE_ABSENT;  /* it looks again like the place before it came */
+        }
+    }
+    if (so_place_foreground_share(m, f->width, b) > SO_PLACE_FG_MAX) {
+        return SO_PRESENCE_UNKNOWN;     /* something else than the learnt background */
     }
     /* The place looks like the background. It is empty when the thing's look is gone, or when
      * the place now looks more like the learnt background than like the thing (its look held

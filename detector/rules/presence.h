@@ -12,6 +12,11 @@
  *            model, which normalises the light) AND the thing's look is gone (NCC below
  *            SO_PLACE_OTHER, or the place is flat now) or the place correlates better, by
  *            SO_PLACE_MARGIN, with the background than with the thing's look;
+ *            Or: nothing moves over it AND it looks again like the place did before the
+ *            thing came (NCC >= SO_PLACE_SAME with that look and better than with the
+ *            thing's by SO_PLACE_MARGIN; or, the thing's look gone, better by twice that):
+ *            light-invariant, whatever the static model thinks (its background may not have
+ *            caught up with an exposure change; people passing behind change the place).
  *   UNKNOWN  anything else: a bus or a crowd in front, a light the model has not caught up
  *            with, a camera in trouble. An episode neither opens nor clears on UNKNOWN.
  * Value type embedded in its owner; so_place_finish() frees the look. Not thread-safe.
@@ -35,6 +40,7 @@
 struct so_place {
     struct so_box box;          /* where the thing is, analysis pixels */
     float *look;                /* its look (appearance.h), tw*th, or NULL */
+    float *empty;               /* the place's look before it came there, or NULL */
     int tw, th;
 };
 
@@ -42,8 +48,10 @@ void so_place_init(struct so_place *p);
 void so_place_finish(struct so_place *p);
 
 /* Remember `box` as the place and the thing's look there on `f` (no look when the box is flat
- * or leaves the frame). Returns false only when out of memory. */
-bool so_place_take(struct so_place *p, const struct so_frame *f, struct so_box box);
+ * or leaves the frame), and the place's look on `before` (a frame from before it came to rest;
+ * may be NULL). Returns false only when out of memory. */
+bool so_place_take(struct so_place *p, const struct so_frame *f, struct so_box box,
+                   const struct so_frame *before);
 
 /* The evidence of frame `f` (with the static model `m` updated on it) about the place. `scratch`
  * holds 2 * SO_LOOK_MAX * SO_LOOK_MAX floats. */

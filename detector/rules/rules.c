@@ -39,6 +39,18 @@ struct so_frame *rules_rest_frame(struct so_rules *r, double t, struct so_frame 
     return best ? best : fallback;
 }
 
+struct so_frame *rules_frame_before(struct so_rules *r, double t)
+{
+    struct so_frame *best = NULL;
+    for (int i = 0; i < RING_FRAMES; i++) {
+        struct so_frame *f = r->ring[i];
+        if (f && f->media_s <= t && (!best || f->media_s > best->media_s)) {
+            best = f;
+        }
+    }
+    return best;
+}
+
 static void ring_push(struct so_rules *r, struct so_frame *frame)
 {
     if (frame->media_s < r->ring_next_s) {

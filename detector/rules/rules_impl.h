@@ -33,6 +33,13 @@
 #define ORPHAN_S 10.0           /* a lost vehicle found again within this keeps its episode */
 #define BLOB_CONFIRM_S 5.0      /* a blob must be followed this long before it can open */
 #define BLOB_FORGET_S 3.0       /* an unconfirmed blob unseen this long is dropped */
+#define BEFORE_S 3.0            /* the empty place: a frame this long before it came to rest */
+
+/* so_frame_ref that accepts NULL. */
+static inline struct so_frame *so_frame_ref_maybe(struct so_frame *f)
+{
+    return f ? so_frame_ref(f) : NULL;
+}
 #define REASON_LEFT "left"      /* reason of a cleared report: what the rule saw is gone */
 #define REASON_ZONE_REMOVED "zone_removed"  /* reason: the zone went away on reload */
 #define REASON_VIEW_CHANGED "view_changed"  /* reason: the camera's view was re-learnt */
@@ -55,6 +62,7 @@ struct track {
     struct so_episode ep;
     struct so_frame *rest;
     struct so_place place;      /* its look when it was confirmed: is it still there? */
+    struct so_frame *before;    /* the place before it came to rest (NULL: not seen empty) */
 };
 
 struct zone_state {
@@ -83,7 +91,7 @@ struct so_rules {
     int ring_head;
     double ring_next_s;
     struct so_frame *last;              /* the last frame processed ("after" image on reload) */
-    const struct so_static_model *model; /* this frame's, for the place checks */
+    struct so_static_model *model;      /* this frame's, for the place checks */
     float look[2 * SO_LOOK_MAX * SO_LOOK_MAX]; /* scratch of the place checks */
 };
 
@@ -92,6 +100,10 @@ struct so_rules {
 /* The frame closest after media time `t` among the last RING_FRAMES seconds, else `fallback`.
  * Borrowed. */
 struct so_frame *rules_rest_frame(struct so_rules *r, double t, struct so_frame *fallback);
+
+/* The latest recent frame at or before media time `t` (the place before something came to
+ * rest there), or NULL. Borrowed. */
+struct so_frame *rules_frame_before(struct so_rules *r, double t);
 
 /* Report `action` (nothing for SO_EPISODE_NONE) of episode `ep` in zone `z`. `reason` is the
  * reason of a cleared report (REASON_LEFT, REASON_ZONE_REMOVED), ignored for the others. */

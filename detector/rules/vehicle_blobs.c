@@ -13,9 +13,9 @@
  * gates): a blob that no track explains (no person, vehicle, cue or other labelled thing holds
  * EXPLAINED of it) and that has a vehicle's size and shape is followed as an `unclassified`
  * vehicle (a dark or covered car, a tricycle or handcart, a car half hidden by a pole), unless
- * the zone says `require_class`. A blob that lies on a vehicle the zone already follows marks
- * that vehicle seen (its static pixels are evidence it is still there); when the network
- * labels an unclassified vehicle later, vehicles.c hands its episode to the track.
+ * the zone says `require_class`. A blob that lies on a labelled vehicle the zone already
+ * follows is that vehicle's business (its track, its place); when the network labels an
+ * unclassified vehicle later, vehicles.c hands its episode to the track.
  *
  * This is a small tracker of its own beside track/tracker.c, on purpose for now. Feeding the
  * blobs to track/ as detections would change the events: the tracker matches by centre
@@ -83,6 +83,7 @@ static struct track *new_slot(struct so_rules *r, struct zone_state *z, struct s
                                  .first_seen_s = frame->media_s};
             so_episode_init(&tr->ep);
             so_place_init(&tr->place);
+            tr->before = so_frame_ref_maybe(rules_frame_before(r, start - BEFORE_S));
             tr->rest = so_frame_ref(rules_rest_frame(r, start, frame));
             return tr;
         }
@@ -108,11 +109,9 @@ void rules_vehicles_blob_marks(struct so_rules *r, struct zone_state *z,
         struct so_box box = {bl->x, bl->y, bl->w, bl->h};
         struct track *best = owner(z, box);
         if (model && best && !best->blob) {
-            /* On a vehicle the network labelled: its static pixels say it is still there. */
-            if (!best->seen && best->ep.state == SO_EPISODE_OPEN) {
-                best->seen = true;
-                best->last_seen_s = now;
-            }
+            /* On a vehicle the network labelled: its track (or its place, vehicles.c) says
+             * whether it is still there. Static pixels alone do not: what a car leaves behind
+             * rests there too until the model learns the place again. */
             continue;
         }
         if (model && (explained(tracks, n_tracks, box) || zc->require_class ||

@@ -31,6 +31,7 @@ struct so_object rules_track_object(const struct track *tr)
 void rules_track_reset(struct track *tr)
 {
     so_frame_unref(tr->rest);
+    so_frame_unref(tr->before);
     so_place_finish(&tr->place);
     *tr = (struct track){0};
 }
@@ -55,6 +56,27 @@ static enum so_presence observe(struct so_rules *r, struct track *tr, struct so_
         tr->last_seen_s = frame->media_s;
     }
     return p;
+}
+
+/*
+ * A vehicle seen gone: its place is learnt as background again at once, so that what the
+ * static model still holds there (the ground it uncovered, under a light that changed while
+ * the car stood) does not come to rest as a new object of the same age.
+ */
+static void forget_place(struct so_rules *r, const struct track *tr)
+{
+    if (!r->model) {
+        return;
+    }
+    /* The box grown by a quarter of its size each side: its shadow, its fragments. */
+    struct so_box grown = {tr->box[0] - tr->box[2] / 4, tr->box[1] - tr->box[3] / 4,
+                           tr->box[2] + tr->box[2] / 2, tr->box[3] + tr->box[3] / 2};
+    struct so_box b = so_box_clip(grown, r->w, r->h);
+    memset(r->ghost, 0, (size_t)r->w * r->h);
+    for (int y = b.y; y < b.y + b.h; y++) {
+        memset(r->ghost + (size_t)y * r->w + b.x, 255, (size_t)b.w);
+    }
+    so_static_model_absorb(r->model, r->ghost);
 }
 
 void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_frame *frame)
@@ -85,7 +107,9 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
                                                       enforced && followed);
         if (a == SO_EPISODE_OPENED) {
             struct so_box b = {tr->box[0], tr->box[1], tr->box[2], tr->box[3]};
-            so_place_take(&tr->place, frame, b);
+            so_place_take(&tr->place, frame, b, tr->before);
+            so_frame_unref(tr->before);
+            tr->before = NULL;
         }
         if (a == SO_EPISODE_NONE) {
             continue;
@@ -93,6 +117,7 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
         struct so_object obj = rules_track_object(tr);
         rules_emit(r, z, &tr->ep, a, REASON_LEFT, -1, &obj, 1, tr->rest, frame);
         if (a == SO_EPISODE_CLEARED_NOW) {
+            forget_place(r, tr);
             rules_track_reset(tr);
         }
     }
@@ -273,6 +298,7 @@ static struct track *follow(struct so_rules *r, struct zone_state *z, struct so_
             *slot = (struct track){.used = true, .id = tk->id, .first_seen_s = frame->media_s,
                                    .start_est = tk->rest_s};
             so_place_init(&slot->place);
+            slot->before = so_frame_ref_maybe(rules_frame_before(r, tk->rest_s - BEFORE_S));
             so_debug(r->cam->id, "zone %s follows %s track %d at %d,%d %dx%d (at rest since "
                      "%.1f s)", zc->id, tk->cls, tk->id, tk->box.x, tk->box.y, tk->box.w,
                      tk->box.h, tk->rest_s);

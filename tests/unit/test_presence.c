@@ -89,7 +89,7 @@ int main(void)
     so_place_init(&place);
     so_frame_unref(feed(m, ROAD, (int)(12 * FPS), 1, 0));     /* learn the road */
     struct so_frame *f = feed(m, CAR, (int)(20 * FPS), 1, 0);  /* the car comes to rest */
-    so_test_check(f && so_place_take(&place, f, car) && place.look, __FILE__, __LINE__,
+    so_test_check(f && so_place_take(&place, f, car, NULL) && place.look, __FILE__, __LINE__,
                   "the car's look taken");
     so_frame_unref(f);
     static const struct {
