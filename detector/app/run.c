@@ -165,7 +165,8 @@ static int view_step(struct camera_run *c, const struct so_frame *f)
     enum so_health h = r.state == SO_VIEW_MOVED ? SO_HEALTH_MOVED
                        : r.state == SO_VIEW_TAMPERED ? SO_HEALTH_TAMPERED : SO_HEALTH_LIVE;
     if (r.adopted) {
-        so_warn(c->id, "%s: restarting analysis (open episodes are left as they are)", r.reason);
+        so_warn(c->id, "%s: restarting analysis (open episodes end as view_changed)", r.reason);
+        so_rules_view_changed(c->rules, (struct so_frame *)f);
         so_static_model_destroy(c->model);
         c->model = NULL;            /* setup_analysis builds model, rules and tracker anew */
         if (setup_analysis(c, f) < 0) {

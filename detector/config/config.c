@@ -356,6 +356,8 @@ static yaml_node_t *load_field(struct so_yaml_loader *ld, yaml_node_t *map,
         return load_schedule(ld, map, f->key, p);
     case SO_FIELD_CLASSES:
         return load_classes(ld, map, f->key, p, (size_t *)((char *)base + f->count_offset));
+    case SO_FIELD_BOOL:
+        return so_yaml_key_bool(ld, map, f->key, f->required, p);
     }
     return NULL;
 }

@@ -58,6 +58,8 @@ struct so_zone_cfg {
     size_t n_classes;
     double min_score;               /* 0 = the model's threshold */
     int min_box, max_box;           /* box side limits in analysis pixels, 0 = none */
+    bool require_class;             /* vehicles only when the network labels them (no
+                                     * `unclassified` objects at rest) */
     int line, column;               /* where the zone is defined, for messages */
 };
 

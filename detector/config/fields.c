@@ -69,6 +69,8 @@ static const struct so_field zone_rows[] = {
      .label = ", box "},
     {"max_box", SO_FIELD_INT, false, ZONE(max_box), .range = {0, 4096, false, true}, .line = 3,
      .label = "..", .unit = " px"},
+    {"require_class", SO_FIELD_BOOL, false, ZONE(require_class), .line = 3,
+     .label = ", labelled only: "},
 };
 
 const struct so_field_table so_zone_fields = {zone_rows, ARRAY_LEN(zone_rows), zone_lines,
@@ -143,6 +145,7 @@ void so_fields_finish(const struct so_field_table *t, void *base)
         case SO_FIELD_INT:
         case SO_FIELD_KIND:
         case SO_FIELD_SCHEDULE:
+        case SO_FIELD_BOOL:
             break;
         }
     }
@@ -167,6 +170,8 @@ static bool field_equal(const struct so_field *f, const void *a, const void *b)
         return so_field_number(f, a) == so_field_number(f, b);
     case SO_FIELD_KIND:
         return *(const enum so_zone_kind *)pa == *(const enum so_zone_kind *)pb;
+    case SO_FIELD_BOOL:
+        return *(const bool *)pa == *(const bool *)pb;
     case SO_FIELD_POLYGON:
         return so_polygon_equal(pa, pb);
     case SO_FIELD_SCHEDULE: {
@@ -216,6 +221,8 @@ bool so_field_is_default(const struct so_field *f, const void *base)
     case SO_FIELD_CLASSES:
         so_field_list(f, base, &n);
         return n == 0;
+    case SO_FIELD_BOOL:
+        return *(const bool *)so_field_at(f, base) == (f->def != 0);
     case SO_FIELD_KIND:
     case SO_FIELD_POLYGON:
         break;
@@ -243,6 +250,9 @@ static void print_value(const struct so_field *f, const void *base, FILE *out)
         break;
     case SO_FIELD_KIND:
         fputs(so_zone_kind_name(*(const enum so_zone_kind *)p), out);
+        break;
+    case SO_FIELD_BOOL:
+        fputs(*(const bool *)p ? "yes" : "no", out);
         break;
     case SO_FIELD_POLYGON:
         fprintf(out, "%zu points, %.1f%% of the frame", ((const struct so_polygon *)p)->n,

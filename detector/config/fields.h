@@ -32,6 +32,7 @@ enum so_field_type {
     SO_FIELD_POLYGON,   /* struct so_polygon, owned points */
     SO_FIELD_SCHEDULE,  /* struct so_schedule; absent = always enforced (never required) */
     SO_FIELD_CLASSES,   /* char **, owned, count (size_t) at `count_offset` (never required) */
+    SO_FIELD_BOOL,      /* bool: true/false (yes/no, on/off); `def` non-zero = true */
 };
 
 struct so_field;

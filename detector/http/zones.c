@@ -147,6 +147,8 @@ static json_t *field_json(const struct so_field *f, const struct so_zone_cfg *z)
         return number(so_field_number(f, z));
     case SO_FIELD_KIND:
         return json_string(so_zone_kind_name(*(const enum so_zone_kind *)p));
+    case SO_FIELD_BOOL:
+        return json_boolean(*(const bool *)p);
     case SO_FIELD_POLYGON: {
         const struct so_polygon *poly = p;
         json_t *arr = json_array();

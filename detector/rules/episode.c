@@ -50,6 +50,22 @@ enum so_episode_action so_episode_step(struct so_episode *e, const struct so_epi
                                        double now, bool present, double start_estimate,
                                        double end_estimate, bool enforced)
 {
+    return so_episode_observe(e, p, now, present ? SO_PRESENCE_PRESENT : SO_PRESENCE_ABSENT,
+                              start_estimate, end_estimate, enforced);
+}
+
+enum so_episode_action so_episode_observe(struct so_episode *e,
+                                          const struct so_episode_params *p, double now,
+                                          enum so_presence seen, double start_estimate,
+                                          double end_estimate, bool enforced)
+{
+    bool present = seen == SO_PRESENCE_PRESENT;
+    if (seen == SO_PRESENCE_UNKNOWN) {
+        if (e->state != SO_EPISODE_OPEN || e->absent_since_s >= 0) {
+            return SO_EPISODE_NONE;     /* nothing decided on what was not seen */
+        }
+        present = true;                 /* open and not seen gone: it goes on (updates) */
+    }
     switch (e->state) {
     case SO_EPISODE_CANDIDATE:
         if (!present) {

@@ -54,6 +54,27 @@ enum so_episode_action so_episode_step(struct so_episode *e, const struct so_epi
                                        double now, bool present, double start_estimate,
                                        double end_estimate, bool enforced);
 
+/*
+ * What one frame says about an object or a zone's occupation: seen there, seen gone (the place
+ * looks empty again), or neither (hidden, not judged). rules/presence.c judges it.
+ */
+enum so_presence {
+    SO_PRESENCE_UNKNOWN = 0,
+    SO_PRESENCE_ABSENT,
+    SO_PRESENCE_PRESENT,
+};
+
+/*
+ * so_episode_step with a third answer: UNKNOWN neither confirms a candidate nor ends it, and
+ * neither clears an open episode nor restarts the time it has been seen absent (an episode
+ * clears only after clear_s in which every judged frame saw the place empty; its end is the
+ * first of them, or `end_estimate`). Updates go on while an open episode is not seen absent.
+ */
+enum so_episode_action so_episode_observe(struct so_episode *e,
+                                          const struct so_episode_params *p, double now,
+                                          enum so_presence seen, double start_estimate,
+                                          double end_estimate, bool enforced);
+
 /* Force an open episode to cleared at `now` (e.g. its zone was removed). Returns
  * SO_EPISODE_CLEARED_NOW if it was open, else SO_EPISODE_NONE. */
 enum so_episode_action so_episode_force_clear(struct so_episode *e, double now);

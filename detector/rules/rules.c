@@ -39,6 +39,18 @@ struct so_frame *rules_rest_frame(struct so_rules *r, double t, struct so_frame 
     return best ? best : fallback;
 }
 
+struct so_frame *rules_frame_before(struct so_rules *r, double t)
+{
+    struct so_frame *best = NULL;
+    for (int i = 0; i < RING_FRAMES; i++) {
+        struct so_frame *f = r->ring[i];
+        if (f && f->media_s <= t && (!best || f->media_s > best->media_s)) {
+            best = f;
+        }
+    }
+    return best;
+}
+
 static void ring_push(struct so_rules *r, struct so_frame *frame)
 {
     if (frame->media_s < r->ring_next_s) {
@@ -61,7 +73,7 @@ static void zone_state_finish(struct zone_state *z)
     so_zone_mask_destroy(z->zm);
     so_frame_unref(z->rest);
     for (int t = 0; t < MAX_TRACKS; t++) {
-        so_frame_unref(z->tracks[t].rest);
+        rules_track_reset(&z->tracks[t]);
     }
 }
 
@@ -152,25 +164,24 @@ double rules_wall_at(const struct so_frame *f, double media)
 }
 
 /*
- * Is the thing in box b in the zone: its ground point, the bottom-centre, inside, give or take
- * GROUND_JITTER of the box's size (a detector's box edges move by that much from one look to
- * the next, shadows and wheels included)? A vehicle already followed stays in while its ground
- * point is within GROUND_SLACK of the zone: a zone edge drawn along a parked car must not make
- * the car leave and come back as its box jitters.
+ * Is the thing in box b in the zone? By the share of its ground footprint inside the polygon,
+ * not by one point (issue 14): seen from a mast a box is the thing's whole silhouette, and its
+ * bottom edge is the part nearest the camera, not where it stands. The footprint is the lower
+ * FOOTPRINT_HEIGHT of the box (a car's body down to its wheels; a bag, a table's legs). A thing
+ * is in when at least FOOTPRINT_IN of its footprint is; one already followed stays in while at
+ * least FOOTPRINT_STAY is, so a box that jitters across the edge never flaps in and out. A
+ * neighbour that only touches the edge has a sliver of its footprint inside: out.
  */
-#define GROUND_JITTER 0.05
-#define GROUND_SLACK 0.15
+#define FOOTPRINT_HEIGHT 0.4
+#define FOOTPRINT_IN 0.5
+#define FOOTPRINT_STAY 0.25
 
 bool rules_grounded(const struct zone_state *z, const struct so_box *b, bool followed)
 {
-    double gx = b->x + b->w / 2.0, gy = b->y + b->h - 1;
-    if (so_zone_mask_contains(z->zm, gx, gy)) {
-        return true;
-    }
-    double slack = followed ? GROUND_SLACK : GROUND_JITTER;
-    double dx = slack * b->w, dy = slack * b->h;
-    return so_zone_mask_contains(z->zm, gx - dx, gy) || so_zone_mask_contains(z->zm, gx + dx, gy) ||
-           so_zone_mask_contains(z->zm, gx, gy - dy) || so_zone_mask_contains(z->zm, gx, gy + dy);
+    int fh = (int)(b->h * FOOTPRINT_HEIGHT + 0.5);
+    fh = fh < 1 ? 1 : fh;
+    double share = so_zone_mask_share(z->zm, b->x, b->y + b->h - fh, b->w, fh);
+    return share >= (followed ? FOOTPRINT_STAY : FOOTPRINT_IN);
 }
 
 void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_static_model *model,
@@ -180,13 +191,19 @@ void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_stat
     ring_push(r, frame);
     so_frame_unref(r->last);
     r->last = so_frame_ref(frame);
+    r->model = model;
     rules_rest_mask(r, model, frame->media_s);
     for (size_t i = 0; i < r->n_zones; i++) {
         struct zone_state *z = &r->zones[i];
-        if (per_vehicle(z->cfg->kind) && tracks) {
-            rules_vehicles_tracked(r, z, frame, tracks, n_tracks);
-        } else if (per_vehicle(z->cfg->kind)) {
-            rules_vehicles_blobs(r, z, frame, age);
+        if (per_vehicle(z->cfg->kind)) {
+            for (int t = 0; t < MAX_TRACKS; t++) {
+                z->tracks[t].seen = false;
+            }
+            if (tracks) {
+                rules_vehicles_tracked(r, z, frame, tracks, n_tracks);
+            }
+            rules_vehicles_blob_marks(r, z, frame, age, tracks, n_tracks);
+            rules_vehicles_step(r, z, frame);
         } else {
             rules_zone_coverage(r, z, frame, age, tracks, n_tracks);
         }
@@ -214,17 +231,14 @@ int so_rules_open_count(const struct so_rules *r)
  * frame as the "after" image; new zones start with nothing seen. The masks are built before
  * anything changes, so a failure leaves the rules as they were.
  */
-static void close_removed_zone(struct so_rules *r, struct zone_state *z)
+static void close_zone(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                       const char *reason)
 {
-    if (!r->last) {
-        return;     /* no frame processed yet: nothing can be open */
-    }
-    double now = r->last->media_s;
+    double now = frame->media_s;
     struct so_object none[1];
     if (so_episode_force_clear(&z->ep, now) == SO_EPISODE_CLEARED_NOW) {
-        rules_emit(r, z, &z->ep, SO_EPISODE_CLEARED_NOW, REASON_ZONE_REMOVED, -1, none, 0,
-                   z->rest, r->last);
-        so_info(r->cam->id, "zone %s removed: episode %s cleared", z->cfg->id, z->ep.id);
+        rules_emit(r, z, &z->ep, SO_EPISODE_CLEARED_NOW, reason, -1, none, 0, z->rest, frame);
+        so_info(r->cam->id, "zone %s: episode %s cleared (%s)", z->cfg->id, z->ep.id, reason);
     }
     for (int t = 0; t < MAX_TRACKS; t++) {
         struct track *tr = &z->tracks[t];
@@ -232,9 +246,22 @@ static void close_removed_zone(struct so_rules *r, struct zone_state *z)
             continue;
         }
         struct so_object obj = rules_track_object(tr);
-        rules_emit(r, z, &tr->ep, SO_EPISODE_CLEARED_NOW, REASON_ZONE_REMOVED, -1, &obj, 1,
-                   tr->rest, r->last);
-        so_info(r->cam->id, "zone %s removed: episode %s cleared", z->cfg->id, tr->ep.id);
+        rules_emit(r, z, &tr->ep, SO_EPISODE_CLEARED_NOW, reason, -1, &obj, 1, tr->rest, frame);
+        so_info(r->cam->id, "zone %s: episode %s cleared (%s)", z->cfg->id, tr->ep.id, reason);
+    }
+}
+
+static void close_removed_zone(struct so_rules *r, struct zone_state *z)
+{
+    if (r->last) {  /* no frame processed yet: nothing can be open */
+        close_zone(r, z, r->last, REASON_ZONE_REMOVED);
+    }
+}
+
+void so_rules_view_changed(struct so_rules *r, struct so_frame *frame)
+{
+    for (size_t i = 0; r && i < r->n_zones; i++) {
+        close_zone(r, &r->zones[i], frame, REASON_VIEW_CHANGED);
     }
 }
 

@@ -82,6 +82,14 @@ int so_rules_open_count(const struct so_rules *r);
  * thread-safe: call between two so_rules_process() calls (the caller serialises). Returns 0, or
  * -ENOMEM with the rules unchanged.
  */
+/*
+ * The camera's view was re-learnt (a view moved for longer than the view check waits, then
+ * adopted): every open episode ends now, `cleared` with reason "view_changed", the "after"
+ * image from `frame` (the new view). Not a verified departure: the platform must not read it
+ * as one (docs/delivery.md). What is still there in the new view starts afresh. NULL-safe.
+ */
+void so_rules_view_changed(struct so_rules *r, struct so_frame *frame);
+
 int so_rules_set_camera(struct so_rules *r, const struct so_camera_cfg *camera);
 
 #endif

@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "appearance.h"
+#include "presence.h"
 #include "rules.h"
 #include "socv.h"
 #include "zone_mask.h"
@@ -28,8 +30,20 @@
 #define MAX_BLOBS 128
 #define RING_FRAMES 10          /* seconds of recent frames kept for "rest" evidence */
 #define MAX_TRACKS 16           /* vehicles followed per zone */
+#define ORPHAN_S 10.0           /* a lost vehicle found again within this keeps its episode */
+#define BLOB_CONFIRM_S 5.0      /* a blob must be followed this long before it can open */
+#define BLOB_FORGET_S 3.0       /* an unconfirmed blob unseen this long is dropped */
+#define BEFORE_S 3.0            /* the empty place: a frame this long before it came to rest */
+
+/* so_frame_ref that accepts NULL. */
+static inline struct so_frame *so_frame_ref_maybe(struct so_frame *f)
+{
+    return f ? so_frame_ref(f) : NULL;
+}
 #define REASON_LEFT "left"      /* reason of a cleared report: what the rule saw is gone */
 #define REASON_ZONE_REMOVED "zone_removed"  /* reason: the zone went away on reload */
+#define REASON_VIEW_CHANGED "view_changed"  /* reason: the camera's view was re-learnt */
+#define CLASS_UNCLASSIFIED "unclassified"   /* an object at rest the network did not label */
 
 /* A vehicle a zone follows (a tracker track, or a static blob without a model) and its
  * episode. */
@@ -41,10 +55,14 @@ struct track {
     double first_seen_s;
     double last_seen_s;
     bool seen;                  /* matched in the current frame */
-    char cls[24];               /* "object" while class-agnostic */
+    char cls[24];               /* "object" while class-agnostic; "unclassified": a static
+                                 * blob of a vehicle's size the network did not label */
     double score;
+    bool blob;                  /* followed as a static blob (no model, or unlabelled) */
     struct so_episode ep;
     struct so_frame *rest;
+    struct so_place place;      /* its look when it was confirmed: is it still there? */
+    struct so_frame *before;    /* the place before it came to rest (NULL: not seen empty) */
 };
 
 struct zone_state {
@@ -73,6 +91,8 @@ struct so_rules {
     int ring_head;
     double ring_next_s;
     struct so_frame *last;              /* the last frame processed ("after" image on reload) */
+    struct so_static_model *model;      /* this frame's, for the place checks */
+    float look[2 * SO_LOOK_MAX * SO_LOOK_MAX]; /* scratch of the place checks */
 };
 
 /* rules.c */
@@ -80,6 +100,10 @@ struct so_rules {
 /* The frame closest after media time `t` among the last RING_FRAMES seconds, else `fallback`.
  * Borrowed. */
 struct so_frame *rules_rest_frame(struct so_rules *r, double t, struct so_frame *fallback);
+
+/* The latest recent frame at or before media time `t` (the place before something came to
+ * rest there), or NULL. Borrowed. */
+struct so_frame *rules_frame_before(struct so_rules *r, double t);
 
 /* Report `action` (nothing for SO_EPISODE_NONE) of episode `ep` in zone `z`. `reason` is the
  * reason of a cleared report (REASON_LEFT, REASON_ZONE_REMOVED), ignored for the others. */
@@ -91,8 +115,8 @@ void rules_emit(struct so_rules *r, struct zone_state *z, const struct so_episod
 /* Wall-clock time of media time `media`, from frame f's pair of clocks. */
 double rules_wall_at(const struct so_frame *f, double media);
 
-/* Is the thing in box b in zone z by its ground point (`followed`: with the wider slack of a
- * vehicle already followed)? */
+/* Is the thing in box b in zone z by the share of its ground footprint (`followed`: with the
+ * lower share of a vehicle already followed)? */
 bool rules_grounded(const struct zone_state *z, const struct so_box *b, bool followed);
 
 /* rest_mask.c */
@@ -111,20 +135,27 @@ void rules_zone_coverage(struct so_rules *r, struct zone_state *z, struct so_fra
 
 /* vehicles.c */
 
+/* Mark the slots of this zone's vehicle tracks seen (following new ones). Does not step. */
 void rules_vehicles_tracked(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
                             const struct so_track *tracks, int n_tracks);
 
-/* Advance the episode of every vehicle zone z follows. `confirm_s`: how long a vehicle must be
- * followed before it may open; `forget_s`: how long an unconfirmed one is kept unseen. */
-void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
-                         double confirm_s, double forget_s);
+/* Advance the episode of every vehicle zone z follows, on what this frame saw of it (its
+ * place judged when nothing followed it this frame). */
+void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_frame *frame);
+
+/* Forget a followed vehicle: release its frame and look, mark the slot unused. */
+void rules_track_reset(struct track *tr);
+
+/* Mark slots seen by a static blob (and follow new vehicle-sized blobs in the zone). With a
+ * model (`tracks` not NULL) only blobs no track explains count, as unclassified vehicles.
+ * Does not step the episodes. */
+void rules_vehicles_blob_marks(struct so_rules *r, struct zone_state *z,
+                               struct so_frame *frame, const float *age,
+                               const struct so_track *tracks, int n_tracks);
 
 /* The object of a vehicle's report: its class, score, track id and box. */
 struct so_object rules_track_object(const struct track *tr);
 
-/* vehicle_blobs.c */
-
-void rules_vehicles_blobs(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
-                          const float *age);
+/* vehicle_blobs.c: rules_vehicles_blob_marks above */
 
 #endif

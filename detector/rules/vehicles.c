@@ -14,7 +14,6 @@
 
 #include "log.h"
 
-#define ORPHAN_S 10.0           /* a lost vehicle found again within this keeps its episode */
 #define SAME_VEHICLE 0.7        /* two boxes this much over the smaller: the same vehicle */
 #define STRADDLE_COVER 0.7      /* a box the others cover this much (sampled) straddles them */
 #define STRADDLE_TOUCH 0.1      /* ... when at least STRADDLE_MIN of them cover more than this */
@@ -29,8 +28,58 @@ struct so_object rules_track_object(const struct track *tr)
     return obj;
 }
 
-void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
-                         double confirm_s, double forget_s)
+void rules_track_reset(struct track *tr)
+{
+    so_frame_unref(tr->rest);
+    so_frame_unref(tr->before);
+    so_place_finish(&tr->place);
+    *tr = (struct track){0};
+}
+
+/*
+ * What this frame says about a followed vehicle. Seen by what follows it (its track, its static
+ * blob): present. Otherwise, once its episode is open, its place is judged (presence.c): its
+ * look still there is present; the place seen empty is absent; anything else (a bus in front,
+ * the network missing it, a light change) is unknown and changes nothing. Before it opens, an
+ * unseen candidate simply is not seen (it was never confirmed: nothing to keep).
+ */
+static enum so_presence observe(struct so_rules *r, struct track *tr, struct so_frame *frame)
+{
+    if (tr->seen) {
+        return SO_PRESENCE_PRESENT;
+    }
+    if (tr->ep.state != SO_EPISODE_OPEN || !r->model) {
+        return SO_PRESENCE_ABSENT;
+    }
+    enum so_presence p = so_place_judge(&tr->place, frame, r->model, r->look);
+    if (p == SO_PRESENCE_PRESENT) {
+        tr->last_seen_s = frame->media_s;
+    }
+    return p;
+}
+
+/*
+ * A vehicle seen gone: its place is learnt as background again at once, so that what the
+ * static model still holds there (the ground it uncovered, under a light that changed while
+ * the car stood) does not come to rest as a new object of the same age.
+ */
+static void forget_place(struct so_rules *r, const struct track *tr)
+{
+    if (!r->model) {
+        return;
+    }
+    /* The box grown by a quarter of its size each side: its shadow, its fragments. */
+    struct so_box grown = {tr->box[0] - tr->box[2] / 4, tr->box[1] - tr->box[3] / 4,
+                           tr->box[2] + tr->box[2] / 2, tr->box[3] + tr->box[3] / 2};
+    struct so_box b = so_box_clip(grown, r->w, r->h);
+    memset(r->ghost, 0, (size_t)r->w * r->h);
+    for (int y = b.y; y < b.y + b.h; y++) {
+        memset(r->ghost + (size_t)y * r->w + b.x, 255, (size_t)b.w);
+    }
+    so_static_model_absorb(r->model, r->ghost);
+}
+
+void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_frame *frame)
 {
     const struct so_zone_cfg *zc = z->cfg;
     double now = frame->media_s;
@@ -41,27 +90,35 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
         if (!tr->used) {
             continue;
         }
+        /* A blob must be followed a few seconds before it can be confirmed, however old its
+         * pixels: a blob that only now took a vehicle's shape (pieces of a car merging as it
+         * pulls out) is gone before then. A track is established by the tracker already. */
+        double confirm_s = tr->blob ? BLOB_CONFIRM_S : 0.0;
+        double forget_s = tr->blob ? BLOB_FORGET_S : ORPHAN_S;
         if (tr->ep.state != SO_EPISODE_OPEN && !tr->seen) {
             if (now - tr->last_seen_s >= forget_s) {
-                so_frame_unref(tr->rest);
-                *tr = (struct track){0};
+                rules_track_reset(tr);
             }
             continue;
         }
-        /* A vehicle must be followed a few seconds before it can be confirmed, however old
-         * its pixels: a blob that only now took a vehicle's shape (pieces of a car merging as
-         * it pulls out) is gone before then. */
         bool followed = now - tr->first_seen_s >= confirm_s;
-        enum so_episode_action a = so_episode_step(&tr->ep, &p, now, tr->seen, tr->start_est,
-                                                   tr->last_seen_s, enforced && followed);
+        enum so_episode_action a = so_episode_observe(&tr->ep, &p, now, observe(r, tr, frame),
+                                                      tr->start_est, tr->last_seen_s,
+                                                      enforced && followed);
+        if (a == SO_EPISODE_OPENED) {
+            struct so_box b = {tr->box[0], tr->box[1], tr->box[2], tr->box[3]};
+            so_place_take(&tr->place, frame, b, tr->before);
+            so_frame_unref(tr->before);
+            tr->before = NULL;
+        }
         if (a == SO_EPISODE_NONE) {
             continue;
         }
         struct so_object obj = rules_track_object(tr);
         rules_emit(r, z, &tr->ep, a, REASON_LEFT, -1, &obj, 1, tr->rest, frame);
         if (a == SO_EPISODE_CLEARED_NOW) {
-            so_frame_unref(tr->rest);
-            *tr = (struct track){0};
+            forget_place(r, tr);
+            rules_track_reset(tr);
         }
     }
 }
@@ -176,7 +233,7 @@ static struct track *orphan_slot(struct zone_state *z, const struct so_track *tk
 {
     for (int t = 0; t < MAX_TRACKS; t++) {
         struct track *sl = &z->tracks[t];
-        if (!sl->used) {
+        if (!sl->used || sl->blob) {
             continue;
         }
         bool alive = false;
@@ -204,7 +261,7 @@ static struct track *follow(struct so_rules *r, struct zone_state *z, struct so_
     const struct so_zone_cfg *zc = z->cfg;
     struct track *slot = NULL;
     for (int t = 0; t < MAX_TRACKS && !slot; t++) {
-        if (z->tracks[t].used && z->tracks[t].id == tk->id) {
+        if (z->tracks[t].used && !z->tracks[t].blob && z->tracks[t].id == tk->id) {
             slot = &z->tracks[t];
         }
     }
@@ -213,6 +270,18 @@ static struct track *follow(struct so_rules *r, struct zone_state *z, struct so_
     }
     if (!tk->stationary || !tk->present) {
         return NULL;
+    }
+    /* An unclassified vehicle the network now labels: the same vehicle, the same episode. */
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        struct track *sl = &z->tracks[t];
+        struct so_box b = {sl->box[0], sl->box[1], sl->box[2], sl->box[3]};
+        if (sl->used && sl->blob && so_box_overlap_smaller(b, tk->box) >= SAME_VEHICLE) {
+            so_debug(r->cam->id, "zone %s: %s track %d is unclassified vehicle %d", zc->id,
+                     tk->cls, tk->id, sl->id);
+            sl->blob = false;
+            sl->id = tk->id;
+            return sl;
+        }
     }
     /* The tracker lost a parked vehicle and found it again under a new id: the vehicle's
      * episode goes on with it. */
@@ -228,6 +297,8 @@ static struct track *follow(struct so_rules *r, struct zone_state *z, struct so_
             slot = &z->tracks[t];
             *slot = (struct track){.used = true, .id = tk->id, .first_seen_s = frame->media_s,
                                    .start_est = tk->rest_s};
+            so_place_init(&slot->place);
+            slot->before = so_frame_ref_maybe(rules_frame_before(r, tk->rest_s - BEFORE_S));
             so_debug(r->cam->id, "zone %s follows %s track %d at %d,%d %dx%d (at rest since "
                      "%.1f s)", zc->id, tk->cls, tk->id, tk->box.x, tk->box.y, tk->box.w,
                      tk->box.h, tk->rest_s);
@@ -249,9 +320,6 @@ void rules_vehicles_tracked(struct so_rules *r, struct zone_state *z, struct so_
 {
     const struct so_zone_cfg *zc = z->cfg;
     enum so_role want = zc->kind == SO_ZONE_ILLEGAL_PARKING ? SO_ROLE_VEHICLE : SO_ROLE_NONMOTOR;
-    for (int t = 0; t < MAX_TRACKS; t++) {
-        z->tracks[t].seen = false;
-    }
     const struct so_track *cand[SO_TRACK_MAX];
     bool followed[SO_TRACK_MAX];
     int n_cand = 0;
@@ -262,7 +330,7 @@ void rules_vehicles_tracked(struct so_rules *r, struct zone_state *z, struct so_
         }
         bool known = false;
         for (int t = 0; t < MAX_TRACKS && !known; t++) {
-            known = z->tracks[t].used && z->tracks[t].id == tk->id;
+            known = z->tracks[t].used && !z->tracks[t].blob && z->tracks[t].id == tk->id;
         }
         if (!rules_grounded(z, &tk->box, known)) {
             continue;
@@ -305,6 +373,5 @@ void rules_vehicles_tracked(struct so_rules *r, struct zone_state *z, struct so_
         slot->score = tk->score;
         snprintf(slot->cls, sizeof(slot->cls), "%s", tk->cls);
     }
-    rules_vehicles_step(r, z, frame, 0.0, ORPHAN_S);
 }
 

@@ -21,6 +21,8 @@
  */
 #include "tracker.h"
 
+#include "appearance.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +36,6 @@
 #define TEMPLATE_AFTER 3    /* votes before a template is taken */
 #define NCC_SAME 0.75
 #define NCC_OTHER 0.3
-#define TEMPLATE_MAX 96     /* templates are sampled on at most 96x96 points */
 #define BOX_ALPHA 0.25f     /* smoothing of the spot's box */
 #define PENDING_TICKS 3     /* a new spot asks for the detector this long after its last vote */
 
@@ -52,7 +53,7 @@ struct spot {
 
 struct so_tracker {
     int w, h;
-    float scratch[TEMPLATE_MAX * TEMPLATE_MAX];     /* the current crop, for appearance() */
+    float scratch[SO_LOOK_MAX * SO_LOOK_MAX];     /* the current crop, for appearance() */
     int next_id;
     struct spot spots[SO_TRACK_MAX];
     struct so_track view[SO_TRACK_MAX];
@@ -89,40 +90,11 @@ void so_tracker_destroy(struct so_tracker *t)
 
 /* Sample the grey frame on a grid over `box`, normalised to zero mean and unit variance.
  * Returns false for a flat or tiny box. */
-static bool sample(const struct so_frame *f, struct so_box box, int tw, int th, float *out)
-{
-    if (box.w < 4 || box.h < 4 || box.x < 0 || box.y < 0 || box.x + box.w > f->width ||
-        box.y + box.h > f->height) {
-        return false;
-    }
-    double sum = 0, sum2 = 0;
-    for (int j = 0; j < th; j++) {
-        int y = box.y + (int)((j + 0.5) * box.h / th);
-        const uint8_t *row = f->gray + (size_t)y * f->gray_stride;
-        for (int i = 0; i < tw; i++) {
-            float v = row[box.x + (int)((i + 0.5) * box.w / tw)];
-            out[j * tw + i] = v;
-            sum += v;
-            sum2 += (double)v * v;
-        }
-    }
-    int n = tw * th;
-    double mean = sum / n, var = sum2 / n - mean * mean;
-    if (var < 4.0) {
-        return false;
-    }
-    float inv = (float)(1.0 / sqrt(var));
-    for (int i = 0; i < n; i++) {
-        out[i] = (out[i] - (float)mean) * inv;
-    }
-    return true;
-}
-
 static void take_template(struct spot *s, const struct so_frame *f)
 {
     struct so_box b = s->pub.box;
-    int tw = b.w < TEMPLATE_MAX ? b.w : TEMPLATE_MAX;
-    int th = b.h < TEMPLATE_MAX ? b.h : TEMPLATE_MAX;
+    int tw, th;
+    so_look_grid(b.w, b.h, &tw, &th);
     if (tw < 4 || th < 4) {
         return;
     }
@@ -130,7 +102,7 @@ static void take_template(struct spot *s, const struct so_frame *f)
     if (!buf) {
         return;
     }
-    if (!sample(f, b, tw, th, buf)) {
+    if (!so_look_sample(f, b, tw, th, buf)) {
         free(buf);
         return;
     }
@@ -147,15 +119,10 @@ static double appearance(struct so_tracker *t, const struct spot *s, const struc
     if (!s->tmpl) {
         return -2;
     }
-    size_t n = (size_t)s->tw * s->th;
-    float *cur = t->scratch;    /* tw, th <= TEMPLATE_MAX */
+    float *cur = t->scratch;    /* tw, th <= SO_LOOK_MAX */
     double ncc = -2;
-    if (sample(f, s->tmpl_box, s->tw, s->th, cur)) {
-        ncc = 0;
-        for (size_t i = 0; i < n; i++) {
-            ncc += (double)cur[i] * s->tmpl[i];
-        }
-        ncc /= (double)n;
+    if (so_look_sample(f, s->tmpl_box, s->tw, s->th, cur)) {
+        ncc = so_look_ncc(s->tmpl, cur, (size_t)s->tw * s->th);
     }
     return ncc;
 }

@@ -74,3 +74,13 @@ struct so_box so_box_moved(struct so_box b, int dx, int dy, int w, int h)
     b.y = b.y < 0 ? 0 : b.y;
     return b;
 }
+
+struct so_box so_box_clip(struct so_box b, int w, int h)
+{
+    int x0 = b.x > 0 ? b.x : 0, y0 = b.y > 0 ? b.y : 0;
+    int x1 = b.x + b.w < w ? b.x + b.w : w, y1 = b.y + b.h < h ? b.y + b.h : h;
+    if (x1 <= x0 || y1 <= y0) {
+        return (struct so_box){x0, y0, 0, 0};
+    }
+    return (struct so_box){x0, y0, x1 - x0, y1 - y0};
+}

@@ -36,6 +36,9 @@ bool so_box_inside(struct so_box in, struct so_box out);
  * than the frame ends at its top-left corner). */
 struct so_box so_box_moved(struct so_box b, int dx, int dy, int w, int h);
 
+/* Box b cut to a w x h frame (empty, w or h 0, when they do not meet). */
+struct so_box so_box_clip(struct so_box b, int w, int h);
+
 /* Is point (x, y) in box b (left and top edges in, right and bottom out)? Per-pixel loops call
  * it, hence inline. */
 static inline bool so_box_contains(const struct so_box *b, double x, double y)

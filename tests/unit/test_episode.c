@@ -455,9 +455,56 @@ static void test_init(void)
     CHECK_DBL(e.start_s, -1, 0);
 }
 
+/*
+ * so_episode_observe: what was not seen decides nothing. Params: dwell 10 s, updates every 5 s,
+ * clear after 4 s. Each row: time, presence, expected action, expected state.
+ */
+static void test_observe_unknown(void)
+{
+    static const struct {
+        double t;
+        enum so_presence seen;
+        enum so_episode_action action;
+        int state;
+    } rows[] = {
+        {0, SO_PRESENCE_PRESENT, SO_EPISODE_NONE, SO_EPISODE_CANDIDATE},
+        {5, SO_PRESENCE_UNKNOWN, SO_EPISODE_NONE, SO_EPISODE_CANDIDATE},  /* no reset */
+        {10, SO_PRESENCE_UNKNOWN, SO_EPISODE_NONE, SO_EPISODE_CANDIDATE}, /* no confirmation */
+        {11, SO_PRESENCE_PRESENT, SO_EPISODE_OPENED, SO_EPISODE_OPEN},
+        {16, SO_PRESENCE_UNKNOWN, SO_EPISODE_UPDATE, SO_EPISODE_OPEN},    /* hidden, goes on */
+        {40, SO_PRESENCE_UNKNOWN, SO_EPISODE_UPDATE, SO_EPISODE_OPEN},    /* never clears */
+        {41, SO_PRESENCE_ABSENT, SO_EPISODE_NONE, SO_EPISODE_OPEN},       /* gone from 41 */
+        {43, SO_PRESENCE_UNKNOWN, SO_EPISODE_NONE, SO_EPISODE_OPEN},      /* keeps 41 */
+        {44.5, SO_PRESENCE_UNKNOWN, SO_EPISODE_NONE, SO_EPISODE_OPEN},    /* clears on sight only */
+        {45, SO_PRESENCE_ABSENT, SO_EPISODE_CLEARED_NOW, SO_EPISODE_CLEARED},
+    };
+    struct so_episode_params p = {10, 5, 4};
+    struct so_episode e;
+    so_episode_init(&e);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        enum so_episode_action a = so_episode_observe(&e, &p, rows[i].t, rows[i].seen, 0.0,
+                                                      rows[i].t, true);
+        so_test_check(a == rows[i].action && (int)e.state == rows[i].state, __FILE__, __LINE__,
+                      "at %.1f s: action %d state %d, want %d %d", rows[i].t, a, e.state,
+                      rows[i].action, rows[i].state);
+    }
+    so_test_check(e.end_s == 41, __FILE__, __LINE__, "ended when first seen gone: %.1f", e.end_s);
+
+    /* A presence between absences starts the absence over. */
+    so_episode_init(&e);
+    so_episode_observe(&e, &p, 0, SO_PRESENCE_PRESENT, 0, 0, true);
+    so_episode_observe(&e, &p, 10, SO_PRESENCE_PRESENT, 0, 10, true);
+    so_episode_observe(&e, &p, 12, SO_PRESENCE_ABSENT, 0, 12, true);
+    so_episode_observe(&e, &p, 14, SO_PRESENCE_PRESENT, 0, 14, true);
+    enum so_episode_action a = so_episode_observe(&e, &p, 17, SO_PRESENCE_ABSENT, 0, 17, true);
+    so_test_check(a == SO_EPISODE_NONE && e.state == SO_EPISODE_OPEN, __FILE__, __LINE__,
+                  "seen again at 14 s: not cleared at 17 s");
+}
+
 int main(void)
 {
     test_init();
+    test_observe_unknown();
     for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
         run_scenario(&scenarios[i]);
     }

@@ -60,6 +60,7 @@ static const struct sample zone_samples[] = {
     {"min_score", NULL, "0.4", "1.5", "expected a number from 0 to 1, got \"1.5\""},
     {"min_box", NULL, "8", "4097", "expected an integer from 0 to 4096, got \"4097\""},
     {"max_box", NULL, "300", "8.5", "expected an integer from 0 to 4096, got \"8.5\""},
+    {"require_class", NULL, "true", "maybe", "expected true or false, got \"maybe\""},
 };
 
 static const struct sample analysis_samples[] = {
@@ -362,14 +363,14 @@ static const struct summary_case {
      "    zone z2: sidewalk_occupied, 3 points, 28.0% of the frame, dwell 61 s\n"
      "      min occupancy 0.5, updates 0 (none), clear after 4 s\n"
      "      enforced: mon-fri 07:00-20:00\n"
-     "      objects: car, bus; min score 0.4, box 8..300 px\n"
+     "      objects: car, bus; min score 0.4, box 8..300 px, labelled only: yes\n"
      "      grid 620102001001001, address somewhere, category 0504\n",
      ", analysis 10 fps at width 320, detector 0 fps\n"},
     {{"min_score", "0.5", "address", "x"},
      "    zone z1: illegal_parking, 3 points, 32.0% of the frame, dwell 60 s\n"
      "      min occupancy 0.02, updates every 60 s, clear after 10 s\n"
      "      enforced: always\n"
-     "      objects: min score 0.5, box 0..0 px\n"
+     "      objects: min score 0.5, box 0..0 px, labelled only: no\n"
      "      grid -, address x, category (kind default)\n",
      ", analysis 5 fps at width 640, detector 1 fps\n"},
 };

@@ -1,0 +1,64 @@
+/*
+ * Is a thing still at its place? A followed vehicle (or a zone's occupied area) keeps its
+ * episode until the place is *seen* empty: positive evidence of absence, never the mere lack of
+ * a detection (issue 14, STYLE "evidence, not absence of evidence").
+ *
+ * A `struct so_place` holds the place (a box in analysis pixels) and the thing's look, taken
+ * once it was followed. so_place_judge() says, for one frame:
+ *   PRESENT  the thing's look is still there (NCC >= SO_PLACE_SAME, invariant to the light's
+ *            gain and offset: a cloud, auto-exposure, the IR switch);
+ *   ABSENT   nothing moves over it (traffic in front hides it) AND it looks like the learnt
+ *            background (at most SO_PLACE_FG_MAX of its pixels differ from it in the static
+ *            model, which normalises the light) AND the thing's look is gone (NCC below
+ *            SO_PLACE_OTHER, or the place is flat now) or the place correlates better, by
+ *            SO_PLACE_MARGIN, with the background than with the thing's look;
+ *            Or: nothing moves over it AND it looks again like the place did before the
+ *            thing came (NCC >= SO_PLACE_SAME with that look and better than with the
+ *            thing's by SO_PLACE_MARGIN; or, the thing's look gone, better by twice that):
+ *            light-invariant, whatever the static model thinks (its background may not have
+ *            caught up with an exposure change; people passing behind change the place).
+ *   UNKNOWN  anything else: a bus or a crowd in front, a light the model has not caught up
+ *            with, a camera in trouble. An episode neither opens nor clears on UNKNOWN.
+ * Value type embedded in its owner; so_place_finish() frees the look. Not thread-safe.
+ */
+#ifndef SO_RULES_PRESENCE_H
+#define SO_RULES_PRESENCE_H
+
+#include <stdbool.h>
+
+#include "box.h"
+#include "episode.h"
+#include "frame.h"
+#include "static_model.h"
+
+#define SO_PLACE_SAME 0.6       /* NCC with the thing's look: it is still there */
+#define SO_PLACE_OTHER 0.3      /* below: something else is there, or nothing */
+#define SO_PLACE_FG_MAX 0.2     /* at most this share differs from the background: empty */
+#define SO_PLACE_MOVING_MAX 0.2 /* at least this share moving: the place is hidden */
+#define SO_PLACE_MARGIN 0.1     /* the place must look this much more like the background */
+
+struct so_place {
+    struct so_box box;          /* where the thing is, analysis pixels */
+    float *look;                /* its look (appearance.h), tw*th, or NULL */
+    float *empty;               /* the place's look before it came there, or NULL */
+    int tw, th;
+};
+
+void so_place_init(struct so_place *p);
+void so_place_finish(struct so_place *p);
+
+/* Remember `box` as the place and the thing's look there on `f` (no look when the box is flat
+ * or leaves the frame), and the place's look on `before` (a frame from before it came to rest;
+ * may be NULL). Returns false only when out of memory. */
+bool so_place_take(struct so_place *p, const struct so_frame *f, struct so_box box,
+                   const struct so_frame *before);
+
+/* The evidence of frame `f` (with the static model `m` updated on it) about the place. `scratch`
+ * holds 2 * SO_LOOK_MAX * SO_LOOK_MAX floats. */
+enum so_presence so_place_judge(const struct so_place *p, const struct so_frame *f,
+                                const struct so_static_model *m, float *scratch);
+
+/* Share of the box's pixels that the static model sees differ from its background. */
+double so_place_foreground_share(const struct so_static_model *m, int width, struct so_box box);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * Unit tests for detector/rules/presence.c: is a thing still at its place? A real static model
+ * (analysis/static_model.c) learns a textured road, a textured "car" comes to rest on it, and
+ * its place is judged on frames that show: the car (present), the car under a cloud that dims
+ * the whole frame to 60 % (present: its look is invariant to the light's gain), the car under
+ * an IR-like contrast change (present), traffic crossing the place (unknown: hidden), another
+ * thing at rest there (unknown: not the car, not the road either), the empty road again
+ * (absent), and the empty road under the cloud (absent).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "appearance.h"
+#include "presence.h"
+#include "static_model.h"
+#include "testlib.h"
+
+#define W 96
+#define H 64
+#define FPS 5.0
+
+static const struct so_box car = {30, 20, 32, 20};
+
+/* Deterministic texture: value in 40..215 from a small hash of (x, y, seed). */
+static uint8_t texture(int x, int y, unsigned seed)
+{
+    unsigned v = (unsigned)(x * 73856093) ^ (unsigned)(y * 19349663) ^ (seed * 83492791u);
+    v ^= v >> 13;
+    v *= 0x5bd1e995u;
+    v ^= v >> 15;
+    return (uint8_t)(40 + (v % 176));
+}
+
+enum scene { ROAD, CAR, OTHER, TRAFFIC };
+
+/* The frame of a scene: the road, with the car (or another thing, or a moving block at phase
+ * `i`) on it, then every pixel v -> gain * v + offset. */
+static void draw(struct so_frame *f, enum scene s, int i, double gain, double offset)
+{
+    for (int y = 0; y < H; y++) {
+        for (int x = 0; x < W; x++) {
+            /* the road: smooth blocks, so that it is seen as background, not noise */
+            double v = texture(x / 4, y / 4, 1);
+            bool on_car = x >= car.x && x < car.x + car.w && y >= car.y && y < car.y + car.h;
+            if (s == CAR && on_car) {
+                v = texture(x / 2, y / 2, 2);
+            } else if (s == OTHER && on_car) {
+                v = texture(x / 3, y / 5, 3);
+            } else if (s == TRAFFIC && x >= (i * 9) % W - 20 && x < (i * 9) % W && y >= 14 &&
+                       y < 46) {
+                v = texture(x / 2, y / 2, 4 + i);
+            }
+            v = gain * v + offset;
+            f->gray[(size_t)y * f->gray_stride + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    }
+}
+
+static int frame_no;
+
+/* Feed `n` frames of a scene to the model; returns the last one (caller unrefs). */
+static struct so_frame *feed(struct so_static_model *m, enum scene s, int n, double gain,
+                             double offset)
+{
+    struct so_frame *f = NULL;
+    for (int k = 0; k < n; k++) {
+        so_frame_unref(f);
+        f = so_frame_alloc(W, H);
+        if (!f) {
+            return NULL;
+        }
+        f->media_s = frame_no++ / FPS;
+        draw(f, s, frame_no, gain, offset);
+        so_static_model_update(m, f->gray, f->gray_stride, f->media_s);
+    }
+    return f;
+}
+
+static const char *name(enum so_presence p)
+{
+    return p == SO_PRESENCE_PRESENT ? "present" : p == SO_PRESENCE_ABSENT ? "absent" : "unknown";
+}
+
+int main(void)
+{
+    struct so_static_model *m = so_static_model_create(W, H, NULL);
+    float *scratch = malloc(sizeof(float) * 2 * SO_LOOK_MAX * SO_LOOK_MAX);
+    struct so_place place;
+    so_place_init(&place);
+    so_frame_unref(feed(m, ROAD, (int)(12 * FPS), 1, 0));     /* learn the road */
+    struct so_frame *f = feed(m, CAR, (int)(20 * FPS), 1, 0);  /* the car comes to rest */
+    so_test_check(f && so_place_take(&place, f, car, NULL) && place.look, __FILE__, __LINE__,
+                  "the car's look taken");
+    so_frame_unref(f);
+    static const struct {
+        const char *what;
+        enum scene scene;
+        int frames;
+        double gain, offset;
+        enum so_presence want;
+    } rows[] = {
+        {"the car", CAR, 5, 1, 0, SO_PRESENCE_PRESENT},
+        {"the car under a cloud", CAR, 3, 0.6, 0, SO_PRESENCE_PRESENT},
+        {"the car after an IR-like switch", CAR, 3, 1.3, -30, SO_PRESENCE_PRESENT},
+        {"traffic over the place", TRAFFIC, 1, 1, 0, SO_PRESENCE_UNKNOWN},
+        {"another thing at rest there", OTHER, (int)(6 * FPS), 1, 0, SO_PRESENCE_UNKNOWN},
+        {"the empty road", ROAD, (int)(4 * FPS), 1, 0, SO_PRESENCE_ABSENT},
+        {"the empty road under a cloud", ROAD, (int)(4 * FPS), 0.6, 0, SO_PRESENCE_ABSENT},
+    };
+    for (size_t i = 0; m && scratch && i < sizeof(rows) / sizeof(rows[0]); i++) {
+        f = feed(m, rows[i].scene, rows[i].frames, rows[i].gain, rows[i].offset);
+        enum so_presence got = f ? so_place_judge(&place, f, m, scratch) : SO_PRESENCE_UNKNOWN;
+        so_test_check(got == rows[i].want, __FILE__, __LINE__, "%s: %s (want %s)",
+                      rows[i].what, name(got), name(rows[i].want));
+        so_frame_unref(f);
+    }
+    so_place_finish(&place);
+    so_place_finish(NULL);
+    so_test_check(place.look == NULL, __FILE__, __LINE__, "finish releases the look");
+    free(scratch);
+    so_static_model_destroy(m);
+    return so_test_done();
+}
