@@ -733,6 +733,12 @@ static bool no_stop_signal(void *opaque)
     return true;
 }
 
+/*
+ * Longer than most on purpose: the whole life of the daemon in the order it happens (config,
+ * model check, outputs, HTTP, cameras, the signal loop, shutdown, drain), each step a call into
+ * a module; split into pieces it would hand a dozen locals from one to the next and hide the
+ * order that shutdown depends on (docs/architecture.md, Threads).
+ */
 int so_cmd_run(const struct so_run_opts *opts)
 {
     struct so_config_errors errors = {0};

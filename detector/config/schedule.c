@@ -131,6 +131,11 @@ static bool parse_clock(const char **p, int *minutes)
     return true;
 }
 
+/*
+ * One left-to-right parse of `DAYS HH:MM-HH:MM` (day lists and ranges, wrapping ranges, times
+ * crossing midnight) with an exact error message at each place it can fail: one reading of the
+ * text, kept in one function so that every message says where in the window it stopped.
+ */
 int so_schedule_add(struct so_schedule *s, const char *window, char *err, size_t err_size)
 {
     char buf[160], detail[128];

@@ -308,6 +308,10 @@ static int per_part(struct xnn *x, int i, const struct val *in, struct val *out,
     return 0;
 }
 
+/*
+ * Slightly long: one pass over the darknet layers in order, one case per layer type defining
+ * its XNNPACK nodes; the per-type work is in the helpers above.
+ */
 static int build_graph(struct xnn *x, char *err, size_t errlen)
 {
     const struct so_darknet *net = x->net;

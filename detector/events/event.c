@@ -208,6 +208,11 @@ static json_t *objects_json(const struct so_report *rep)
     return arr;
 }
 
+/*
+ * Long on purpose: it writes the record's fields in the order of the event contract
+ * (ARCHITECTURE, schema streetorder.event.v1), one line each, so that the code reads like the
+ * schema; the evidence images and the objects are built by helpers above.
+ */
 struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so_report *rep)
 {
     struct so_event *ev = calloc(1, sizeof(*ev));

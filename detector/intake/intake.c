@@ -387,6 +387,10 @@ static void usage(FILE *out)
             "                      exit 1 when there is a gap\n");
 }
 
+/*
+ * Long on purpose: the option parsing of the reference intake (a getopt loop, one case per
+ * option) followed by the ROUTER loop's setup; kept in main as an integrator reads it.
+ */
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
