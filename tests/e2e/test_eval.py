@@ -132,11 +132,12 @@ def test_closest_first():
 
 def test_false_clear_split_episode():
     # the car stays 30-200; the detector clears it at 46 ("left") and opens it again with the
-    # same start: one false clear, one FP, the truth event not recalled
+    # same start: the second episode matches (its end is right), the first is an FP and a
+    # false clear, and the clip fails --strict
     r = ev.score(truth(("illegal_parking", "z1", 30.0, 200.0)),
                  episode("a", "illegal_parking", "z1", 30.5, 46.0)
                  + episode("b", "illegal_parking", "z1", 30.5, 199.0))
-    assert (r["tp"], r["fp"], r["fn"], r["false_clears"]) == (0, 1, 1, 1), r
+    assert (r["tp"], r["fp"], r["fn"], r["false_clears"]) == (1, 1, 0, 1), r
     assert any(m.startswith("FALSE-CLEAR") for m in r["mismatches"]), r["mismatches"]
     assert not ev.passes(r)
 
