@@ -45,7 +45,7 @@
 #include <unistd.h>
 
 #include "categories.h"
-#include "detector.h"
+#include "backend.h"
 #include "enumname.h"
 #include "fields.h"
 #include "log.h"

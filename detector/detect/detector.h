@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "box.h"
 #include "model.h"
 
@@ -54,24 +55,6 @@ struct so_detect_filter {
 
 struct so_detector;
 
-/*
- * The engine that runs the network (config `detector.backend`). Both give the same rows
- * (tests/unit/test_xnnpack.c); XNNPACK is 2.5-2.7x faster on one core (docs/performance.md).
- */
-enum so_detect_backend {
-    SO_DETECT_BACKEND_DEFAULT = 0,  /* xnnpack when built with it, else opencv */
-    SO_DETECT_BACKEND_OPENCV,       /* cv::dnn through the shim */
-    SO_DETECT_BACKEND_XNNPACK,      /* XNNPACK subgraph from the darknet files */
-};
-
-/* "default", "opencv", "xnnpack"; NULL when out of range. */
-const char *so_detect_backend_name(enum so_detect_backend b);
-/* Parse "opencv" or "xnnpack"; false when unknown. */
-bool so_detect_backend_parse(const char *name, enum so_detect_backend *out);
-/* Whether this build has the backend (DEFAULT and OPENCV always). */
-bool so_detect_backend_available(enum so_detect_backend b);
-/* What DEFAULT means in this build (OPENCV or XNNPACK). */
-enum so_detect_backend so_detect_backend_default(void);
 
 /*
  * Load the network of a located descriptor (so_model_open / so_model_locate) with the default

@@ -24,7 +24,7 @@ static const struct so_box car = {30, 20, 32, 20};
 /* Deterministic texture: value in 40..215 from a small hash of (x, y, seed). */
 static uint8_t texture(int x, int y, unsigned seed)
 {
-    unsigned v = (unsigned)(x * 73856093) ^ (unsigned)(y * 19349663) ^ (seed * 83492791u);
+    unsigned v = ((unsigned)x * 73856093u) ^ ((unsigned)y * 19349663u) ^ (seed * 83492791u);
     v ^= v >> 13;
     v *= 0x5bd1e995u;
     v ^= v >> 15;
