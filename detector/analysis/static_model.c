@@ -32,8 +32,10 @@
 #include <string.h>
 
 #include "socv.h"
+#include "stabilise.h"
 
 #define WARMUP_SAMPLES 16
+#define STAB_MIN_PX 0.3     /* shifts below this are left alone (estimation noise) */
 #define GAIN_RADIUS 5       /* blocks each side: an 11x11-block neighbourhood */
 /* Pixels per chunk of the per-pixel loops: -O2 vectorises only under the "very cheap" cost
  * model, which refuses a loop that would need a scalar epilogue; a fixed count of 16 (a
@@ -43,7 +45,10 @@
 struct so_static_model {
     int w, h;
     struct so_static_params p;
-    uint8_t *blur;          /* blurred grey frame */
+    uint8_t *blur;          /* blurred grey frame (moved back onto the background) */
+    uint8_t *blur_tmp;      /* the warp's output, then swapped with blur */
+    struct so_stabiliser *stab; /* NULL: stabilise_px 0 */
+    struct so_shift shift;  /* of the last frame */
     float *frame;           /* normalised frame */
     float *bg;              /* long-term background at reference illumination */
     float *fast;            /* short-term running average */
@@ -83,6 +88,7 @@ void so_static_params_default(struct so_static_params *p)
         .fg_relative = 0.10,
         .miss_reset_s = 1.0,
         .hold_max_s = 120.0,
+        .stabilise_px = 6,
     };
 }
 
@@ -92,6 +98,8 @@ void so_static_model_destroy(struct so_static_model *m)
         return;
     }
     free(m->blur);
+    free(m->blur_tmp);
+    so_stabiliser_destroy(m->stab);
     free(m->frame);
     free(m->bg);
     free(m->fast);
@@ -148,6 +156,10 @@ struct so_static_model *so_static_model_create(int width, int height,
         scratch = nb;
     }
     m->blur = malloc(n);
+    m->blur_tmp = malloc(n);
+    if (m->p.stabilise_px > 0) {
+        m->stab = so_stabiliser_create(width, height, m->p.stabilise_px);
+    }
     m->frame = malloc(n * sizeof(float));
     m->bg = malloc(n * sizeof(float));
     m->fast = malloc(n * sizeof(float));
@@ -171,7 +183,7 @@ struct so_static_model *so_static_model_create(int width, int height,
     m->block_hist = calloc(nb * 2, sizeof(uint64_t));
     m->scratch = malloc(scratch * sizeof(float));
     m->samples = malloc(n * WARMUP_SAMPLES);
-    if (!m->blur || !m->frame || !m->bg || !m->fast || !m->age || !m->hold || !m->miss ||
+    if (!m->blur || !m->blur_tmp || (m->p.stabilise_px > 0 && !m->stab) || !m->frame || !m->bg || !m->fast || !m->age || !m->hold || !m->miss ||
         !m->fg || !m->moving || !m->gain_row || !m->gx_a || !m->gx_b || !m->gx_t ||
         !m->gain_top || !m->gain_bot || !m->chunk_busy ||
         !m->window || !m->block_gain || !m->block_smooth ||
@@ -601,6 +613,23 @@ static __attribute__((noinline)) void first_pass_row(
     busy[x0 / CHUNK] = any;
 }
 
+/*
+ * Camera shake (analysis/stabilise.c): move the blurred frame back onto the background before
+ * anything compares the two. Only once there is a background (after the warm-up), and only for
+ * shifts over STAB_MIN_PX, so a steady camera's frames are used as they are. The pixels that
+ * were foreground in the last frame (traffic, parked cars) do not vote.
+ */
+static void stabilise(struct so_static_model *m)
+{
+    so_stabiliser_estimate(m->stab, m->bg, m->blur, m->fg, &m->shift);
+    if (m->shift.ok && hypot(m->shift.dx, m->shift.dy) >= STAB_MIN_PX) {
+        so_stabiliser_warp(m->stab, m->blur, m->blur_tmp, m->shift.dx, m->shift.dy);
+        uint8_t *t = m->blur;
+        m->blur = m->blur_tmp;
+        m->blur_tmp = t;
+    }
+}
+
 int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int stride,
                            double media_s)
 {
@@ -614,6 +643,9 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
     }
     struct socv_view v = {m->blur, w, h, w, 1};
     socv_gray_blur(&v, 5);
+    if (m->stab && m->started && !m->warming) {
+        stabilise(m);
+    }
 
     if (!m->started) {
         m->started = true;
@@ -780,6 +812,11 @@ const float *so_static_model_frame(const struct so_static_model *m)
 const float *so_static_model_background(const struct so_static_model *m)
 {
     return m->bg;
+}
+
+struct so_shift so_static_model_shift(const struct so_static_model *m)
+{
+    return m->shift;
 }
 
 void so_static_model_skip(struct so_static_model *m, double media_s)

@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "stabilise.h"
+
 struct so_static_params {
     double warmup_s;        /* background is a temporal median over this first period (8) */
     double bg_tau_s;        /* adaptation time constant of background pixels (10) */
@@ -27,6 +29,8 @@ struct so_static_params {
     double fg_relative;     /* plus this share of the background level (0.10) */
     double miss_reset_s;    /* a static pixel must look like background this long to reset (1.0) */
     double hold_max_s;      /* longest occlusion a static pixel survives while "moving" (120) */
+    int stabilise_px;       /* camera shake: frames are moved back onto the background by up
+                             * to this many pixels (analysis/stabilise.h); 0: off (6) */
 };
 
 /* Fill defaults. */
@@ -57,6 +61,10 @@ const uint8_t *so_static_model_foreground(const struct so_static_model *m);
 /* Share of the pixels of box x,y,w,h (clipped to the frame) that moved in the last update
  * (differ from the short-term average): a parked car is still, traffic is not. */
 double so_static_model_moving_share(const struct so_static_model *m, int x, int y, int w, int h);
+
+/* The shift of the last frame against the background (ok false: none found or none sought,
+ * e.g. while warming up); frames are moved back by it when it is over 0.3 px. */
+struct so_shift so_static_model_shift(const struct so_static_model *m);
 
 /* Median of the local gain field of the last frame (1.0 = reference illumination). */
 double so_static_model_gain(const struct so_static_model *m);

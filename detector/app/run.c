@@ -296,6 +296,10 @@ static void *analysis_main(void *arg)
             so_rules_process(c->rules, f, c->model, tracks, n_tracks);
         }
         if (c->debug_dir) {
+            struct so_shift sh = so_static_model_shift(c->model);
+            so_debug(c->cfg->id, "frame at %.1f s: shift %+.2f,%+.2f px (%s, match %.2f, %d "
+                     "points)", f->media_s, sh.dx, sh.dy, sh.ok ? "ok" : "none", sh.match,
+                     sh.points);
             debug_dump(c, f);
         }
         struct so_source_stats st;
