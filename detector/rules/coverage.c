@@ -12,9 +12,12 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "log.h"
 #include "select.h"
 
 #define ABSENCE_LAG_S 1.0       /* the model needs this long to see a pixel is free again */
+#define PLACE_ABSENT_S 2.0      /* a zone place judged absent this long in a row is forgotten */
+#define GONE_LINK_S 10.0        /* a zone free this soon after its last place went: gone then */
 #define BLOB_TRACK_MIN_SHARE 0.3    /* a track explains a blob when more of it is in its box */
 
 /* Is pixel (x, y) inside the box of a person at rest (people never start or make an episode)? */
@@ -84,6 +87,14 @@ static double cue_age(const struct so_track *const *cues, int n_cues, int x, int
     return best;
 }
 
+/* Does a static blob lie in the zone (its centre, or the middle of its bottom edge)? */
+static bool blob_in_zone(const struct so_rules *r, const struct so_zone_mask *zm,
+                         const struct socv_blob *bl)
+{
+    int cx = bl->x + bl->w / 2, cy = bl->y + bl->h / 2;
+    return zm->mask[(size_t)cy * r->w + cx] || so_zone_mask_contains(zm, cx, bl->y + bl->h - 1);
+}
+
 /*
  * The objects of a zone's report (at most SO_REPORT_MAX_OBJECTS in objs): the static blobs that
  * lie in the zone, largest first, with the class of the track that explains each; then the
@@ -92,14 +103,11 @@ static double cue_age(const struct so_track *const *cues, int n_cues, int x, int
 static int zone_objects(const struct so_rules *r, const struct zone_state *z,
                         const struct so_track *tracks, int n_tracks, struct so_object *objs)
 {
-    const struct so_zone_cfg *zc = z->cfg;
     const struct so_zone_mask *zm = z->zm;
     int n_objs = 0;
     for (int b = 0; b < r->n_blobs && n_objs < SO_REPORT_MAX_OBJECTS; b++) {
         const struct socv_blob *bl = &r->blobs[b];
-        int cx = bl->x + bl->w / 2, cy = bl->y + bl->h / 2;
-        if (!zm->mask[(size_t)cy * r->w + cx] &&
-            !so_zone_mask_contains(zm, cx, bl->y + bl->h - 1)) {
+        if (!blob_in_zone(r, zm, bl)) {
             continue;
         }
         struct so_object *o = &objs[n_objs++];
@@ -117,7 +125,7 @@ static int zone_objects(const struct so_rules *r, const struct zone_state *z,
         for (int k = 0; k < n_tracks && n_objs < SO_REPORT_MAX_OBJECTS; k++) {
             const struct so_track *tk = &tracks[k];
             bool want = pass == 0 ? tk->role == SO_ROLE_STALL_CUE
-                                  : zc->kind == SO_ZONE_STALL_ENCROACHMENT &&
+                                  : z->cfg->kind == SO_ZONE_STALL_ENCROACHMENT &&
                                         tk->role == SO_ROLE_PERSON && tk->stationary;
             if (!want || !tk->present || !rules_grounded(z, &tk->box, false)) {
                 continue;
@@ -135,6 +143,76 @@ static int zone_objects(const struct so_rules *r, const struct zone_state *z,
         }
     }
     return n_objs;
+}
+
+/*
+ * A zone episode clears when its share at rest drops, and the static model's background decides
+ * that share. Under a light the model cannot normalise (the IR switch turns a colour scene grey
+ * with another contrast) the ground a stall stood on never looks like the colour background
+ * again, and the episode stayed open for good after the stall was packed away. So, like a
+ * vehicle's, the zone's things are watched where they stood (up to ZONE_PLACES static blobs
+ * when the episode opens, with the zone's look before its candidate came to rest): a place
+ * judged absent (rules/presence.h: its look gone, the place looking again like it did before,
+ * light-invariant) for PLACE_ABSENT_S in a row is learnt as background at once, and the
+ * coverage then sees it free. A place still there, or not judged (hidden, unknown), is left
+ * to the static model as before. When the zone is free soon after its last place went
+ * (GONE_LINK_S), the episode ended when that place was first seen empty, not when people
+ * walking past let the judgement finish.
+ */
+void rules_zone_places_drop(struct zone_state *z)
+{
+    for (int i = 0; i < z->n_places; i++) {
+        so_place_finish(&z->places[i].place);
+    }
+    z->n_places = 0;
+    z->gone_s = z->forgot_s = -1;
+    so_frame_unref(z->before);
+    z->before = NULL;
+}
+
+static void zone_places_take(struct so_rules *r, struct zone_state *z, struct so_frame *frame)
+{
+    for (int i = 0; i < z->n_places; i++) {
+        so_place_finish(&z->places[i].place);
+    }
+    z->n_places = 0;
+    for (int b = 0; b < r->n_blobs && z->n_places < ZONE_PLACES; b++) {
+        const struct socv_blob *bl = &r->blobs[b];
+        if (!blob_in_zone(r, z->zm, bl)) {
+            continue;
+        }
+        struct zone_place *zp = &z->places[z->n_places++];
+        so_place_init(&zp->place);
+        so_place_take(&zp->place, frame, (struct so_box){bl->x, bl->y, bl->w, bl->h},
+                      z->before);
+        zp->absent_since = -1;
+    }
+}
+
+static void zone_places_check(struct so_rules *r, struct zone_state *z, struct so_frame *frame)
+{
+    double now = frame->media_s;
+    for (int i = 0; i < z->n_places;) {
+        struct zone_place *zp = &z->places[i];
+        enum so_presence p = so_place_judge(&zp->place, frame, r->model, r->look);
+        if (p == SO_PRESENCE_PRESENT) {
+            zp->absent_since = -1;
+        } else if (p == SO_PRESENCE_ABSENT && zp->absent_since < 0) {
+            zp->absent_since = now;
+        }
+        if (p != SO_PRESENCE_ABSENT || now - zp->absent_since < PLACE_ABSENT_S) {
+            i++;
+            continue;
+        }
+        so_debug(r->cam->id, "zone %s: place %d,%d %dx%d seen empty since %.1f s: learnt again",
+                 z->cfg->id, zp->place.box.x, zp->place.box.y, zp->place.box.w,
+                 zp->place.box.h, zp->absent_since);
+        rules_forget_box(r, zp->place.box);
+        z->gone_s = zp->absent_since;
+        z->forgot_s = now;
+        so_place_finish(&zp->place);
+        *zp = z->places[--z->n_places];
+    }
 }
 
 /*
@@ -184,17 +262,30 @@ void rules_zone_coverage(struct so_rules *r, struct zone_state *z, struct so_fra
     }
     bool enforced = so_schedule_active(&zc->schedule, rules_wall_at(frame, now));
     struct so_episode_params p = {zc->dwell_s, zc->report_interval_s, zc->clear_s};
+    if (z->ep.state == SO_EPISODE_OPEN && r->model) {
+        zone_places_check(r, z, frame);
+    }
     bool was_candidate = z->ep.state == SO_EPISODE_CANDIDATE && z->ep.start_s >= 0;
-    enum so_episode_action a =
-        so_episode_step(&z->ep, &p, now, present, start, now - ABSENCE_LAG_S, enforced);
+    double end = now - ABSENCE_LAG_S;
+    if (z->forgot_s >= 0 && z->n_places == 0 && now - z->forgot_s <= GONE_LINK_S &&
+        z->gone_s < end) {
+        end = z->gone_s;
+    }
+    enum so_episode_action a = so_episode_step(&z->ep, &p, now, present, start, end, enforced);
     if (z->ep.state == SO_EPISODE_CANDIDATE) {
         if (z->ep.start_s >= 0 && !was_candidate) {
             so_frame_unref(z->rest);
             z->rest = so_frame_ref(rules_rest_frame(r, z->ep.start_s, frame));
+            so_frame_unref(z->before);
+            z->before = so_frame_ref_maybe(rules_frame_before(r, z->ep.start_s - BEFORE_S));
         } else if (z->ep.start_s < 0 && z->rest) {
             so_frame_unref(z->rest);
             z->rest = NULL;
+            rules_zone_places_drop(z);
         }
+    }
+    if (a == SO_EPISODE_OPENED) {
+        zone_places_take(r, z, frame);
     }
     if (a == SO_EPISODE_NONE) {
         return;
@@ -205,6 +296,7 @@ void rules_zone_coverage(struct so_rules *r, struct zone_state *z, struct so_fra
     if (a == SO_EPISODE_CLEARED_NOW) {
         so_frame_unref(z->rest);
         z->rest = NULL;
+        rules_zone_places_drop(z);
         so_episode_init(&z->ep);
     }
 }

@@ -67,11 +67,19 @@ static bool per_vehicle(enum so_zone_kind k)
     return k == SO_ZONE_ILLEGAL_PARKING || k == SO_ZONE_NONMOTOR_PARKING;
 }
 
-/* Release what a zone state holds (its mask, its frame references). */
+/* A zone state with nothing seen (its mask and config are the caller's). */
+static void zone_state_start(struct zone_state *z)
+{
+    so_episode_init(&z->ep);
+    z->gone_s = z->forgot_s = -1;
+}
+
+/* Release what a zone state holds (its mask, its frame references, its places). */
 static void zone_state_finish(struct zone_state *z)
 {
     so_zone_mask_destroy(z->zm);
     so_frame_unref(z->rest);
+    rules_zone_places_drop(z);
     for (int t = 0; t < MAX_TRACKS; t++) {
         rules_track_reset(&z->tracks[t]);
     }
@@ -123,7 +131,7 @@ struct so_rules *so_rules_create(const struct so_camera_cfg *camera, int width, 
     for (size_t i = 0; i < camera->n_zones; i++) {
         struct zone_state *z = &r->zones[i];
         z->cfg = &camera->zones[i];
-        so_episode_init(&z->ep);
+        zone_state_start(z);
         z->zm = so_zone_mask_create(&z->cfg->polygon, width, height);
         if (!z->zm) {
             so_rules_destroy(r);
@@ -175,6 +183,28 @@ double rules_wall_at(const struct so_frame *f, double media)
 #define FOOTPRINT_HEIGHT 0.4
 #define FOOTPRINT_IN 0.5
 #define FOOTPRINT_STAY 0.25
+
+/*
+ * A thing seen gone: its place is learnt as background again at once, so that what the static
+ * model still holds there (the ground it uncovered, under a light that changed while it stood:
+ * the IR switch, a new exposure) does not stay at rest, or come to rest as a new object of the
+ * same age.
+ */
+void rules_forget_box(struct so_rules *r, struct so_box box)
+{
+    if (!r->model) {
+        return;
+    }
+    /* The box grown by a quarter of its size each side: its shadow, its fragments. */
+    struct so_box grown = {box.x - box.w / 4, box.y - box.h / 4, box.w + box.w / 2,
+                           box.h + box.h / 2};
+    struct so_box b = so_box_clip(grown, r->w, r->h);
+    memset(r->ghost, 0, (size_t)r->w * r->h);
+    for (int y = b.y; y < b.y + b.h; y++) {
+        memset(r->ghost + (size_t)y * r->w + b.x, 255, (size_t)b.w);
+    }
+    so_static_model_absorb(r->model, r->ghost);
+}
 
 bool rules_grounded(const struct zone_state *z, const struct so_box *b, bool followed)
 {
@@ -307,7 +337,7 @@ int so_rules_set_camera(struct so_rules *r, const struct so_camera_cfg *camera)
                 nz[i].zm = zm;
             }
         } else {
-            so_episode_init(&nz[i].ep);
+            zone_state_start(&nz[i]);
         }
         nz[i].cfg = &camera->zones[i];
     }

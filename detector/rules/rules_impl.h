@@ -34,6 +34,7 @@
 #define BLOB_CONFIRM_S 5.0      /* a blob must be followed this long before it can open */
 #define BLOB_FORGET_S 3.0       /* an unconfirmed blob unseen this long is dropped */
 #define BEFORE_S 3.0            /* the empty place: a frame this long before it came to rest */
+#define ZONE_PLACES 4           /* places a zone episode watches for its own clearing */
 
 /* so_frame_ref that accepts NULL. */
 static inline struct so_frame *so_frame_ref_maybe(struct so_frame *f)
@@ -65,11 +66,21 @@ struct track {
     struct so_frame *before;    /* the place before it came to rest (NULL: not seen empty) */
 };
 
+/* Where a zone episode's things stood, watched until each is seen gone (coverage.c). */
+struct zone_place {
+    struct so_place place;
+    double absent_since;        /* media time it was first judged absent in a row; -1: not */
+};
+
 struct zone_state {
     const struct so_zone_cfg *cfg;
     struct so_zone_mask *zm;
     struct so_episode ep;       /* per-zone kinds */
     struct so_frame *rest;
+    struct so_frame *before;    /* per-zone kinds: the zone before its candidate came to rest */
+    struct zone_place places[ZONE_PLACES];  /* ... and, once open, where its things stand */
+    int n_places;
+    double gone_s, forgot_s;    /* the last place forgotten: seen gone since, forgotten at */
     struct track tracks[MAX_TRACKS];
 };
 
@@ -115,6 +126,10 @@ void rules_emit(struct so_rules *r, struct zone_state *z, const struct so_episod
 /* Wall-clock time of media time `media`, from frame f's pair of clocks. */
 double rules_wall_at(const struct so_frame *f, double media);
 
+/* Learn box b (grown by half its size) as the static model's background at once: the thing
+ * there was seen gone. */
+void rules_forget_box(struct so_rules *r, struct so_box b);
+
 /* Is the thing in box b in zone z by the share of its ground footprint (`followed`: with the
  * lower share of a vehicle already followed)? */
 bool rules_grounded(const struct zone_state *z, const struct so_box *b, bool followed);
@@ -132,6 +147,9 @@ double rules_blob_rest_age(struct so_rules *r, const struct socv_blob *b, const 
 
 void rules_zone_coverage(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
                          const float *age, const struct so_track *tracks, int n_tracks);
+
+/* Release a zone's places and its "before" frame. */
+void rules_zone_places_drop(struct zone_state *z);
 
 /* vehicles.c */
 

@@ -58,27 +58,6 @@ static enum so_presence observe(struct so_rules *r, struct track *tr, struct so_
     return p;
 }
 
-/*
- * A vehicle seen gone: its place is learnt as background again at once, so that what the
- * static model still holds there (the ground it uncovered, under a light that changed while
- * the car stood) does not come to rest as a new object of the same age.
- */
-static void forget_place(struct so_rules *r, const struct track *tr)
-{
-    if (!r->model) {
-        return;
-    }
-    /* The box grown by a quarter of its size each side: its shadow, its fragments. */
-    struct so_box grown = {tr->box[0] - tr->box[2] / 4, tr->box[1] - tr->box[3] / 4,
-                           tr->box[2] + tr->box[2] / 2, tr->box[3] + tr->box[3] / 2};
-    struct so_box b = so_box_clip(grown, r->w, r->h);
-    memset(r->ghost, 0, (size_t)r->w * r->h);
-    for (int y = b.y; y < b.y + b.h; y++) {
-        memset(r->ghost + (size_t)y * r->w + b.x, 255, (size_t)b.w);
-    }
-    so_static_model_absorb(r->model, r->ghost);
-}
-
 void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_frame *frame)
 {
     const struct so_zone_cfg *zc = z->cfg;
@@ -117,7 +96,7 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
         struct so_object obj = rules_track_object(tr);
         rules_emit(r, z, &tr->ep, a, REASON_LEFT, -1, &obj, 1, tr->rest, frame);
         if (a == SO_EPISODE_CLEARED_NOW) {
-            forget_place(r, tr);
+            rules_forget_box(r, (struct so_box){tr->box[0], tr->box[1], tr->box[2], tr->box[3]});
             rules_track_reset(tr);
         }
     }
