@@ -643,7 +643,7 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
     }
     struct socv_view v = {m->blur, w, h, w, 1};
     socv_gray_blur(&v, 5);
-    if (m->stab && m->started && !m->warming) {
+    if (m->stab && m->started) {
         stabilise(m);
     }
 

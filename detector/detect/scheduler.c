@@ -406,10 +406,16 @@ void so_scheduler_frame(struct so_scheduler *s, struct so_detector *detector,
      * whole frame saw inside a close-up that waits for its turn is left to the close-up (its
      * things are held meanwhile): seen small, two cars in a row may come out as one box.
      */
+    /* A shaking camera (analysis/stabilise.h): the static model, the zones and so the tracks
+     * live in the background's frame; the network saw the frame as it came. */
+    struct so_shift sh = so_static_model_shift(model);
+    int sx = sh.ok ? (int)lround(sh.dx) : 0, sy = sh.ok ? (int)lround(sh.dy) : 0;
     int kept = 0;
     for (int i = 0; i < n; i++) {
         bool vehicle = dets[i].role == SO_ROLE_VEHICLE || dets[i].role == SO_ROLE_NONMOTOR;
-        const struct so_box *b = &dets[i].box;
+        struct so_box *b = &dets[i].box;
+        b->x -= sx;
+        b->y -= sy;
         if (s->deferred && so_scheduler_held(b, s)) {
             continue;
         }
