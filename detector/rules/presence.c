@@ -70,6 +70,43 @@ double so_place_foreground_share(const struct so_static_model *m, int width, str
     return all ? (double)on / (double)all : 0;
 }
 
+/* NCC of the look in `look` (tw x th, taken at box) with the static model's background there,
+ * or -2 (flat, off the frame). Uses look + tw * th as scratch. */
+static double background_ncc(const struct so_frame *f, const struct so_static_model *m,
+                             struct so_box box, int tw, int th, float *look)
+{
+    size_t n = (size_t)tw * th;
+    float *bg = look + n;
+    if (!so_look_sample_map(so_static_model_background(m), f->width, f->height, box, tw, th,
+                            bg)) {
+        return -2;
+    }
+    return so_look_ncc(bg, look, n);
+}
+
+double so_place_background_likeness(const struct so_frame *f, const struct so_static_model *m,
+                                    struct so_box box, float *scratch)
+{
+    int tw, th;
+    so_look_grid(box.w, box.h, &tw, &th);
+    if (tw < 4 || th < 4 || !so_look_sample(f, box, tw, th, scratch)) {
+        return -2;
+    }
+    return background_ncc(f, m, box, tw, th, scratch);
+}
+
+/*
+ * Does the place's look now match its empty look (`empty`: NCC with it) better than the thing's
+ * (`ncc`)? Clearly (SO_PLACE_SAME, by SO_PLACE_MARGIN); or, the thing's look gone, by twice the
+ * margin, as long as the empty look is still recognisable (SO_PLACE_OTHER): a bus stopped in
+ * front correlates with neither, and must not pass for the empty place.
+ */
+static bool looks_empty(double empty, double ncc)
+{
+    return (empty >= SO_PLACE_SAME && empty > ncc + SO_PLACE_MARGIN) ||
+           (ncc < SO_PLACE_OTHER && empty >= SO_PLACE_OTHER && empty > ncc + 2 * SO_PLACE_MARGIN);
+}
+
 enum so_presence so_place_judge(const struct so_place *p, const struct so_frame *f,
                                 const struct so_static_model *m, float *scratch)
 {
@@ -86,12 +123,15 @@ enum so_presence so_place_judge(const struct so_place *p, const struct so_frame 
     if (so_static_model_moving_share(m, b.x, b.y, b.w, b.h) >= SO_PLACE_MOVING_MAX) {
         return SO_PRESENCE_UNKNOWN;     /* hidden by what moves in front */
     }
-    if (textured && p->empty) {
-        double empty = so_look_ncc(p->empty, scratch, n);
-        if ((empty >= SO_PLACE_SAME && empty > ncc + SO_PLACE_MARGIN) ||
-            (ncc < SO_PLACE_OTHER && empty > ncc + 2 * SO_PLACE_MARGIN)) {
-            return SO_PRESENCE_ABSENT;  /* it looks again like the place before it came */
-        }
+    if (textured && p->empty && looks_empty(so_look_ncc(p->empty, scratch, n), ncc)) {
+        return SO_PRESENCE_ABSENT;      /* it looks again like the place before it came */
+    }
+    double bg_ncc = textured ? background_ncc(f, m, p->box, p->tw, p->th, scratch) : -2;
+    if (bg_ncc >= SO_PLACE_SAME && bg_ncc > ncc + SO_PLACE_MARGIN) {
+        /* It looks like the learnt empty place, light-invariantly, whatever the model's
+         * foreground says (an exposure ramp while the thing stood: the ground it uncovered is
+         * "at rest" in the model, yet it is the same ground). */
+        return SO_PRESENCE_ABSENT;
     }
     if (so_place_foreground_share(m, f->width, b) > SO_PLACE_FG_MAX) {
         return SO_PRESENCE_UNKNOWN;     /* something else than the learnt background */
@@ -103,10 +143,7 @@ enum so_presence so_place_judge(const struct so_place *p, const struct so_frame 
     if (!textured || ncc < SO_PLACE_OTHER) {
         return SO_PRESENCE_ABSENT;
     }
-    float *bg = scratch + n;
-    if (so_look_sample_map(so_static_model_background(m), f->width, f->height, p->box, p->tw,
-                           p->th, bg) &&
-        so_look_ncc(bg, scratch, n) > ncc + SO_PLACE_MARGIN) {
+    if (bg_ncc > ncc + SO_PLACE_MARGIN) {
         return SO_PRESENCE_ABSENT;      /* more like the learnt empty place than like the thing */
     }
     return SO_PRESENCE_UNKNOWN;

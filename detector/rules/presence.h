@@ -58,6 +58,13 @@ bool so_place_take(struct so_place *p, const struct so_frame *f, struct so_box b
 enum so_presence so_place_judge(const struct so_place *p, const struct so_frame *f,
                                 const struct so_static_model *m, float *scratch);
 
+/* How much box looks on frame f like the static model's background there, light-invariantly
+ * (NCC of the looks, -1..1), or -2 when it cannot be told (flat, off the frame). A thing at
+ * rest correlates little with the ground it hides; a light artefact (ground under a light the
+ * model had not learnt) correlates well. `scratch` as for so_place_judge. */
+double so_place_background_likeness(const struct so_frame *f, const struct so_static_model *m,
+                                    struct so_box box, float *scratch);
+
 /* Share of the box's pixels that the static model sees differ from its background. */
 double so_place_foreground_share(const struct so_static_model *m, int width, struct so_box box);
 

@@ -128,6 +128,11 @@ void rules_vehicles_blob_marks(struct so_rules *r, struct zone_state *z,
         if (best && best->seen) {
             continue;   /* another piece of a vehicle already matched this frame */
         }
+        bool open = best && best->ep.state == SO_EPISODE_OPEN;
+        if (!open && r->model && so_place_background_likeness(frame, r->model, box, r->look) >=
+                                     SO_PLACE_SAME) {
+            continue;   /* the learnt ground under a light the model had not caught up with */
+        }
         double start = now - rules_blob_rest_age(r, bl, age);
         if (!best && !(best = new_slot(r, z, frame, start))) {
             continue;
@@ -136,7 +141,9 @@ void rules_vehicles_blob_marks(struct so_rules *r, struct zone_state *z,
         snprintf(best->cls, sizeof(best->cls), "%s", model ? CLASS_UNCLASSIFIED : "object");
         best->score = model ? 0.0 : 1.0;
         best->seen = true;
-        best->last_seen_s = now;
-        best->start_est = start;
+        if (!open) {    /* an open one's place is judged (vehicles.c observe) */
+            best->last_seen_s = now;
+            best->start_est = start;
+        }
     }
 }

@@ -15,6 +15,7 @@
 #include "log.h"
 
 #define SAME_VEHICLE 0.7        /* two boxes this much over the smaller: the same vehicle */
+#define SEEN_LATELY_S 2.0       /* a followed vehicle seen this recently is still there */
 #define STRADDLE_COVER 0.7      /* a box the others cover this much (sampled) straddles them */
 #define STRADDLE_TOUCH 0.1      /* ... when at least STRADDLE_MIN of them cover more than this */
 #define STRADDLE_MIN 2
@@ -38,15 +39,31 @@ void rules_track_reset(struct track *tr)
 
 /*
  * What this frame says about a followed vehicle. Seen by what follows it (its track, its static
- * blob): present. Otherwise, once its episode is open, its place is judged (presence.c): its
+ * blob, unless its place is seen empty): present. Otherwise, once its episode is open, its place is judged (presence.c): its
  * look still there is present; the place seen empty is absent; anything else (a bus in front,
  * the network missing it, a light change) is unknown and changes nothing. Before it opens, an
  * unseen candidate simply is not seen (it was never confirmed: nothing to keep).
  */
 static enum so_presence observe(struct so_rules *r, struct track *tr, struct so_frame *frame)
 {
-    if (tr->seen) {
+    if (tr->seen && (!tr->blob || tr->ep.state != SO_EPISODE_OPEN || !r->model)) {
         return SO_PRESENCE_PRESENT;
+    }
+    if (tr->seen) {
+        /* Static pixels are no proof that a blob-followed vehicle is still there: under a light
+         * the background was not learnt for (an exposure ramp while it stood) the ground it
+         * uncovered stays "at rest". Its place seen empty, light-invariantly, is absent; and
+         * while its look cannot be judged (people walking past) it was not seen. Without a
+         * look (a flat car) the blob is all there is. */
+        enum so_presence p = so_place_judge(&tr->place, frame, r->model, r->look);
+        if (p == SO_PRESENCE_UNKNOWN && tr->place.look) {
+            return p;
+        }
+        if (p != SO_PRESENCE_ABSENT) {
+            tr->last_seen_s = frame->media_s;
+            return SO_PRESENCE_PRESENT;
+        }
+        return p;
     }
     if (tr->ep.state != SO_EPISODE_OPEN || !r->model) {
         return SO_PRESENCE_ABSENT;
@@ -102,10 +119,9 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
     }
 }
 
-/* Share of box a covered by the union of the other boxes (sampled on a grid). */
-static double covered_by_others(const struct so_track *const *c, int n, int self)
+/* Share of box a covered by the union of boxes[0..n) (sampled on a grid). */
+static double covered_share(struct so_box a, const struct so_box *boxes, int n)
 {
-    struct so_box a = c[self]->box;
     int hit = 0, total = 0;
     for (int j = 0; j < STRADDLE_GRID; j++) {
         for (int i = 0; i < STRADDLE_GRID; i++) {
@@ -113,7 +129,7 @@ static double covered_by_others(const struct so_track *const *c, int n, int self
             double y = a.y + (j + 0.5) * a.h / STRADDLE_GRID;
             total++;
             for (int k = 0; k < n; k++) {
-                if (k != self && so_box_contains(&c[k]->box, x, y)) {
+                if (so_box_contains(&boxes[k], x, y)) {
                     hit++;
                     break;
                 }
@@ -121,6 +137,19 @@ static double covered_by_others(const struct so_track *const *c, int n, int self
         }
     }
     return (double)hit / total;
+}
+
+/* Share of c[self]'s box covered by the union of the other boxes of c. */
+static double covered_by_others(const struct so_track *const *c, int n, int self)
+{
+    struct so_box others[SO_TRACK_MAX];
+    int m = 0;
+    for (int k = 0; k < n && m < SO_TRACK_MAX; k++) {
+        if (k != self) {
+            others[m++] = c[k]->box;
+        }
+    }
+    return covered_share(c[self]->box, others, m);
 }
 
 /*
@@ -229,6 +258,34 @@ static struct track *orphan_slot(struct zone_state *z, const struct so_track *tk
 }
 
 /*
+ * A new track on vehicles followed there is not a new vehicle when nothing arrived: two cars
+ * bumper to bumper on a 150 kbit/s substream came out as two boxes, then, a minute on, as a
+ * third box across them, and opened a third episode. A vehicle that parks there has pixels
+ * that differ from the learnt background (the static model never learns a thing at rest);
+ * a new box that is mostly (REFRAMED_COVER) on vehicles seen lately and whose pixels are
+ * the background (at most SO_PLACE_FG_MAX differ) frames what was already there.
+ */
+#define REFRAMED_COVER 0.5
+
+static bool reframed(struct so_rules *r, const struct zone_state *z,
+                     const struct so_frame *frame, const struct so_track *tk)
+{
+    struct so_box followed[MAX_TRACKS];
+    int n = 0;
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        const struct track *sl = &z->tracks[t];
+        if (sl->used && frame->media_s - sl->last_seen_s <= SEEN_LATELY_S) {
+            followed[n++] = (struct so_box){sl->box[0], sl->box[1], sl->box[2], sl->box[3]};
+        }
+    }
+    if (!n || !r->model || covered_share(tk->box, followed, n) < REFRAMED_COVER) {
+        return false;
+    }
+    struct so_box b = so_box_clip(tk->box, r->w, r->h);
+    return b.w > 0 && b.h > 0 && so_place_foreground_share(r->model, r->w, b) <= SO_PLACE_FG_MAX;
+}
+
+/*
  * The zone's slot for track tk: the one that follows it already; else, for a present
  * stationary track, the slot of a vehicle the tracker lost at its place (the episode goes on
  * under the new id) or a new one. NULL if none (not at rest yet, or every slot taken).
@@ -270,6 +327,9 @@ static struct track *follow(struct so_rules *r, struct zone_state *z, struct so_
                  slot->id);
         slot->id = tk->id;
         return slot;
+    }
+    if (reframed(r, z, frame, tk)) {
+        return NULL;
     }
     for (int t = 0; t < MAX_TRACKS && !slot; t++) {
         if (!z->tracks[t].used) {
