@@ -77,6 +77,26 @@ def browser():
     return drv
 
 
+def in_browser(cases, *args, size=None):
+    """Start headless Chromium (at `size`, a (w, h) window, if given), run cases(Page, *args)
+    and quit. A browser that does not start, and a step that raises (a timeout, a missing
+    element), are failed checks, so the TAP output goes on to the daemon's checks."""
+    try:
+        drv = browser()
+        if size:
+            drv.set_window_size(*size)
+    except Exception as e:     # noqa: BLE001 - reported as a failed check
+        check(False, f"headless Chromium starts: {e}")
+        return
+    try:
+        cases(Page(drv), *args)
+    except Exception as e:     # noqa: BLE001 - a timeout or a missing element
+        check(False, f"browser steps ran to the end: {type(e).__name__}: "
+                     f"{str(e).splitlines()[0] if str(e) else ''}")
+    finally:
+        drv.quit()
+
+
 class Page:
     """The editor in the browser: helpers named after what the operator does."""
 
@@ -271,7 +291,6 @@ def main():
         daemon = Daemon(binary, cfg, tmp, config_name="ui.yaml", events=None)
         del cam["privacy_masks"]        # the exported config below has none
         base = f"http://127.0.0.1:{port}"
-        drv = None
         try:
             first = wait_http(base + "/cameras/demo/frame.jpg", 30)
             check(first, "frame.jpg becomes available (200)")
@@ -298,23 +317,12 @@ def main():
             check(st == 200 and b'"bay-1"' in body and b"demo.mp4" not in body
                   and b'"address": "' in body, f"zones.json lists the zones, no URL ({st})")
             st, body = get(base + "/")
-            check(st == 200 and b'href="/cameras/demo/editor"' in body,
-                  f"the index links the editor ({st})")
+            check(st == 200 and b'["link.editor", "editor"]' in body,
+                  f"the camera grid at / links each camera's editor ({st})")
 
-            try:
-                drv = browser()
-            except Exception as e:     # noqa: BLE001 - reported as a failed check
-                check(False, f"headless Chromium starts: {e}")
-            if drv is not None:
-                try:
-                    browser_cases(Page(drv), base, binary, d, cfg, tmp)
-                except Exception as e:     # noqa: BLE001 - a timeout or a missing element
-                    check(False, f"browser steps ran to the end: {type(e).__name__}: "
-                                 f"{str(e).splitlines()[0] if str(e) else ''}")
+            in_browser(browser_cases, base, binary, d, cfg, tmp)
             check(daemon.running(), "the daemon ran throughout")
         finally:
-            if drv is not None:
-                drv.quit()
             daemon.stop(signal.SIGTERM, timeout=10)
     return finish()
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -197,7 +198,16 @@ int main(void)
     int port = free_port();
     char listen_at[64];
     snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", port);
-    struct so_http_opts ho = {.listen = listen_at, .cameras = &hc, .n_cameras = 1};
+    char dir[4096], evdir[4200], path[4300];
+    so_test_temp_dir(dir);
+    snprintf(evdir, sizeof(evdir), "%s/evidence", dir);
+    snprintf(path, sizeof(path), "%s/secret.txt", dir);
+    so_test_write_file(path, "secret");
+    CHECK(mkdir(evdir, 0700) == 0);
+    snprintf(path, sizeof(path), "%s/ab-rest.jpg", evdir);
+    so_test_write_file(path, "\xff\xd8jpg");
+    struct so_http_opts ho = {.listen = listen_at, .cameras = &hc, .n_cameras = 1,
+                              .evidence_dir = evdir};
     struct so_http *h = so_http_create(&ho);
     CHECK(h != NULL);
     struct so_http *h2 = so_http_create(&ho);       /* port in use: a clear failure */
@@ -254,10 +264,31 @@ int main(void)
     CHECK_CONTAINS(buf, "streetorder_episodes_open{camera=\"cam\\\"1\"} 1\n");
     CHECK_INT(fetch(port, "GET", "/cameras/cam%221/frame.jpg", buf, sizeof(buf), &body), 200);
     CHECK(body > 100 && (uint8_t)buf[0] == 0xff && (uint8_t)buf[1] == 0xd8);
-    CHECK_INT(fetch(port, "GET", "/", buf, sizeof(buf), NULL), 200);
-    CHECK(!strstr(buf, "secret"));
-    CHECK_CONTAINS(buf, "<a href=\"/cameras/cam%221/editor\">/cameras/cam&quot;1/editor</a>");
-    CHECK_CONTAINS(buf, "<a href=\"/cameras/cam%221/snapshot.jpg\">");
+    /* the console: the grid, its document, the camera page, its status, the rest mask */
+    CHECK_INT(fetch(port, "GET", "/", buf, sizeof(buf), &body), 200);
+    CHECK_INT((int)body, (int)so_http_grid_html_len);
+    CHECK_CONTAINS(buf, "fetch(\"/cameras.json\"");
+    CHECK_INT(fetch(port, "GET", "/cameras.json", buf, sizeof(buf), NULL), 200);
+    CHECK(!strstr(buf, "secret") && !strstr(buf, "rtsp"));
+    CHECK_CONTAINS(buf, "\"id\": \"cam\\\"1\", \"health\": \"unknown\"");
+    CHECK_CONTAINS(buf, "\"fps_analysed\": ");
+    CHECK_CONTAINS(buf, "\"delivery\": {\"enabled\": false, \"pending\": 0");
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/", buf, sizeof(buf), &body), 200);
+    CHECK_INT((int)body, (int)so_http_camera_html_len);
+    CHECK_INT(fetch(port, "GET", "/cameras/other/", buf, sizeof(buf), NULL), 404);
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/status.json", buf, sizeof(buf), NULL), 200);
+    CHECK_CONTAINS(buf, "\"camera\": \"cam\\\"1\"");
+    CHECK_CONTAINS(buf, "\"frame\": {\"width\": 64, \"height\": 48}");
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/rest.jpg", buf, sizeof(buf), NULL), 503);
+    CHECK_INT(fetch(port, "GET", "/i18n.json", buf, sizeof(buf), NULL), 200);
+    CHECK_CONTAINS(buf, "\"lang\": \"en\"");
+    /* evidence files: plain names in the evidence folder, nothing else */
+    CHECK_INT(fetch(port, "GET", "/evidence/ab-rest.jpg", buf, sizeof(buf), &body), 200);
+    CHECK_INT((int)body, 5);
+    CHECK_INT(fetch(port, "GET", "/evidence/missing.jpg", buf, sizeof(buf), NULL), 404);
+    CHECK_INT(fetch(port, "GET", "/evidence/..%2Fsecret.txt", buf, sizeof(buf), NULL), 404);
+    CHECK_INT(fetch(port, "GET", "/evidence/../secret.txt", buf, sizeof(buf), NULL), 404);
+    CHECK_INT(fetch(port, "GET", "/evidence/.hidden", buf, sizeof(buf), NULL), 404);
 
     so_http_set_stopping(h);
     CHECK_INT(fetch(port, "GET", "/healthz", buf, sizeof(buf), NULL), 503);
@@ -266,5 +297,6 @@ int main(void)
     so_http_destroy(NULL);
     so_http_set_stopping(NULL);
     so_live_finish(&live);
+    so_test_rm_rf(dir);
     return so_test_done();
 }
