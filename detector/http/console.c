@@ -50,7 +50,7 @@ static const char *health_name(int h)
     return h >= 0 ? so_health_name((enum so_health)h) : "unknown";
 }
 
-static char *dump(json_t *root, size_t *len)
+char *so_http_json_dump(json_t *root, size_t *len)
 {
     char *text = json_dumps(root, JSON_REAL_PRECISION(15));
     json_decref(root);
@@ -102,7 +102,7 @@ char *so_http_cameras_json(const struct so_http_camera *cams, size_t n,
     }
     json_t *root = json_pack("{s:f, s:o, s:o, s:o}", "now", now, "time", iso_time(now),
                              "delivery", delivery_json(outputs, now), "cameras", arr);
-    return dump(root, len);
+    return so_http_json_dump(root, len);
 }
 
 static json_t *box_json(const int b[4])
@@ -230,5 +230,5 @@ char *so_http_status_json(const struct so_camera_cfg *cfg, const struct so_live_
                                              evidence_json(con, e->episode)));
     }
     json_object_set_new(root, "episodes", eps);
-    return dump(root, len);
+    return so_http_json_dump(root, len);
 }

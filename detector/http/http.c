@@ -205,6 +205,26 @@ static enum MHD_Result status_page(struct MHD_Connection *conn,
     return json_reply(conn, body, len);
 }
 
+/* GET /cameras/<id>/preview?polygon=x,y,...: what a draft zone would see now. */
+static enum MHD_Result preview_page(struct MHD_Connection *conn,
+                                    const struct so_http_camera *cam)
+{
+    const char *poly = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "polygon");
+    struct so_live_view v;
+    so_live_get(cam->live, true, &v);
+    char *body = NULL;
+    size_t len = 0;
+    int rc = so_http_preview(&v, poly, &body, &len);
+    so_live_view_finish(&v);
+    if (rc == -EINVAL) {
+        return text(conn, MHD_HTTP_BAD_REQUEST, "expected ?polygon=x,y,x,y,x,y (fractions)\n");
+    }
+    if (rc < 0) {
+        return text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no frame analysed yet\n");
+    }
+    return json_reply(conn, body, len);
+}
+
 static enum MHD_Result i18n_page(struct MHD_Connection *conn)
 {
     const char *al = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language");
@@ -253,6 +273,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (strcmp(url, "/i18n.json") == 0) {
         return i18n_page(conn);
     }
+    if (strcmp(url, "/fields.json") == 0) {
+        size_t len = 0;
+        char *body = so_http_fields_json(&len);
+        return json_reply(conn, body, len);
+    }
     static const char evidence[] = "/evidence/";
     if (strncmp(url, evidence, sizeof(evidence) - 1) == 0) {
         return evidence_file(h, conn, url + sizeof(evidence) - 1);
@@ -260,7 +285,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     /* /cameras/<id>/<leaf>: the id is everything up to the last '/'. */
     static const char prefix[] = "/cameras/";
     static const char *const leaves[] = {"", "snapshot.jpg", "frame.jpg", "rest.jpg",
-                                         "zones.json", "status.json", "editor"};
+                                         "zones.json", "status.json", "check", "preview",
+                                         "editor"};
     size_t plen = sizeof(prefix) - 1;
     const char *slash = strrchr(url, '/');
     if (strncmp(url, prefix, plen) != 0 || slash < url + plen + 1) {
@@ -294,6 +320,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     case 5:
         return status_page(conn, cam);
+    case 6: {
+        size_t len = 0;
+        const char *zones = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "zones");
+        char *body = so_http_check_zones(cam->cfg->id, zones, &len);
+        return json_reply(conn, body, len);
+    }
+    case 7:
+        return preview_page(conn, cam);
     default:
         return html_page(conn, so_http_editor_html, so_http_editor_html_len);
     }
@@ -411,7 +445,8 @@ struct so_http *so_http_create(const struct so_http_opts *opts)
         free(h);
         return NULL;
     }
-    so_info(WHO, "serving the console, /healthz, /metrics, camera snapshots and the zone editor on http://%s/",
+    so_info(WHO, "serving the console, /healthz, /metrics, snapshots and the zone editor on "
+            "http://%s/",
             opts->listen);
     return h;
 }

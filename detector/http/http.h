@@ -30,6 +30,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "live.h"
 #include "outputs.h"
@@ -99,6 +101,11 @@ int so_http_frame(const struct so_camera_cfg *cam, const struct so_live_view *v,
  */
 char *so_http_zones_json(const struct so_camera_cfg *cam, size_t *len);
 
+/* `root` as text with 15 significant digits (0.45, not 0.45000000000000001), and released: a
+ * malloc()ed NUL-terminated string (caller frees), its length in *len; aborts when out of
+ * memory. For the JSON pages. */
+char *so_http_json_dump(json_t *root, size_t *len);
+
 /* The camera's health (enum so_health) as published, -1 before any. Any thread. */
 int so_http_health(const struct so_http_camera *cam);
 
@@ -124,6 +131,25 @@ char *so_http_status_json(const struct so_camera_cfg *cfg, const struct so_live_
  * so_http_snapshot(); -ENOENT before the first mask. */
 int so_http_rest(const struct so_camera_cfg *cam, const struct so_live_view *v, uint8_t **jpeg,
                  size_t *size);
+
+/*
+ * The zone editor's checks (editor_check.c). so_http_fields_json: GET /fields.json, the rows of
+ * the zone key table (key, type, required, default, range with its wording, what a string must
+ * be) and the kinds. so_http_check_zones: the draft `zones_json` (a JSON list of zones; NULL or
+ * malformed: one error saying so) run through the config loader as camera `camera`'s zones:
+ * {"ok", "errors": [{"key": "zones[1].dwell_s", "message": check's words}]}. Both return
+ * malloc()ed text (caller frees), length in *len; never NULL. Any thread; nothing is written.
+ */
+char *so_http_fields_json(size_t *len);
+char *so_http_check_zones(const char *camera, const char *zones_json, size_t *len);
+
+/*
+ * What a draft zone (`polygon`: "x,y,x,y,..." in frame fractions, 3 to 64 points) would see on
+ * the published view `v`: {"area_px", "at_rest_px", "occupancy" (null before a rest mask),
+ * "tracks": [those whose ground footprint is half in it]}. 0 with the JSON in *out (caller
+ * frees); -EINVAL for a malformed polygon, -EAGAIN before the first frame, -ENOMEM.
+ */
+int so_http_preview(const struct so_live_view *v, const char *polygon, char **out, size_t *len);
 
 /* The console pages (generated at build time from grid.html and camera.html by embed.py). */
 extern const char so_http_grid_html[];
