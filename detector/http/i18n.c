@@ -54,6 +54,33 @@ static const struct row rows[] = {
     {"link.zones", "zones.json", "zones.json"},
     {"link.status", "status.json", "status.json"},
     {"link.grid", "all cameras", "全部摄像机"},
+    /* the zone editor (editor.html; its error messages stay check's, in English) */
+    {"editor.title", "Zone editor: camera", "区域编辑器：摄像机"},
+    {"editor.note",
+     "Select a zone in the list or on the image and drag its points; New zone, then click on "
+     "the image to place its points. Export YAML gives the camera's zones: block. This page "
+     "changes nothing on the detector: paste the YAML into the config file, check it with "
+     "streetorder check -c FILE, then restart (or reload) the detector.",
+     "在列表或画面上选择区域并拖动其顶点；点“新建区域”后在画面上点击放置顶点。“导出 YAML”"
+     "给出该摄像机的 zones: 配置块。本页面不会修改检测器：请将 YAML 粘贴到配置文件中，用 "
+     "streetorder check -c FILE 检查，然后重启（或重新加载）检测器。"},
+    {"editor.reload", "Reload frame", "刷新画面"},
+    {"editor.show_rest", "show what is at rest now (magenta)", "显示当前静止像素（品红）"},
+    {"editor.zones", "Zones", "区域"},
+    {"editor.new_zone", "New zone", "新建区域"},
+    {"editor.selected", "Selected zone", "所选区域"},
+    {"editor.add_points", "Add points", "添加顶点"},
+    {"editor.done_adding", "Done adding points", "完成添加顶点"},
+    {"editor.delete_point", "Delete point", "删除顶点"},
+    {"editor.delete_zone", "Delete zone", "删除区域"},
+    {"editor.export", "Export", "导出"},
+    {"editor.export_yaml", "Export YAML", "导出 YAML"},
+    {"editor.would_see", "Would see now:", "当前可见："},
+    {"editor.no_mask", "no rest mask yet", "尚无静止像素图"},
+    {"editor.share_at_rest", "of it at rest", "处于静止"},
+    {"editor.at_rest", "at rest", "静止"},
+    {"editor.moving", "moving", "移动中"},
+    {"editor.no_track", "no tracked object inside", "区域内无跟踪目标"},
     /* health */
     {"health.live", "live", "在线"},
     {"health.blind", "blind", "无信号"},

@@ -13,7 +13,8 @@ Checks, as an operator would use it:
   the episode opens, and the page links its evidence images (which the server serves as JPEG);
   status.json says the same;
 - in Chinese (Accept-Language: zh-CN): the grid says 无信号 for the blind camera, the camera page
-  names the kind 机动车违停 and the GB/T category 机动车乱停放;
+  names the kind 机动车违停 and the GB/T category 机动车乱停放, the editor's buttons and kinds
+  are in Chinese;
 - the browser logged no error.
 
 SO_UI_SHOTS=DIR keeps small PNG screenshots of the pages (docs/http.md shows them).
@@ -180,6 +181,13 @@ def chinese_cases(page, base):
     toggles = page.js("return document.getElementById('toggles').textContent")
     check("区域" in toggles, f"the overlay toggles are in Chinese ({toggles})")
     shot(page, "console-camera-zh.png")
+    page.d.get(base + "/cameras/demo/editor")
+    page.wait(lambda d: d.execute_script("return document.body.dataset.ready") == "1", 30)
+    words = page.js("return [document.getElementById('new-zone').textContent,"
+                    " document.getElementById('export').textContent,"
+                    " document.querySelector('#zone-kind option').textContent];")
+    check(words == ["新建区域", "导出 YAML", "机动车违停 (illegal_parking)"],
+          f"the editor speaks Chinese too, kinds by name ({words})")
 
 
 def console_cases(page, base):
