@@ -1,8 +1,9 @@
 /*
  * Why this file exists: operators need to see a detector that runs for months beside an NVR
  * (is it up, is each camera live, how far behind is delivery, where are the zones) without
- * reading its logs. This is the server; the pages are built in metrics.c and snapshot.c from
- * the live views (live.c) the analysis threads publish.
+ * reading its logs, and why a zone fired or did not. This is the server; the pages are built in
+ * metrics.c, snapshot.c and console.c from the live views (live.c) the analysis threads
+ * publish, the editor's checks in editor_check.c.
  *
  * Design:
  * - libmicrohttpd with its own listening thread and a small worker pool
@@ -14,10 +15,12 @@
  *   operator's explicit choice (they show camera images).
  * - Read-only and credential-free: the pages use camera ids, zone ids and counters only;
  *   camera URLs are never printed. The zone editor (editor.html) edits zones in the browser
- *   and exports YAML for the operator to paste: nothing here ever writes a file.
- * - The editor page is one self-contained HTML file (inline script and style) served with a
- *   Content-Security-Policy that allows nothing from elsewhere; it fetches frame.jpg and
- *   zones.json relative to its own path.
+ *   and exports YAML for the operator to paste: nothing here ever writes a file (its check
+ *   runs the config loader on a memory file). Evidence JPEGs are served by plain file name
+ *   only, from the evidence folder.
+ * - The pages (grid.html at /, camera.html, editor.html) are self-contained HTML files (inline
+ *   script and style) served with a Content-Security-Policy that allows nothing from
+ *   elsewhere; they fetch their JSON and images from this server only.
  * - Shutdown: so_http_set_stopping() flips /healthz to 503 first; so_http_destroy() then
  *   stops MHD (closing client connections) before the cameras it borrows are destroyed.
  */
