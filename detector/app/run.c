@@ -80,6 +80,7 @@ static void on_health(void *opaque, enum so_health health, const char *detail)
     atomic_store(&c->health, (int)health);
     snprintf(c->health_detail, sizeof(c->health_detail), "%s", detail ? detail : "");
     pthread_mutex_unlock(&c->health_lock);
+    so_live_set_health(&c->live, (int)health, detail);
     so_outputs_health(c->outputs, c->id, so_health_name(health), detail);
 }
 
@@ -92,6 +93,7 @@ static void on_report(void *opaque, const struct so_report *rep)
         so_err(c->cfg->id, "out of memory building an event for zone %s", rep->zone->id);
         return;
     }
+    so_live_episode(&c->live, ev);
     if (c->evidence) {  /* high-resolution confirm/after images, in the camera's order */
         so_evidence_worker_submit(c->evidence, ev);
     } else {
@@ -306,6 +308,7 @@ static void *analysis_main(void *arg)
         so_source_get_stats(c->source, &st);
         so_live_publish(&c->live, f, so_time_mono() - t0, so_rules_open_count(c->rules), tracks,
                         n_tracks, c->model, st.frames_decoded);
+        so_live_publish_status(&c->live, so_rules_status(c->rules), !view);
         pthread_mutex_unlock(&c->analysis_lock);
         so_frame_unref(f);
     }
@@ -519,9 +522,12 @@ static struct so_http *start_http(struct runner *rn)
         return NULL;
     }
     struct so_http_camera *hc = http_cameras(rn);
-    struct so_http_opts ho = {.listen = rn->base->http_listen, .cameras = hc,
-                              .n_cameras = rn->n_cams, .outputs = rn->outputs};
+    const struct so_config *cfg = rn->base;
+    char *evidence = so_outputs_resolve(cfg, cfg->evidence_dir ? cfg->evidence_dir : "evidence");
+    struct so_http_opts ho = {.listen = cfg->http_listen, .cameras = hc, .n_cameras = rn->n_cams,
+                              .outputs = rn->outputs, .evidence_dir = evidence};
     struct so_http *http = so_http_create(&ho);
+    free(evidence);
     free(hc);
     return http;
 }

@@ -57,6 +57,7 @@ struct so_channel {
     atomic_bool stop;
     atomic_uint_fast64_t appended;   /* highest seq the outputs told us about */
     atomic_uint_fast64_t n_sent, n_resent, n_acked;  /* for so_channel_get_stats() */
+    atomic_int_fast64_t last_ack_ms;    /* wall time of the last acknowledgement, 0: none */
     /* drain waiters */
     pthread_mutex_t lock;
     pthread_cond_t acked;
@@ -225,6 +226,7 @@ static void handle_reply(struct so_channel *ch)
     }
     if (so_outbox_ack(ch->outbox, seq) == 0) {
         atomic_fetch_add(&ch->n_acked, 1);
+        atomic_store(&ch->last_ack_ms, (int_fast64_t)(so_time_wall() * 1000));
         if (ch->on_ack) {
             ch->on_ack(ch->opaque, seq);
         }
@@ -426,6 +428,7 @@ struct so_channel *so_channel_create(const struct so_channel_opts *opts)
     atomic_init(&ch->n_sent, 0);
     atomic_init(&ch->n_resent, 0);
     atomic_init(&ch->n_acked, 0);
+    atomic_init(&ch->last_ack_ms, 0);
     pthread_mutex_init(&ch->lock, NULL);
     pthread_cond_init(&ch->acked, NULL);
     ch->sent_upto = so_outbox_acked(opts->outbox);
@@ -498,4 +501,5 @@ void so_channel_get_stats(struct so_channel *ch, struct so_channel_stats *out)
     out->sent = atomic_load(&ch->n_sent);
     out->resent = atomic_load(&ch->n_resent);
     out->acked = atomic_load(&ch->n_acked);
+    out->last_ack_wall = (double)atomic_load(&ch->last_ack_ms) / 1000;
 }

@@ -46,9 +46,11 @@ void so_channel_notify(struct so_channel *ch, uint64_t seq);
 size_t so_channel_drain(struct so_channel *ch, double timeout_s);
 
 /* Counters since create (for /metrics): records sent for the first time, resent after a
- * timeout, and acknowledged (first acknowledgement of a pending record only). */
+ * timeout, and acknowledged (first acknowledgement of a pending record only), and when the
+ * last acknowledgement came. */
 struct so_channel_stats {
     uint64_t sent, resent, acked;
+    double last_ack_wall;       /* wall time of the last acknowledgement; 0 before one */
 };
 
 /* Any thread; all zero for NULL. */

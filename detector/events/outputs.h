@@ -88,6 +88,7 @@ struct so_delivery_stats {
     double oldest_age_s;        /* age of the oldest of them, 0 when none */
     uint64_t outbox_bytes;      /* size of the segment files */
     uint64_t sent, resent, acked;   /* since start (delivery/channel.h) */
+    double last_ack_wall;           /* wall time of the last acknowledgement, 0 before one */
 };
 
 /* Any thread, while the outputs exist; never waits behind the outbox's fsync (the figures are

@@ -167,6 +167,7 @@ void so_sink_outbox_stats(struct so_sink_outbox *s, struct so_delivery_stats *ou
     out->sent = cs.sent;
     out->resent = cs.resent;
     out->acked = cs.acked;
+    out->last_ack_wall = cs.last_ack_wall;
 }
 
 size_t so_sink_outbox_drain(struct so_sink_outbox *s, double seconds,

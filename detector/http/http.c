@@ -1,8 +1,9 @@
 /*
  * Why this file exists: operators need to see a detector that runs for months beside an NVR
  * (is it up, is each camera live, how far behind is delivery, where are the zones) without
- * reading its logs. This is the server; the pages are built in metrics.c and snapshot.c from
- * the live views (live.c) the analysis threads publish.
+ * reading its logs, and why a zone fired or did not. This is the server; the pages are built in
+ * metrics.c, snapshot.c and console.c from the live views (live.c) the analysis threads
+ * publish, the editor's checks in editor_check.c.
  *
  * Design:
  * - libmicrohttpd with its own listening thread and a small worker pool
@@ -14,16 +15,19 @@
  *   operator's explicit choice (they show camera images).
  * - Read-only and credential-free: the pages use camera ids, zone ids and counters only;
  *   camera URLs are never printed. The zone editor (editor.html) edits zones in the browser
- *   and exports YAML for the operator to paste: nothing here ever writes a file.
- * - The editor page is one self-contained HTML file (inline script and style) served with a
- *   Content-Security-Policy that allows nothing from elsewhere; it fetches frame.jpg and
- *   zones.json relative to its own path.
+ *   and exports YAML for the operator to paste: nothing here ever writes a file (its check
+ *   runs the config loader on a memory file). Evidence JPEGs are served by plain file name
+ *   only, from the evidence folder.
+ * - The pages (grid.html at /, camera.html, editor.html) are self-contained HTML files (inline
+ *   script and style) served with a Content-Security-Policy that allows nothing from
+ *   elsewhere; they fetch their JSON and images from this server only.
  * - Shutdown: so_http_set_stopping() flips /healthz to 503 first; so_http_destroy() then
  *   stops MHD (closing client connections) before the cameras it borrows are destroyed.
  */
 #include "http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -33,8 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "log.h"
 
 #define WHO "http"
@@ -49,6 +55,7 @@ struct so_http {
     struct so_http_camera *cams;
     size_t n_cams;
     struct so_outputs *outputs;
+    char *evidence_dir;                 /* NULL: /evidence/ is 404 */
     atomic_bool stopping;
 };
 
@@ -118,6 +125,9 @@ static enum MHD_Result jpeg_page(struct MHD_Connection *conn, const struct so_ht
     size_t size = 0;
     int rc = render(cam->cfg, &v, &jpeg, &size);
     so_live_view_finish(&v);
+    if (rc == -ENOENT) {
+        return text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "not computed yet\n");
+    }
     if (rc < 0) {
         so_warn(cam->cfg->id, "%s failed: %s", what, strerror(-rc));
         return text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "image encoding failed\n");
@@ -125,10 +135,12 @@ static enum MHD_Result jpeg_page(struct MHD_Connection *conn, const struct so_ht
     return reply(conn, MHD_HTTP_OK, "image/jpeg", jpeg, size, MHD_RESPMEM_MUST_FREE);
 }
 
-static enum MHD_Result editor_page(struct MHD_Connection *conn)
+/* One of the self-contained pages (inline script and style), with a policy that lets it load
+ * nothing from elsewhere. */
+static enum MHD_Result html_page(struct MHD_Connection *conn, const char *body, size_t len)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        so_http_editor_html_len, (void *)so_http_editor_html, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
     if (!r) {
         return MHD_NO;
     }
@@ -144,70 +156,94 @@ static enum MHD_Result editor_page(struct MHD_Connection *conn)
     return rc;
 }
 
-/* Text for HTML (element content and quoted attribute values). */
-static void html_escaped(FILE *f, const char *s)
+static enum MHD_Result json_reply(struct MHD_Connection *conn, char *body, size_t len)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
-/* A path segment: everything but unreserved characters percent-encoded. */
-static void url_escaped(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            fputc(c, f);
-        } else {
-            fprintf(f, "%%%02X", c);
-        }
-    }
-}
-
-static enum MHD_Result index_page(struct so_http *h, struct MHD_Connection *conn)
-{
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&buf, &size);
-    if (!f) {
-        abort();
-    }
-    static const char *const leaves[] = {"snapshot.jpg", "frame.jpg", "zones.json", "editor"};
-    fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>streetorder</title>"
-          "</head><body>\n<h1>streetorder</h1>\n<ul>\n"
-          "<li><a href=\"/healthz\">/healthz</a></li>\n"
-          "<li><a href=\"/metrics\">/metrics</a></li>\n</ul>\n",
-          f);
-    for (size_t i = 0; i < h->n_cams; i++) {
-        const char *id = h->cams[i].cfg->id;
-        fputs("<h2>camera ", f);
-        html_escaped(f, id);
-        fputs("</h2>\n<ul>\n", f);
-        for (size_t k = 0; k < sizeof(leaves) / sizeof(leaves[0]); k++) {
-            fputs("<li><a href=\"/cameras/", f);
-            url_escaped(f, id);
-            fprintf(f, "/%s\">/cameras/", leaves[k]);
-            html_escaped(f, id);
-            fprintf(f, "/%s</a>%s</li>\n", leaves[k],
-                    k == 3 ? " (zone editor: draws zones, exports YAML, changes nothing)" : "");
-        }
-        fputs("</ul>\n", f);
-    }
-    fputs("</body></html>\n", f);
-    if (fclose(f) != 0 || !buf) {
-        abort();
-    }
-    return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8", buf, size,
+    return reply(conn, MHD_HTTP_OK, "application/json; charset=utf-8", body, len,
                  MHD_RESPMEM_MUST_FREE);
+}
+
+/* GET /evidence/<file>: an evidence JPEG the outputs wrote. Only plain names (letters, digits,
+ * '.', '_', '-', not starting with '.'): nothing outside the evidence folder. */
+static enum MHD_Result evidence_file(struct so_http *h, struct MHD_Connection *conn,
+                                     const char *name)
+{
+    size_t n = strlen(name);
+    if (!h->evidence_dir || n == 0 || n > 120 || name[0] == '.' ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n) {
+        return text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", h->evidence_dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return text(conn, MHD_HTTP_NOT_FOUND, "no such evidence file\n");
+    }
+    struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "image/jpeg");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result status_page(struct MHD_Connection *conn,
+                                   const struct so_http_camera *cam)
+{
+    struct so_live_view v;
+    struct so_live_console con;
+    so_live_get(cam->live, true, &v);
+    so_live_get_console(cam->live, &con);
+    size_t len = 0;
+    char *body = so_http_status_json(cam->cfg, &v, &con, so_http_health(cam), &len);
+    so_live_console_finish(&con);
+    so_live_view_finish(&v);
+    return json_reply(conn, body, len);
+}
+
+/* GET /cameras/<id>/preview?polygon=x,y,...: what a draft zone would see now. */
+static enum MHD_Result preview_page(struct MHD_Connection *conn,
+                                    const struct so_http_camera *cam)
+{
+    const char *poly = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "polygon");
+    struct so_live_view v;
+    so_live_get(cam->live, true, &v);
+    char *body = NULL;
+    size_t len = 0;
+    int rc = so_http_preview(&v, poly, &body, &len);
+    so_live_view_finish(&v);
+    if (rc == -EINVAL) {
+        return text(conn, MHD_HTTP_BAD_REQUEST, "expected ?polygon=x,y,x,y,x,y (fractions)\n");
+    }
+    if (rc < 0) {
+        return text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no frame analysed yet\n");
+    }
+    return json_reply(conn, body, len);
+}
+
+static enum MHD_Result i18n_page(struct MHD_Connection *conn)
+{
+    const char *al = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Language");
+    size_t len = 0;
+    char *body = so_i18n_json(so_i18n_pick(al), &len);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Language");
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return rc;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -230,36 +266,74 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                      MHD_RESPMEM_MUST_FREE);
     }
     if (strcmp(url, "/") == 0) {
-        return index_page(h, conn);
+        return html_page(conn, so_http_grid_html, so_http_grid_html_len);
+    }
+    if (strcmp(url, "/cameras.json") == 0) {
+        size_t len = 0;
+        char *body = so_http_cameras_json(h->cams, h->n_cams, h->outputs, &len);
+        return json_reply(conn, body, len);
+    }
+    if (strcmp(url, "/i18n.json") == 0) {
+        return i18n_page(conn);
+    }
+    if (strcmp(url, "/fields.json") == 0) {
+        size_t len = 0;
+        char *body = so_http_fields_json(&len);
+        return json_reply(conn, body, len);
+    }
+    static const char evidence[] = "/evidence/";
+    if (strncmp(url, evidence, sizeof(evidence) - 1) == 0) {
+        return evidence_file(h, conn, url + sizeof(evidence) - 1);
     }
     /* /cameras/<id>/<leaf>: the id is everything up to the last '/'. */
     static const char prefix[] = "/cameras/";
+    static const char *const leaves[] = {"", "snapshot.jpg", "frame.jpg", "rest.jpg",
+                                         "zones.json", "status.json", "check", "preview",
+                                         "editor"};
     size_t plen = sizeof(prefix) - 1;
     const char *slash = strrchr(url, '/');
     if (strncmp(url, prefix, plen) != 0 || slash < url + plen + 1) {
         return text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
     }
     const char *leaf = slash + 1;
-    if (strcmp(leaf, "snapshot.jpg") != 0 && strcmp(leaf, "frame.jpg") != 0 &&
-        strcmp(leaf, "zones.json") != 0 && strcmp(leaf, "editor") != 0) {
+    size_t k = 0;
+    while (k < sizeof(leaves) / sizeof(leaves[0]) && strcmp(leaf, leaves[k]) != 0) {
+        k++;
+    }
+    if (k == sizeof(leaves) / sizeof(leaves[0])) {
         return text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
     }
     const struct so_http_camera *cam = find_camera(h, url + plen, (size_t)(slash - url - plen));
     if (!cam) {
         return text(conn, MHD_HTTP_NOT_FOUND, "no such camera\n");
     }
-    if (strcmp(leaf, "snapshot.jpg") == 0) {
+    switch (k) {
+    case 0:
+        return html_page(conn, so_http_camera_html, so_http_camera_html_len);
+    case 1:
         return jpeg_page(conn, cam, so_http_snapshot, "snapshot");
-    }
-    if (strcmp(leaf, "frame.jpg") == 0) {
+    case 2:
         return jpeg_page(conn, cam, so_http_frame, "frame encoding");
-    }
-    if (strcmp(leaf, "zones.json") == 0) {
+    case 3:
+        return jpeg_page(conn, cam, so_http_rest, "rest mask");
+    case 4: {
         size_t len = 0;
         char *body = so_http_zones_json(cam->cfg, &len);
         return reply(conn, MHD_HTTP_OK, "application/json", body, len, MHD_RESPMEM_MUST_FREE);
     }
-    return editor_page(conn);
+    case 5:
+        return status_page(conn, cam);
+    case 6: {
+        size_t len = 0;
+        const char *zones = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "zones");
+        char *body = so_http_check_zones(cam->cfg->id, zones, &len);
+        return json_reply(conn, body, len);
+    }
+    case 7:
+        return preview_page(conn, cam);
+    default:
+        return html_page(conn, so_http_editor_html, so_http_editor_html_len);
+    }
 }
 
 /* Every request, whatever its path, holds the camera list read-locked (see struct so_http). */
@@ -352,6 +426,7 @@ struct so_http *so_http_create(const struct so_http_opts *opts)
         memcpy(h->cams, opts->cameras, h->n_cams * sizeof(*h->cams));
     }
     h->outputs = opts->outputs;
+    h->evidence_dir = opts->evidence_dir ? strdup(opts->evidence_dir) : NULL;
     unsigned int threads = opts->threads > 0 ? (unsigned int)opts->threads : 2;
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (ipv6) {
@@ -369,10 +444,12 @@ struct so_http *so_http_create(const struct so_http_opts *opts)
         close(fd);
         pthread_rwlock_destroy(&h->cams_lock);
         free(h->cams);
+        free(h->evidence_dir);
         free(h);
         return NULL;
     }
-    so_info(WHO, "serving /healthz, /metrics, camera snapshots and the zone editor on http://%s/",
+    so_info(WHO, "serving the console, /healthz, /metrics, snapshots and the zone editor on "
+            "http://%s/",
             opts->listen);
     return h;
 }
@@ -413,5 +490,6 @@ void so_http_destroy(struct so_http *h)
     MHD_stop_daemon(h->mhd);
     pthread_rwlock_destroy(&h->cams_lock);
     free(h->cams);
+    free(h->evidence_dir);
     free(h);
 }

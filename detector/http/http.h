@@ -11,7 +11,13 @@
  *   GET /cameras/<id>/frame.jpg       the same frame without overlays (privacy masks applied)
  *   GET /cameras/<id>/zones.json      the camera's zones as configured (see zones.c)
  *   GET /cameras/<id>/editor          the zone editor page (editor.html; never writes anything)
- *   GET /                             an HTML index (camera ids, links to the paths above)
+ *   GET /cameras/<id>/rest.jpg        the pixels at rest (magenta on black), privacy masks applied
+ *   GET /cameras/<id>/status.json     the rules' per-zone status of the last frame (console.c)
+ *   GET /cameras/<id>/                the camera page (camera.html)
+ *   GET /cameras.json                 every camera's health, fps, open episodes; delivery
+ *   GET /i18n.json                    the console's words, by Accept-Language (i18n.h)
+ *   GET /evidence/<file>              an evidence JPEG by its plain name (opts.evidence_dir)
+ *   GET /                             the camera grid (grid.html)
  * Other paths are 404, other methods than GET/HEAD 405. No page ever shows a camera URL (they
  * may hold credentials).
  *
@@ -23,6 +29,8 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+
+#include <jansson.h>
 
 #include "config.h"
 #include "live.h"
@@ -44,6 +52,7 @@ struct so_http_opts {
     size_t n_cameras;
     struct so_outputs *outputs;         /* event and delivery figures; may be NULL */
     int threads;                        /* worker threads; 0 = 2 */
+    const char *evidence_dir;           /* served under /evidence/ (copied); NULL: not served */
 };
 
 /* Bind and start serving. NULL after logging why (bad address, port in use). */
@@ -91,6 +100,62 @@ int so_http_frame(const struct so_camera_cfg *cam, const struct so_live_view *v,
  * memory). Any thread (the config is immutable).
  */
 char *so_http_zones_json(const struct so_camera_cfg *cam, size_t *len);
+
+/* `root` as text with 15 significant digits (0.45, not 0.45000000000000001), and released: a
+ * malloc()ed NUL-terminated string (caller frees), its length in *len; aborts when out of
+ * memory. For the JSON pages. */
+char *so_http_json_dump(json_t *root, size_t *len);
+
+/* The camera's health (enum so_health) as published, -1 before any. Any thread. */
+int so_http_health(const struct so_http_camera *cam);
+
+/*
+ * The grid's document (GET /cameras.json): {"now", "time", "delivery": {enabled, pending,
+ * oldest_age_s, sent, acked, last_ack, last_ack_age_s}, "cameras": [{id, health,
+ * health_since, health_for_s, health_detail, fps_analysed, fps_decoded, episodes_open, zones,
+ * has_frame, frame_time}]}. malloc()ed text (caller frees), length in *len; never NULL.
+ * Any thread.
+ */
+char *so_http_cameras_json(const struct so_http_camera *cams, size_t n,
+                           struct so_outputs *outputs, size_t *len);
+
+/*
+ * The camera page's document (GET /cameras/<id>/status.json, docs/http.md): the rules'
+ * per-zone status from `con` (so_live_get_console), the boxes of `v` (so_live_get), and the
+ * recent episodes with their evidence URLs. Formatting only. Same return as above.
+ */
+char *so_http_status_json(const struct so_camera_cfg *cfg, const struct so_live_view *v,
+                          const struct so_live_console *con, int health, size_t *len);
+
+/* The pixels at rest (the snapshot's magenta, on black) as JPEG; same contract as
+ * so_http_snapshot(); -ENOENT before the first mask. */
+int so_http_rest(const struct so_camera_cfg *cam, const struct so_live_view *v, uint8_t **jpeg,
+                 size_t *size);
+
+/*
+ * The zone editor's checks (editor_check.c). so_http_fields_json: GET /fields.json, the rows of
+ * the zone key table (key, type, required, default, range with its wording, what a string must
+ * be) and the kinds. so_http_check_zones: the draft `zones_json` (a JSON list of zones; NULL or
+ * malformed: one error saying so) run through the config loader as camera `camera`'s zones:
+ * {"ok", "errors": [{"key": "zones[1].dwell_s", "message": check's words}]}. Both return
+ * malloc()ed text (caller frees), length in *len; never NULL. Any thread; nothing is written.
+ */
+char *so_http_fields_json(size_t *len);
+char *so_http_check_zones(const char *camera, const char *zones_json, size_t *len);
+
+/*
+ * What a draft zone (`polygon`: "x,y,x,y,..." in frame fractions, 3 to 64 points) would see on
+ * the published view `v`: {"area_px", "at_rest_px", "occupancy" (null before a rest mask),
+ * "tracks": [those whose ground footprint is half in it]}. 0 with the JSON in *out (caller
+ * frees); -EINVAL for a malformed polygon, -EAGAIN before the first frame, -ENOMEM.
+ */
+int so_http_preview(const struct so_live_view *v, const char *polygon, char **out, size_t *len);
+
+/* The console pages (generated at build time from grid.html and camera.html by embed.py). */
+extern const char so_http_grid_html[];
+extern const size_t so_http_grid_html_len;
+extern const char so_http_camera_html[];
+extern const size_t so_http_camera_html_len;
 
 /* The zone editor page (generated at build time from editor.html by embed.py). */
 extern const char so_http_editor_html[];

@@ -12,6 +12,7 @@
  */
 #include "live.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,7 @@ void so_live_init(struct so_live *l)
     atomic_init(&l->latency_sum_ns, 0);
     atomic_init(&l->latency_last_ns, 0);
     pthread_mutex_init(&l->lock, NULL);
+    l->health = -1;
 }
 
 void so_live_finish(struct so_live *l)
@@ -46,6 +48,7 @@ void so_live_finish(struct so_live *l)
     }
     so_frame_unref(l->frame);
     free(l->static_mask);
+    so_rules_status_destroy(l->status);
     pthread_mutex_destroy(&l->lock);
     memset(l, 0, sizeof(*l));
 }
@@ -113,6 +116,10 @@ void so_live_publish(struct so_live *l, struct so_frame *f, double analysis_s, i
         mask = make_mask(model, f->width, f->height);
     }
 
+    double last_look = -1;      /* the network's last look: the latest sighting of any track */
+    for (int i = 0; i < n_tracks; i++) {
+        last_look = tracks[i].last_seen_s > last_look ? tracks[i].last_seen_s : last_look;
+    }
     struct so_frame *old = NULL;
     uint8_t *old_mask = NULL;
     pthread_mutex_lock(&l->lock);
@@ -124,8 +131,11 @@ void so_live_publish(struct so_live *l, struct so_frame *f, double analysis_s, i
             continue;
         }
         const struct so_box *bx = &tracks[i].box;
-        l->boxes[l->n_boxes++] = (struct so_live_box){bx->x, bx->y, bx->w, bx->h, tracks[i].id,
-                                                      tracks[i].stationary};
+        struct so_live_box *lb = &l->boxes[l->n_boxes++];
+        *lb = (struct so_live_box){bx->x, bx->y, bx->w, bx->h, tracks[i].id,
+                                   tracks[i].stationary, .score = tracks[i].score,
+                                   .last_look = tracks[i].last_seen_s >= last_look};
+        snprintf(lb->cls, sizeof(lb->cls), "%s", tracks[i].cls);
     }
     if (mask || (l->static_mask && (l->mask_w != f->width || l->mask_h != f->height))) {
         old_mask = l->static_mask;
@@ -174,4 +184,79 @@ void so_live_view_finish(struct so_live_view *v)
     so_frame_unref(v->frame);
     free(v->static_mask);
     memset(v, 0, sizeof(*v));
+}
+
+void so_live_set_health(struct so_live *l, int health, const char *detail)
+{
+    pthread_mutex_lock(&l->lock);
+    if (l->health != health) {
+        l->health = health;
+        l->health_since = so_time_wall();
+    }
+    snprintf(l->health_detail, sizeof(l->health_detail), "%s", detail ? detail : "");
+    pthread_mutex_unlock(&l->lock);
+}
+
+void so_live_publish_status(struct so_live *l, const struct so_rules_status *s, bool suspended)
+{
+    struct so_rules_status *copy = so_rules_status_copy(s);    /* outside the lock */
+    if (copy && suspended) {
+        copy->suspended = true;
+    }
+    pthread_mutex_lock(&l->lock);
+    struct so_rules_status *old = l->status;
+    l->status = copy;
+    pthread_mutex_unlock(&l->lock);
+    so_rules_status_destroy(old);
+}
+
+void so_live_episode(struct so_live *l, const struct so_event *ev)
+{
+    const char *id = json_string_value(json_object_get(ev->record, "episode_id"));
+    if (!id) {
+        return;
+    }
+    pthread_mutex_lock(&l->lock);
+    struct so_live_episode *e = NULL;
+    for (int i = 0; i < l->n_episodes && !e; i++) {
+        if (strcmp(l->episodes[i].episode, id) == 0) {
+            e = &l->episodes[i];
+        }
+    }
+    if (!e) {
+        e = &l->episodes[l->episodes_head];
+        l->episodes_head = (l->episodes_head + 1) % SO_LIVE_MAX_EPISODES;
+        l->n_episodes += l->n_episodes < SO_LIVE_MAX_EPISODES;
+    }
+    memset(e, 0, sizeof(*e));
+    snprintf(e->episode, sizeof(e->episode), "%s", id);
+    snprintf(e->zone, sizeof(e->zone), "%s", ev->zone_id);
+    snprintf(e->state, sizeof(e->state), "%s", ev->state);
+    for (int i = 0; i < ev->n_evidence && i < SO_EVENT_MAX_EVIDENCE; i++) {
+        snprintf(e->roles[i], sizeof(e->roles[i]), "%s", ev->evidence[i].role);
+        snprintf(e->files[i], sizeof(e->files[i]), "%s", ev->evidence[i].file);
+        e->n_files++;
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+void so_live_get_console(struct so_live *l, struct so_live_console *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&l->lock);
+    out->status = so_rules_status_copy(l->status);
+    out->health = l->health;
+    out->health_since = l->health_since;
+    memcpy(out->health_detail, l->health_detail, sizeof(out->health_detail));
+    for (int i = 0; i < l->n_episodes; i++) {      /* newest first */
+        int k = (l->episodes_head - 1 - i + 2 * SO_LIVE_MAX_EPISODES) % SO_LIVE_MAX_EPISODES;
+        out->episodes[out->n_episodes++] = l->episodes[k];
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+void so_live_console_finish(struct so_live_console *c)
+{
+    so_rules_status_destroy(c->status);
+    memset(c, 0, sizeof(*c));
 }

@@ -21,8 +21,10 @@
 #include <stdint.h>
 
 #include "episode.h"
+#include "event.h"
 #include "frame.h"
 #include "static_model.h"
+#include "status.h"
 #include "tracker.h"
 
 #define SO_LIVE_MAX_BOXES 32
@@ -32,10 +34,25 @@
 /* Upper bounds (seconds) of the analysis latency histogram buckets. */
 extern const double so_live_buckets[SO_LIVE_N_BUCKETS];
 
+#define SO_LIVE_MAX_EPISODES 16        /* episodes whose evidence files a camera remembers */
+
 struct so_live_box {
     int x, y, w, h;
     int track;
     bool stationary;
+    char cls[24];                   /* the network's class of the track */
+    float score;
+    bool last_look;                 /* the network saw it on its last look (not held) */
+};
+
+/* The evidence files of an episode's latest report (events/event.h), for the camera page. */
+struct so_live_episode {
+    char episode[33];
+    char zone[64];
+    char state[12];                 /* opened, update, cleared */
+    int n_files;
+    char roles[SO_EVENT_MAX_EVIDENCE][8];
+    char files[SO_EVENT_MAX_EVIDENCE][96];    /* names under the evidence folder */
 };
 
 struct so_live {
@@ -54,6 +71,12 @@ struct so_live {
     int mask_w, mask_h;
     double fps_decoded, fps_analysed;
     double rate_mono;               /* monotonic time the fps figures were computed */
+    struct so_rules_status *status; /* the rules' decisions on the last frame, or NULL */
+    int health;                     /* enum so_health as set by so_live_set_health, -1 before */
+    double health_since;            /* wall time it took that value */
+    char health_detail[160];
+    struct so_live_episode episodes[SO_LIVE_MAX_EPISODES];  /* a ring, by report */
+    int n_episodes, episodes_head;
 
     /* analysis-thread only: fps window and mask refresh */
     double win_start;
@@ -77,6 +100,31 @@ void so_live_count(struct so_live *l, enum so_episode_action action);
 void so_live_publish(struct so_live *l, struct so_frame *f, double analysis_s, int episodes_open,
                      const struct so_track *tracks, int n_tracks,
                      const struct so_static_model *model, uint64_t frames_decoded);
+
+/* The camera's health changed or was repeated (any thread): `since` moves only on a change. */
+void so_live_set_health(struct so_live *l, int health, const char *detail);
+
+/* After so_live_publish: the rules' decisions on that frame (copied; NULL: none, e.g. before
+ * the rules exist), `suspended` when the frame was not analysed (camera moved / tampered).
+ * Analysis thread. */
+void so_live_publish_status(struct so_live *l, const struct so_rules_status *s, bool suspended);
+
+/* An event went out for an episode: remember its evidence file names (the latest report of
+ * each of the last SO_LIVE_MAX_EPISODES episodes). Analysis thread (the report callback). */
+void so_live_episode(struct so_live *l, const struct so_event *ev);
+
+/* What the console pages show besides the frame: a copy taken under the lock. `status` is
+ * malloc()ed (or NULL); release with so_live_console_finish(). Any thread. */
+struct so_live_console {
+    struct so_rules_status *status;
+    int health;
+    double health_since;
+    char health_detail[160];
+    struct so_live_episode episodes[SO_LIVE_MAX_EPISODES];
+    int n_episodes;                 /* newest first */
+};
+void so_live_get_console(struct so_live *l, struct so_live_console *out);
+void so_live_console_finish(struct so_live_console *c);
 
 /* A consistent copy for readers. `frame` is a new reference (or NULL); the mask is a
  * malloc()ed copy (or NULL). Release with so_live_view_finish(). Any thread. */

@@ -131,3 +131,35 @@ int so_http_frame(const struct so_camera_cfg *cam, const struct so_live_view *lv
     privacy(c, cam, fr->width, fr->height);
     return encode(c, jpeg, size);
 }
+
+int so_http_rest(const struct so_camera_cfg *cam, const struct so_live_view *lv, uint8_t **jpeg,
+                 size_t *size)
+{
+    const struct so_frame *fr = lv->frame;
+    if (!fr) {
+        return -EINVAL;
+    }
+    if (!lv->static_mask || lv->mask_w != fr->width || lv->mask_h != fr->height) {
+        return -ENOENT;
+    }
+    int w = fr->width, h = fr->height;
+    int stride = w * 3;
+    uint8_t *bgr = calloc((size_t)h, (size_t)stride);
+    if (!bgr) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        if (lv->static_mask[i]) {
+            bgr[3 * i] = 255;
+            bgr[3 * i + 2] = 255;
+        }
+    }
+    struct socv_view v = {bgr, w, h, stride, 3};
+    struct socv_canvas *c = socv_canvas_create(&v);
+    free(bgr);
+    if (!c) {
+        return -ENOMEM;
+    }
+    privacy(c, cam, w, h);
+    return encode(c, jpeg, size);
+}

@@ -34,8 +34,8 @@ static bool on_person(const struct so_track *tracks, int n_tracks, int x, int y)
 }
 
 /* The track that best explains a static blob (most of the blob in its box), or NULL. */
-static const struct so_track *blob_track(const struct so_track *tracks, int n_tracks,
-                                         const struct socv_blob *bl)
+const struct so_track *rules_blob_track(const struct so_track *tracks, int n_tracks,
+                                        const struct socv_blob *bl)
 {
     const struct so_track *best = NULL;
     double best_share = BLOB_TRACK_MIN_SHARE;
@@ -113,7 +113,7 @@ static int zone_objects(const struct so_rules *r, const struct zone_state *z,
         struct so_object *o = &objs[n_objs++];
         *o = (struct so_object){
             .cls = "object", .score = 1.0, .box = {bl->x, bl->y, bl->w, bl->h}, .track = -1};
-        const struct so_track *tk = blob_track(tracks, n_tracks, bl);
+        const struct so_track *tk = rules_blob_track(tracks, n_tracks, bl);
         if (tk) {
             snprintf(o->cls, sizeof(o->cls), "%s", tk->cls);
             o->score = tk->score;
@@ -287,6 +287,7 @@ void rules_zone_coverage(struct so_rules *r, struct zone_state *z, struct so_fra
     if (a == SO_EPISODE_OPENED) {
         zone_places_take(r, z, frame);
     }
+    rules_status_coverage(r, z, occupancy, tracks, n_tracks);
     if (a == SO_EPISODE_NONE) {
         return;
     }

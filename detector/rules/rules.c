@@ -98,6 +98,7 @@ void so_rules_destroy(struct so_rules *r)
     }
     so_frame_unref(r->last);
     free(r->zones);
+    free(r->status.zones);
     free(r->mask);
     free(r->ghost);
     free(r->labels);
@@ -222,6 +223,7 @@ void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_stat
     so_frame_unref(r->last);
     r->last = so_frame_ref(frame);
     r->model = model;
+    rules_status_begin(r, frame);
     rules_rest_mask(r, model, frame->media_s);
     for (size_t i = 0; i < r->n_zones; i++) {
         struct zone_state *z = &r->zones[i];

@@ -24,6 +24,7 @@
 #include "presence.h"
 #include "rules.h"
 #include "socv.h"
+#include "status.h"
 #include "zone_mask.h"
 
 #define PRESENT_AGE_S 1.5       /* a pixel counts as occupied after resting this long */
@@ -104,6 +105,7 @@ struct so_rules {
     struct so_frame *last;              /* the last frame processed ("after" image on reload) */
     struct so_static_model *model;      /* this frame's, for the place checks */
     float look[2 * SO_LOOK_MAX * SO_LOOK_MAX]; /* scratch of the place checks */
+    struct so_rules_status status;      /* what this frame decided (status.c) */
 };
 
 /* rules.c */
@@ -151,6 +153,10 @@ void rules_zone_coverage(struct so_rules *r, struct zone_state *z, struct so_fra
 /* Release a zone's places and its "before" frame. */
 void rules_zone_places_drop(struct zone_state *z);
 
+/* The track that best explains a static blob (most of the blob in its box), or NULL. */
+const struct so_track *rules_blob_track(const struct so_track *tracks, int n_tracks,
+                                        const struct socv_blob *bl);
+
 /* vehicles.c */
 
 /* Mark the slots of this zone's vehicle tracks seen (following new ones). Does not step. */
@@ -175,5 +181,32 @@ void rules_vehicles_blob_marks(struct so_rules *r, struct zone_state *z,
 struct so_object rules_track_object(const struct track *tr);
 
 /* vehicle_blobs.c: rules_vehicles_blob_marks above */
+
+/* status.c: what the rules decided, for the console (status.h). One call where a rule decides;
+ * none of them changes a decision. */
+
+/* A new frame: every zone's status emptied, its schedule state set. */
+void rules_status_begin(struct so_rules *r, struct so_frame *frame);
+
+/* A per-zone kind's occupancy this frame, and the things at rest in it. */
+void rules_status_coverage(struct so_rules *r, struct zone_state *z, double occupancy,
+                           const struct so_track *tracks, int n_tracks);
+
+/* A tracker track a vehicle zone did not take, and why (SO_WHY_COUNTS: it did; recorded when
+ * its episode steps). Only tracks standing on the zone are listed. */
+void rules_status_track(struct so_rules *r, struct zone_state *z, const struct so_track *tk,
+                        enum so_status_why why);
+
+/* The same for a track of the wrong role or filtered out by the zone's keys: the reason is
+ * worked out here. */
+void rules_status_rejected(struct so_rules *r, struct zone_state *z, const struct so_track *tk);
+
+/* A static blob a vehicle zone did not follow (listed when its ground point is in the zone). */
+void rules_status_blob(struct so_rules *r, struct zone_state *z, const struct socv_blob *bl,
+                       enum so_status_why why);
+
+/* A vehicle the zone follows, as its episode stepped this frame. */
+void rules_status_vehicle(struct so_rules *r, struct zone_state *z, const struct track *tr,
+                          bool enforced, bool followed);
 
 #endif

@@ -104,6 +104,7 @@ void rules_vehicles_blob_marks(struct so_rules *r, struct zone_state *z,
     for (int b = 0; b < r->n_blobs; b++) {
         const struct socv_blob *bl = &r->blobs[b];
         if (bl->area < min_area || bl->w < UPRIGHT_RATIO * bl->h) {
+            rules_status_blob(r, z, bl, bl->area < min_area ? SO_WHY_TOO_SMALL : SO_WHY_UPRIGHT);
             continue;   /* too small, or upright like a standing person */
         }
         struct so_box box = {bl->x, bl->y, bl->w, bl->h};

@@ -101,6 +101,7 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
         enum so_episode_action a = so_episode_observe(&tr->ep, &p, now, observe(r, tr, frame),
                                                       tr->start_est, tr->last_seen_s,
                                                       enforced && followed);
+        rules_status_vehicle(r, z, tr, enforced, followed);
         if (a == SO_EPISODE_OPENED) {
             struct so_box b = {tr->box[0], tr->box[1], tr->box[2], tr->box[3]};
             so_place_take(&tr->place, frame, b, tr->before);
@@ -365,6 +366,7 @@ void rules_vehicles_tracked(struct so_rules *r, struct zone_state *z, struct so_
     for (int k = 0; k < n_tracks && n_cand < SO_TRACK_MAX; k++) {
         const struct so_track *tk = &tracks[k];
         if (tk->role != want || !zone_accepts(zc, tk)) {
+            rules_status_rejected(r, z, tk);
             continue;
         }
         bool known = false;
@@ -372,8 +374,10 @@ void rules_vehicles_tracked(struct so_rules *r, struct zone_state *z, struct so_
             known = z->tracks[t].used && !z->tracks[t].blob && z->tracks[t].id == tk->id;
         }
         if (!rules_grounded(z, &tk->box, known)) {
+            rules_status_track(r, z, tk, SO_WHY_FOOTPRINT);
             continue;
         }
+        rules_status_track(r, z, tk, known || tk->stationary ? SO_WHY_COUNTS : SO_WHY_MOVING);
         if (known || tk->stationary) {
             followed[n_cand] = known;
             cand[n_cand++] = tk;

@@ -14,6 +14,7 @@ RTSP server does not exist (it stays blind and never has a frame):
 
 Usage: test_http.py BIN SCENES_DIR     (TAP output)
 """
+import json
 import os
 import shutil
 import signal
@@ -166,8 +167,18 @@ def main():
             check(status == 405, f"POST is 405 (got {status})")
             status, body, _ = get(base + "/")
             pages.append(body)
-            check(status == 200 and b"/cameras/gate/snapshot.jpg" in body,
-                  f"index lists the cameras (got {status})")
+            check(status == 200 and b'fetch("/cameras.json"' in body,
+                  f"/ is the camera grid (got {status})")
+            status, body, _ = get(base + "/cameras.json")
+            pages.append(body)
+            grid = json.loads(body) if status == 200 else {}
+            health = {c["id"]: c["health"] for c in grid.get("cameras", [])}
+            check(health == {"demo": "live", "gate": "blind"},
+                  f"/cameras.json lists the cameras and their health ({health})")
+            for cam_id in ("demo", "gate"):
+                status, body, _ = get(base + f"/cameras/{cam_id}/status.json")
+                pages.append(body)
+                check(status == 200, f"/cameras/{cam_id}/status.json answers (got {status})")
             leaked = [p[:80] for p in pages if SECRET.encode() in p or b"operator:" in p]
             check(not leaked, f"no page shows camera credentials ({leaked})")
 

@@ -77,6 +77,26 @@ def browser():
     return drv
 
 
+def in_browser(cases, *args, size=None):
+    """Start headless Chromium (at `size`, a (w, h) window, if given), run cases(Page, *args)
+    and quit. A browser that does not start, and a step that raises (a timeout, a missing
+    element), are failed checks, so the TAP output goes on to the daemon's checks."""
+    try:
+        drv = browser()
+        if size:
+            drv.set_window_size(*size)
+    except Exception as e:     # noqa: BLE001 - reported as a failed check
+        check(False, f"headless Chromium starts: {e}")
+        return
+    try:
+        cases(Page(drv), *args)
+    except Exception as e:     # noqa: BLE001 - a timeout or a missing element
+        check(False, f"browser steps ran to the end: {type(e).__name__}: "
+                     f"{str(e).splitlines()[0] if str(e) else ''}")
+    finally:
+        drv.quit()
+
+
 class Page:
     """The editor in the browser: helpers named after what the operator does."""
 
@@ -134,9 +154,15 @@ class Page:
         return [e.text for e in self.d.find_elements("css selector", css)]
 
     def export(self):
+        """Click Export and wait for the daemon's check: (YAML text, "ok" or "refused")."""
         self.el("#export").click()
+        self.wait(lambda d: d.find_element("css selector", "#yaml").get_attribute(
+            "data-state") in ("ok", "refused"), 30)
         return (self.el("#yaml").get_attribute("value"),
                 self.el("#yaml").get_attribute("data-state"))
+
+    def select_zone(self, zone_id):
+        self.el(f"#zone-list li[data-zone-id='{zone_id}']").click()
 
 
 def near(a, b, eps=0.01):
@@ -147,6 +173,58 @@ def run_check(binary, cfg_path):
     p = subprocess.run([binary, "check", "-c", cfg_path], capture_output=True, text=True,
                        timeout=60)
     return p.returncode, (p.stdout + p.stderr).strip()
+
+
+def check_message(binary, cfg, tmp, zone):
+    """What `streetorder check` says about the camera with only `zone`: its messages without
+    the file:line:col and "cameras[0]." (as the page shows them), and its exit status."""
+    cam = dict(cfg["cameras"][0])
+    cam["zones"] = [zone]
+    path = os.path.join(tmp, "bad.yaml")
+    with open(path, "w") as f:
+        json.dump({"cameras": [cam]}, f)
+    rc, out = run_check(binary, path)
+    msgs = [ln.split(": cameras[0].", 1)[1] for ln in out.splitlines() if ": cameras[0]." in ln]
+    return rc, msgs
+
+
+def every_key_cases(page, binary, cfg, tmp):
+    """Every zone key has a field; a schedule and a class filter edited on bay-1; an invalid
+    schedule and an out-of-range min_score refused with `streetorder check`'s words; what the
+    zone would see now."""
+    keys = page.js("return Array.from(document.querySelectorAll('#more-keys [data-key]'))"
+                   ".map(function (e) { return e.dataset.key; });")
+    want = ["min_occupancy", "schedule", "report_interval_s", "clear_s", "grid", "address",
+            "category", "classes", "min_score", "min_box", "max_box", "require_class"]
+    check(keys == want, f"the form has a field for every other zone key ({keys})")
+    page.select_zone("bay-1")
+    check(page.el("#f-grid").get_attribute("value") == "620102001001001",
+          "bay-1's grid is in its field")
+    page.wait(lambda d: d.find_element("css selector", "#zone-preview").text.startswith(
+        "Would see now:"), 20)
+    preview = page.el("#zone-preview").text
+    check("% of it at rest" in preview, f"the zone shows what it would see now ({preview})")
+    # An invalid schedule window: Export is refused with check's own message.
+    page.set_field("#f-schedule", "mon-fri 25:00-20:00")
+    text, state = page.export()
+    errs = page.texts("#export-errors li")
+    rc, want_msgs = check_message(binary, cfg, tmp, dict(
+        cfg["cameras"][0]["zones"][0], schedule=["mon-fri 25:00-20:00"]))
+    check(state == "refused" and text == "" and rc != 0 and errs and errs == want_msgs,
+          f"a bad schedule is refused with check's message (page {errs}, check {want_msgs})")
+    # An out-of-range min_score is flagged as it is typed, in check's words too.
+    page.set_field("#f-schedule", "mon-fri 07:00-20:00\nsat 09:00-13:00")
+    page.set_field("#f-min_score", "1.5")
+    inline = page.texts("#zone-errors li")
+    rc, want_msgs = check_message(binary, cfg, tmp, dict(cfg["cameras"][0]["zones"][0],
+                                                         min_score=1.5))
+    check(inline == ["min_score: expected a number from 0 to 1, got \"1.5\""] and
+          [m.split(": ", 1)[1] for m in want_msgs] == [inline[0].split(": ", 1)[1]],
+          f"min_score 1.5 is flagged inline as check says it ({inline}, check {want_msgs})")
+    page.set_field("#f-min_score", "0.4")
+    page.set_field("#f-classes", "car, truck")
+    errs = page.texts("#zone-errors li")
+    check(not errs, f"with a valid schedule, classes and min_score: no error ({errs})")
 
 
 def browser_cases(page, base, binary, d, cfg, tmp):
@@ -184,6 +262,8 @@ def browser_cases(page, base, binary, d, cfg, tmp):
     errs = page.texts("#zone-errors li")
     check(not errs, f"the new zone has no inline error ({errs})")
 
+    every_key_cases(page, binary, cfg, tmp)
+    page.select_zone("shop-2")
     text, state = page.export()
     shot = os.environ.get("SO_UI_SCREENSHOT")
     if shot:
@@ -214,6 +294,10 @@ def browser_cases(page, base, binary, d, cfg, tmp):
         for k, v in z.items():
             same = near(sum(e[k], []), sum(v, [])) if k == "polygon" else e.get(k) == v
             kept = kept and same
+    bay = by_id.get("bay-1", {})
+    check(bay.get("schedule") == ["mon-fri 07:00-20:00", "sat 09:00-13:00"] and
+          bay.get("classes") == ["car", "truck"] and bay.get("min_score") == 0.4,
+          f"bay-1's new schedule, class filter and min_score are exported ({bay})")
     check(kept and list(by_id) == ["bay-1", "walk-1", "front-1", "shop-2"],
           "the other zones keep every key and value they had (address, grid, min_occupancy)")
 
@@ -271,7 +355,6 @@ def main():
         daemon = Daemon(binary, cfg, tmp, config_name="ui.yaml", events=None)
         del cam["privacy_masks"]        # the exported config below has none
         base = f"http://127.0.0.1:{port}"
-        drv = None
         try:
             first = wait_http(base + "/cameras/demo/frame.jpg", 30)
             check(first, "frame.jpg becomes available (200)")
@@ -298,23 +381,12 @@ def main():
             check(st == 200 and b'"bay-1"' in body and b"demo.mp4" not in body
                   and b'"address": "' in body, f"zones.json lists the zones, no URL ({st})")
             st, body = get(base + "/")
-            check(st == 200 and b'href="/cameras/demo/editor"' in body,
-                  f"the index links the editor ({st})")
+            check(st == 200 and b'["link.editor", "editor"]' in body,
+                  f"the camera grid at / links each camera's editor ({st})")
 
-            try:
-                drv = browser()
-            except Exception as e:     # noqa: BLE001 - reported as a failed check
-                check(False, f"headless Chromium starts: {e}")
-            if drv is not None:
-                try:
-                    browser_cases(Page(drv), base, binary, d, cfg, tmp)
-                except Exception as e:     # noqa: BLE001 - a timeout or a missing element
-                    check(False, f"browser steps ran to the end: {type(e).__name__}: "
-                                 f"{str(e).splitlines()[0] if str(e) else ''}")
+            in_browser(browser_cases, base, binary, d, cfg, tmp)
             check(daemon.running(), "the daemon ran throughout")
         finally:
-            if drv is not None:
-                drv.quit()
             daemon.stop(signal.SIGTERM, timeout=10)
     return finish()
 

@@ -15,6 +15,7 @@
 #include "channel.h"
 #include "outbox.h"
 #include "testlib.h"
+#include "timeutil.h"
 
 #define WAIT_MS 5000
 
@@ -168,6 +169,8 @@ static void test_send_ack_resend(void)
     so_channel_get_stats(ch, &st);
     CHECK_INT(st.sent, 2);
     CHECK_INT(st.acked, 2);
+    /* when the last acknowledgement came (the console's grid shows it) */
+    CHECK(st.last_ack_wall > so_time_wall() - 60 && st.last_ack_wall <= so_time_wall());
     CHECK(st.resent >= 1);      /* after the reconnection, not after 30 s */
     CHECK_INT(atomic_load(&acks_seen), 2);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -27,7 +28,7 @@ static int fetch(int port, const char *method, const char *path, char *buf, size
         }
         return -1;
     }
-    char req[256];
+    char req[8400];
     int n = snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: x\r\n\r\n", method, path);
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
@@ -50,6 +51,68 @@ static int fetch(int port, const char *method, const char *path, char *buf, size
         memmove(buf, body + 4, got - (size_t)(body + 4 - buf) + 1);
     }
     return status;
+}
+
+/* `s` percent-encoded into out (a query value). */
+static void url_encode(const char *s, char *out, size_t size)
+{
+    size_t n = 0;
+    for (; *s && n + 4 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+            out[n++] = (char)c;
+        } else {
+            n += (size_t)snprintf(out + n, size - n, "%%%02X", c);
+        }
+    }
+    out[n] = 0;
+}
+
+/* The zone editor's checks over HTTP: the key table, the draft run through the config loader
+ * (check's messages), the preview of a draft polygon. */
+static const struct {
+    const char *zones;      /* JSON; NULL: no ?zones= */
+    const char *want;       /* in the answer */
+} check_cases[] = {
+    {"[{\"id\": \"a\", \"kind\": \"illegal_parking\", \"polygon\": [[0,0],[1,0],[1,1]], "
+     "\"dwell_s\": 10, \"schedule\": [\"mon-fri 07:00-20:00\"], \"classes\": [\"car\"]}]",
+     "{\"ok\": true, \"errors\": []}"},
+    {"[{\"id\": \"a\", \"kind\": \"illegal_parking\", \"polygon\": [[0,0],[1,0],[1,1]], "
+     "\"dwell_s\": 0}]",
+     "{\"key\": \"zones[0].dwell_s\", \"message\": \"expected a number from 1 to 86400, "
+     "got \\\"0\\\"\"}"},
+    {"[{\"id\": \"a\", \"kind\": \"illegal_parking\", \"polygon\": [[0,0],[1,0],[1,1]], "
+     "\"dwell_s\": 5, \"min_box\": 50, \"max_box\": 20}]",
+     "\"key\": \"zones[0].max_box\", \"message\": \"expected max_box >= min_box (50), got 20\""},
+    {"[{\"id\": \"a\", \"kind\": \"parking\", \"polygon\": [[0,0],[1,0]], \"dwell_s\": 5}]",
+     "\"key\": \"zones[0].kind\""},
+    {"{}", "expected ?zones= a JSON list of zones"},
+    {NULL, "expected ?zones= a JSON list of zones"},
+};
+
+static void check_editor_checks(int port)
+{
+    static char buf[1 << 16], path[8192], enc[6000];
+    CHECK_INT(fetch(port, "GET", "/fields.json", buf, sizeof(buf), NULL), 200);
+    CHECK_CONTAINS(buf, "{\"key\": \"dwell_s\", \"type\": \"number\", \"required\": true, "
+                   "\"range\": {\"text\": \"a number from 1 to 86400\"");
+    CHECK_CONTAINS(buf, "{\"key\": \"grid\", \"type\": \"digits\", \"required\": false, "
+                   "\"digits\": 15, \"what\": \"a grid cell code of exactly 15 digits\"}");
+    CHECK_CONTAINS(buf, "\"key\": \"require_class\", \"type\": \"bool\"");
+    for (size_t i = 0; i < sizeof(check_cases) / sizeof(check_cases[0]); i++) {
+        size_t len = 0;
+        char *text = so_http_check_zones("cam-1", check_cases[i].zones, &len);
+        so_test_check(strstr(text, check_cases[i].want) != NULL && len == strlen(text), __FILE__,
+                      __LINE__, "check case %zu: %s", i, text);
+        free(text);
+    }
+    /* over HTTP: the query decoded, the camera's id in the config the loader reads */
+    url_encode(check_cases[1].zones, enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/cameras/cam%%221/check?zones=%s", enc);
+    CHECK_INT(fetch(port, "GET", path, buf, sizeof(buf), NULL), 200);
+    CHECK_CONTAINS(buf, check_cases[1].want);
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/preview?polygon=0,0,1,0,0,1", buf, sizeof(buf),
+                    NULL), 503);    /* no frame yet */
 }
 
 /* A port nothing listens on now (the server under test binds it next). */
@@ -197,7 +260,16 @@ int main(void)
     int port = free_port();
     char listen_at[64];
     snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", port);
-    struct so_http_opts ho = {.listen = listen_at, .cameras = &hc, .n_cameras = 1};
+    char dir[4096], evdir[4200], path[4300];
+    so_test_temp_dir(dir);
+    snprintf(evdir, sizeof(evdir), "%s/evidence", dir);
+    snprintf(path, sizeof(path), "%s/secret.txt", dir);
+    so_test_write_file(path, "secret");
+    CHECK(mkdir(evdir, 0700) == 0);
+    snprintf(path, sizeof(path), "%s/ab-rest.jpg", evdir);
+    so_test_write_file(path, "\xff\xd8jpg");
+    struct so_http_opts ho = {.listen = listen_at, .cameras = &hc, .n_cameras = 1,
+                              .evidence_dir = evdir};
     struct so_http *h = so_http_create(&ho);
     CHECK(h != NULL);
     struct so_http *h2 = so_http_create(&ho);       /* port in use: a clear failure */
@@ -230,6 +302,7 @@ int main(void)
     CHECK(!strstr(buf, "src=\"http") && !strstr(buf, "href=\"http") && !strstr(buf, "url(http"));
     CHECK_INT(fetch(port, "GET", "/metrics", buf, sizeof(buf), NULL), 200);
     CHECK_CONTAINS(buf, "# HELP streetorder_reconnects_total ");
+    check_editor_checks(port);
 
     /* publish a frame: a white 64x48 picture */
     struct so_frame *f = so_frame_alloc(64, 48);
@@ -254,10 +327,67 @@ int main(void)
     CHECK_CONTAINS(buf, "streetorder_episodes_open{camera=\"cam\\\"1\"} 1\n");
     CHECK_INT(fetch(port, "GET", "/cameras/cam%221/frame.jpg", buf, sizeof(buf), &body), 200);
     CHECK(body > 100 && (uint8_t)buf[0] == 0xff && (uint8_t)buf[1] == 0xd8);
-    CHECK_INT(fetch(port, "GET", "/", buf, sizeof(buf), NULL), 200);
-    CHECK(!strstr(buf, "secret"));
-    CHECK_CONTAINS(buf, "<a href=\"/cameras/cam%221/editor\">/cameras/cam&quot;1/editor</a>");
-    CHECK_CONTAINS(buf, "<a href=\"/cameras/cam%221/snapshot.jpg\">");
+    /* the console: the grid, its document, the camera page, its status, the rest mask */
+    CHECK_INT(fetch(port, "GET", "/", buf, sizeof(buf), &body), 200);
+    CHECK_INT((int)body, (int)so_http_grid_html_len);
+    CHECK_CONTAINS(buf, "fetch(\"/cameras.json\"");
+    CHECK_INT(fetch(port, "GET", "/cameras.json", buf, sizeof(buf), NULL), 200);
+    CHECK(!strstr(buf, "secret") && !strstr(buf, "rtsp"));
+    CHECK_CONTAINS(buf, "\"id\": \"cam\\\"1\", \"health\": \"unknown\"");
+    CHECK_CONTAINS(buf, "\"fps_analysed\": ");
+    CHECK_CONTAINS(buf, "\"delivery\": {\"enabled\": false, \"pending\": 0");
+    CHECK_CONTAINS(buf, "\"health_since\": null");
+    /* health with since when: set once, repeated (since stays), changed (since moves) */
+    atomic_int health;
+    atomic_init(&health, SO_HEALTH_BLIND);
+    hc.health = &health;
+    so_live_set_health(&live, SO_HEALTH_BLIND, "open failed: Connection refused");
+    struct so_live_console con;
+    so_live_get_console(&live, &con);
+    double since = con.health_since;
+    CHECK(con.health == SO_HEALTH_BLIND && since > 0);
+    CHECK_STR(con.health_detail, "open failed: Connection refused");
+    so_live_console_finish(&con);
+    so_test_sleep(0.01);
+    so_live_set_health(&live, SO_HEALTH_BLIND, "retrying");
+    so_live_get_console(&live, &con);
+    CHECK(con.health_since == since);
+    so_live_console_finish(&con);
+    size_t jlen = 0;
+    char *grid = so_http_cameras_json(&hc, 1, NULL, &jlen);
+    CHECK_CONTAINS(grid, "\"health\": \"blind\", \"health_since\": \"");
+    CHECK_CONTAINS(grid, "\"health_detail\": \"retrying\"");
+    CHECK_CONTAINS(grid, "\"has_frame\": true");
+    free(grid);
+    so_live_set_health(&live, SO_HEALTH_LIVE, "frames flowing");
+    so_live_get_console(&live, &con);
+    CHECK(con.health_since > since);
+    so_live_console_finish(&con);
+    hc.health = NULL;
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/", buf, sizeof(buf), &body), 200);
+    CHECK_INT((int)body, (int)so_http_camera_html_len);
+    CHECK_INT(fetch(port, "GET", "/cameras/other/", buf, sizeof(buf), NULL), 404);
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/status.json", buf, sizeof(buf), NULL), 200);
+    CHECK_CONTAINS(buf, "\"camera\": \"cam\\\"1\"");
+    CHECK_CONTAINS(buf, "\"frame\": {\"width\": 64, \"height\": 48}");
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/rest.jpg", buf, sizeof(buf), NULL), 503);
+    /* a draft zone's preview: the left half of a white frame with no rest mask yet */
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/preview?polygon=0,0,0.5,0,0.5,1,0,1", buf,
+                    sizeof(buf), NULL), 200);
+    CHECK_CONTAINS(buf, "\"at_rest_px\": 0, \"occupancy\": null, \"tracks\": []");
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/preview?polygon=0,0,1", buf, sizeof(buf),
+                    NULL), 400);
+    CHECK_INT(fetch(port, "GET", "/cameras/cam%221/preview?polygon=0,0,1,0,x,1", buf,
+                    sizeof(buf), NULL), 400);
+    CHECK_INT(fetch(port, "GET", "/i18n.json", buf, sizeof(buf), NULL), 200);
+    CHECK_CONTAINS(buf, "\"lang\": \"en\"");
+    /* evidence files: plain names in the evidence folder, nothing else */
+    CHECK_INT(fetch(port, "GET", "/evidence/ab-rest.jpg", buf, sizeof(buf), &body), 200);
+    CHECK_INT((int)body, 5);
+    CHECK_INT(fetch(port, "GET", "/evidence/missing.jpg", buf, sizeof(buf), NULL), 404);
+    CHECK_INT(fetch(port, "GET", "/evidence/..%2Fsecret.txt", buf, sizeof(buf), NULL), 404);
+    CHECK_INT(fetch(port, "GET", "/evidence/../secret.txt", buf, sizeof(buf), NULL), 404);
+    CHECK_INT(fetch(port, "GET", "/evidence/.hidden", buf, sizeof(buf), NULL), 404);
 
     so_http_set_stopping(h);
     CHECK_INT(fetch(port, "GET", "/healthz", buf, sizeof(buf), NULL), 503);
@@ -266,5 +396,6 @@ int main(void)
     so_http_destroy(NULL);
     so_http_set_stopping(NULL);
     so_live_finish(&live);
+    so_test_rm_rf(dir);
     return so_test_done();
 }
