@@ -277,6 +277,23 @@ static bool source_stopping(void *opaque)
     return so_source_stopping(opaque);
 }
 
+/* The object detector's looks and the tracker on one frame; their CPU split between the
+ * network (the detector's own count) and the tracker (the rest). Returns the tracks. */
+static int detect_step(struct camera_run *c, const struct so_frame *f, double *mark,
+                       const struct so_track **tracks)
+{
+    struct so_look_stats before, after;
+    so_detector_look_stats(c->detector, &before);
+    so_scheduler_frame(c->sched, c->detector, c->tracker, c->model, f, source_stopping,
+                       c->source);
+    int n = so_tracker_tracks(c->tracker, tracks);
+    so_detector_look_stats(c->detector, &after);
+    so_stages_add(&c->stages, SO_STAGE_NETWORK, after.cpu_s - before.cpu_s);
+    *mark += after.cpu_s - before.cpu_s;
+    lap(c, SO_STAGE_TRACKER, mark);
+    return n;
+}
+
 static void *analysis_main(void *arg)
 {
     struct camera_run *c = arg;
@@ -315,15 +332,7 @@ static void *analysis_main(void *arg)
         const struct so_track *tracks = NULL;
         int n_tracks = 0;
         if (c->detector && view) {
-            struct so_look_stats before, after;
-            so_detector_look_stats(c->detector, &before);
-            so_scheduler_frame(c->sched, c->detector, c->tracker, c->model, f, source_stopping,
-                               c->source);
-            n_tracks = so_tracker_tracks(c->tracker, &tracks);
-            so_detector_look_stats(c->detector, &after);
-            so_stages_add(&c->stages, SO_STAGE_NETWORK, after.cpu_s - before.cpu_s);
-            mark += after.cpu_s - before.cpu_s;     /* the rest of the call: the tracker's */
-            lap(c, SO_STAGE_TRACKER, &mark);
+            n_tracks = detect_step(c, f, &mark, &tracks);
         }
         if (view) {
             so_rules_process(c->rules, f, c->model, tracks, n_tracks);
