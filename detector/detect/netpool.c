@@ -1,6 +1,6 @@
 /*
  * Why this file exists: every camera used to load its own network (weights parsed, folded,
- * packed, and the activations of a whole forward pass: ~26 MiB for yolo-fastest-1.1-xl in
+ * packed, and the activations of a whole forward pass: ~25 MiB for yolo-fastest-1.1-xl in
  * XNNPACK, ~20 MiB in OpenCV dnn), although a camera looks at most detect_fps times a second
  * and two cores can only run two looks at once (issue 15). Here one network is loaded once and
  * its instances are lent to the cameras one look at a time.

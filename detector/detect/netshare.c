@@ -1,6 +1,6 @@
 /*
  * Why this file exists: the daemon's cameras come and go (reloads restart or add them), and
- * each needs the network; loading it per camera cost ~26 MiB a camera and the load time of a
+ * each needs the network; loading it per camera cost ~25 MiB a camera and the load time of a
  * restart. The share keeps one pool per model and backend with a count of the detectors using
  * it (issue 15): the weights load once, the last user frees them.
  *
