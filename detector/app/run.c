@@ -27,11 +27,13 @@
 #include "http.h"
 #include "model.h"
 #include "log.h"
+#include "netshare.h"
 #include "outputs.h"
 #include "reload_plan.h"
 #include "rules.h"
 #include "scheduler.h"
 #include "source.h"
+#include "stages.h"
 #include "static_model.h"
 #include "timeutil.h"
 #include "tracker.h"
@@ -67,6 +69,7 @@ struct camera_run {
     char health_detail[160];    /* the reason given with it, repeated by the heartbeat */
     const char *debug_dir;      /* STREETORDER_DEBUG_DIR, NULL when unset */
     struct so_live live;        /* published for the HTTP server after each frame */
+    struct so_stages stages;    /* CPU per stage: the decode thread's and the analysis thread's */
     double debug_next;
     struct so_view_check *view; /* camera moved / tampered; the analysis thread's own */
     bool view_off;              /* moved or tampered by the view check (analysis thread only) */
@@ -211,6 +214,9 @@ static int view_step(struct camera_run *c, const struct so_frame *f)
  */
 static void debug_dump(struct camera_run *c, const struct so_frame *f)
 {
+    struct so_shift sh = so_static_model_shift(c->model);
+    so_debug(c->cfg->id, "frame at %.1f s: shift %+.2f,%+.2f px (%s, match %.2f, %d points)",
+             f->media_s, sh.dx, sh.dy, sh.ok ? "ok" : "none", sh.match, sh.points);
     if (f->media_s < c->debug_next) {
         return;
     }
@@ -249,10 +255,48 @@ static void debug_dump(struct camera_run *c, const struct so_frame *f)
     }
 }
 
+/* The analysis thread's CPU since *mark goes to stage `st`; *mark moves to now. */
+static void lap(struct camera_run *c, enum so_stage st, double *mark)
+{
+    double now = so_time_thread_cpu();
+    so_stages_add(&c->stages, st, now - *mark);
+    *mark = now;
+}
+
+/* At the end of a camera's analysis: its CPU seconds per stage (scripts/bench sums them). The
+ * decode thread may still add its last count: the line is what was known at that moment. */
+static void log_stages(struct camera_run *c)
+{
+    char line[512];
+    size_t len = 0;
+    for (int st = 0; st < SO_STAGE_COUNT && len < sizeof(line); st++) {
+        len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s %.3f", st ? ", " : "",
+                                so_stage_name(st), so_stages_get(&c->stages, st));
+    }
+    so_info(c->id, "CPU seconds by stage: %s", line);
+}
+
 /* The scheduler's stop predicate: a stopping source ends the looks of a tick (shutdown). */
 static bool source_stopping(void *opaque)
 {
     return so_source_stopping(opaque);
+}
+
+/* The object detector's looks and the tracker on one frame; their CPU split between the
+ * network (the detector's own count) and the tracker (the rest). Returns the tracks. */
+static int detect_step(struct camera_run *c, const struct so_frame *f, double *mark,
+                       const struct so_track **tracks)
+{
+    struct so_look_stats before, after;
+    so_detector_look_stats(c->detector, &before);
+    so_scheduler_frame(c->sched, c->detector, c->tracker, c->model, f, source_stopping,
+                       c->source);
+    int n = so_tracker_tracks(c->tracker, tracks);
+    so_detector_look_stats(c->detector, &after);
+    so_stages_add(&c->stages, SO_STAGE_NETWORK, after.cpu_s - before.cpu_s);
+    *mark += after.cpu_s - before.cpu_s;
+    lap(c, SO_STAGE_TRACKER, mark);
+    return n;
 }
 
 static void *analysis_main(void *arg)
@@ -268,6 +312,7 @@ static void *analysis_main(void *arg)
             break;
         }
         pthread_mutex_lock(&c->analysis_lock);     /* a reload changes zones between frames */
+        double mark = so_time_thread_cpu();
         if (setup_analysis(c, f) < 0) {
             c->status = -ENOMEM;
             pthread_mutex_unlock(&c->analysis_lock);
@@ -282,26 +327,23 @@ static void *analysis_main(void *arg)
             so_frame_unref(f);
             break;
         }
+        lap(c, SO_STAGE_OTHER, &mark);
         if (view) {
             so_static_model_update(c->model, f->gray, f->gray_stride, f->media_s);
         } else {
             so_static_model_skip(c->model, f->media_s);     /* moved / tampered */
         }
+        lap(c, SO_STAGE_STATIC, &mark);
         const struct so_track *tracks = NULL;
         int n_tracks = 0;
         if (c->detector && view) {
-            so_scheduler_frame(c->sched, c->detector, c->tracker, c->model, f, source_stopping,
-                               c->source);
-            n_tracks = so_tracker_tracks(c->tracker, &tracks);
+            n_tracks = detect_step(c, f, &mark, &tracks);
         }
         if (view) {
             so_rules_process(c->rules, f, c->model, tracks, n_tracks);
         }
+        lap(c, SO_STAGE_RULES, &mark);
         if (c->debug_dir) {
-            struct so_shift sh = so_static_model_shift(c->model);
-            so_debug(c->cfg->id, "frame at %.1f s: shift %+.2f,%+.2f px (%s, match %.2f, %d "
-                     "points)", f->media_s, sh.dx, sh.dy, sh.ok ? "ok" : "none", sh.match,
-                     sh.points);
             debug_dump(c, f);
         }
         struct so_source_stats st;
@@ -309,15 +351,21 @@ static void *analysis_main(void *arg)
         so_live_publish(&c->live, f, so_time_mono() - t0, so_rules_open_count(c->rules), tracks,
                         n_tracks, c->model, st.frames_decoded);
         so_live_publish_status(&c->live, so_rules_status(c->rules), !view);
+        lap(c, SO_STAGE_OTHER, &mark);
         pthread_mutex_unlock(&c->analysis_lock);
         so_frame_unref(f);
     }
     if (c->detector) {
         struct so_sched_stats ds;
+        struct so_look_stats ls;
         so_scheduler_get_stats(c->sched, &ds);
+        so_detector_look_stats(c->detector, &ls);
         so_info(c->id, "object detector: ran on %ld of %ld ticks (%ld looks; %ld times a region "
-                "waited a tick)", ds.passes, ds.ticks, ds.inferences, ds.waits);
+                "waited a tick; %llu looks waited for the shared network, %.3f s in all)",
+                ds.passes, ds.ticks, ds.inferences, ds.waits, (unsigned long long)ls.waited,
+                ls.wait_s);
     }
+    log_stages(c);
     so_view_check_destroy(c->view);
     c->view = NULL;
     atomic_store(&c->done, true);
@@ -341,6 +389,7 @@ struct runner {
     size_t n_configs;
     struct so_outputs *outputs;
     struct so_model_desc *model;        /* NULL: class-agnostic */
+    struct so_netshare *nets;           /* the network(s), shared by the cameras' detectors */
     struct so_http *http;
     struct camera_run **cams;           /* in the order of the current config */
     size_t n_cams;
@@ -384,6 +433,7 @@ static struct camera_run *camera_start(struct runner *rn, const struct so_camera
         c->evidence = so_evidence_worker_create(&eo);   /* NULL: analysis images only */
     }
     so_live_init(&c->live);
+    so_stages_init(&c->stages);
     c->ectx = (struct so_event_ctx){.detector_id = rn->base->detector_id,
                                     .model = rn->base->model,
                                     .categories = rn->base->categories};
@@ -400,7 +450,7 @@ static struct camera_run *camera_start(struct runner *rn, const struct so_camera
         if (rn->base->backend) {
             so_detect_backend_parse(rn->base->backend, &be);  /* validated by the config */
         }
-        c->detector = so_detector_create_backend(rn->model, be, 1, err, sizeof(err));
+        c->detector = so_detector_create_shared(rn->nets, rn->model, be, err, sizeof(err));
         if (!c->detector) {
             so_err(c->id, "cannot create the object detector: %s", err);
             atomic_store(&c->done, true);
@@ -420,6 +470,7 @@ static struct camera_run *camera_start(struct runner *rn, const struct so_camera
         .run_start_wall = start_wall,
         .on_health = on_health,
         .opaque = c,
+        .stages = &c->stages,
     };
     c->source = so_source_create(&so);
     if (!c->source || pthread_create(&c->thread, NULL, analysis_main, c) != 0) {
@@ -499,7 +550,8 @@ static struct so_http_camera *http_cameras(const struct runner *rn)
     }
     for (size_t i = 0; i < rn->n_cams; i++) {
         struct camera_run *c = rn->cams[i];
-        hc[i] = (struct so_http_camera){c->cfg, c->source, &c->live, &c->health};
+        hc[i] = (struct so_http_camera){c->cfg, c->source, &c->live, &c->health,
+                                        .detector = c->detector, .stages = &c->stages};
     }
     return hc;
 }
@@ -810,6 +862,7 @@ int so_cmd_run(const struct so_run_opts *opts)
             return 1;
         }
         so_info("run", "object detector: %s", cfg->model);
+        rn.nets = so_netshare_create(0);    /* at most one look per core at a time */
         for (size_t i = 0; i < cfg->n_cameras; i++) {
             warn_zone_classes(&rn, &cfg->cameras[i]);
         }
@@ -890,6 +943,7 @@ int so_cmd_run(const struct so_run_opts *opts)
     for (size_t i = 0; i < rn.n_cams; i++) {
         camera_destroy(rn.cams[i], "at exit", &status);
     }
+    so_netshare_destroy(rn.nets);       /* after the last detector */
     so_model_destroy(rn.model);
     if (!signalled) {   /* inputs ended: give the platform drain_s to acknowledge */
         so_outputs_drain(rn.outputs, cfg->deliver.drain_s, no_stop_signal, &sigs);

@@ -8,9 +8,11 @@
  * the duration of the call only.
  *
  * Threads: one detector is used by one thread at a time (one per analysis thread); different
- * detectors may run concurrently. The `threads` argument of so_detector_create() sizes
- * OpenCV's worker pool, which is PROCESS-WIDE: the last detector created decides for all;
- * with XNNPACK it sizes the detector's own pool (1 = the caller's thread only).
+ * detectors may run concurrently, also when they share one network (so_detector_create_shared:
+ * looks then take turns on the network's instances, netpool.h). The `threads` argument of
+ * so_detector_create() sizes OpenCV's worker pool, which is PROCESS-WIDE: the last detector
+ * created decides for all; with XNNPACK it sizes the detector's own pool (1 = the caller's
+ * thread only). so_detector_look_stats() may be called from any thread.
  *
  * Errors: constructors return NULL with a message in the caller's buffer; so_detector_run()
  * returns 0 or a negative errno-style code (-EINVAL bad arguments, -EIO inference failed; the
@@ -54,6 +56,15 @@ struct so_detect_filter {
 };
 
 struct so_detector;
+struct so_netshare;
+
+/* What one detector (one camera) got from its network; cumulative, read with atomics. */
+struct so_look_stats {
+    uint64_t looks;         /* forward passes (one per so_detector_run on a non-empty region) */
+    uint64_t waited;        /* of which had to wait for an instance (other cameras looking) */
+    double wait_s;          /* total of those waits, seconds */
+    double cpu_s;           /* CPU seconds of the calling thread inside so_detector_run */
+};
 
 
 /*
@@ -74,13 +85,27 @@ struct so_detector *so_detector_create_backend(const struct so_model_desc *desc,
                                                enum so_detect_backend backend, int threads,
                                                char *err, size_t errlen);
 
+/*
+ * A detector over the share's network for this model and backend (netshare.h): the weights
+ * are loaded by the first detector that needs them and freed with the last; the others only
+ * count a reference. Its instances are the share's (one look at a time each); threads = 1 per
+ * instance. Errors as so_detector_create_backend(); NULL share is an error.
+ */
+struct so_detector *so_detector_create_shared(struct so_netshare *share,
+                                              const struct so_model_desc *desc,
+                                              enum so_detect_backend backend, char *err,
+                                              size_t errlen);
+
+/* The detector's look counters. Any thread; NULL gives zeros. */
+void so_detector_look_stats(const struct so_detector *det, struct so_look_stats *out);
+
 /* The backend actually running: "opencv" or "xnnpack". */
 const char *so_detector_backend(const struct so_detector *det);
 
 /* Why the requested backend was replaced by OpenCV; NULL when it was not. */
 const char *so_detector_fallback(const struct so_detector *det);
 
-/* Free; accepts NULL. */
+/* Free (a shared network: one reference less); accepts NULL. */
 void so_detector_destroy(struct so_detector *det);
 
 /* The descriptor the detector was created with. */

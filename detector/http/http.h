@@ -35,7 +35,9 @@
 #include "config.h"
 #include "live.h"
 #include "outputs.h"
+#include "detector.h"
 #include "source.h"
+#include "stages.h"
 
 struct so_http_camera {
     const struct so_camera_cfg *cfg;    /* id, zones, privacy masks */
@@ -44,6 +46,8 @@ struct so_http_camera {
     const atomic_int *health;           /* the camera's health as published (enum so_health,
                                          * -1 before any), including moved/tampered from the
                                          * view check; NULL: the source's own (live/blind) */
+    struct so_detector *detector;       /* look counters (so_detector_look_stats); NULL: none */
+    const struct so_stages *stages;     /* CPU seconds per stage; NULL: none */
 };
 
 struct so_http_opts {

@@ -27,6 +27,8 @@ struct cam_figures {
     uint64_t opened, cleared, lat_sum_ns, lat_last_ns;
     uint64_t lat_le[SO_LIVE_N_BUCKETS + 1];
     int open;
+    struct so_look_stats looks;         /* zeros without a detector */
+    double stage_s[SO_STAGE_COUNT];     /* zeros without stage counters */
 };
 
 static void label_value(FILE *f, const char *s)
@@ -133,6 +135,36 @@ static void camera_families(FILE *f, const struct so_http_camera *cams, size_t n
     }
 }
 
+/*
+ * Where the time goes and how the shared network treats each camera (issue 15): CPU seconds
+ * per stage, and the looks each camera got from the network, how many waited for an instance
+ * (other cameras were looking) and how long. No look is ever refused (detect/netpool.c), so
+ * there is no denied counter: a busy network shows as waits.
+ */
+static void network_families(FILE *f, const struct so_http_camera *cams, size_t n_cams,
+                             const struct cam_figures *fig)
+{
+    family(f, "streetorder_stage_cpu_seconds_total", "counter",
+           "CPU seconds spent per stage of the camera's pipeline (decode, scale, static, "
+           "network, tracker, rules, other).");
+    for (size_t i = 0; i < n_cams; i++) {
+        for (int st = 0; st < SO_STAGE_COUNT; st++) {
+            fputs("streetorder_stage_cpu_seconds_total{camera=\"", f);
+            label_value(f, cams[i].cfg->id);
+            fprintf(f, "\",stage=\"%s\"} %.6f\n", so_stage_name(st), fig[i].stage_s[st]);
+        }
+    }
+    CAM_FAMILY("streetorder_detector_looks_total", "counter",
+               "Looks of the object detector's network (one per region looked at).",
+               c->looks.looks);
+    CAM_FAMILY("streetorder_detector_looks_waited_total", "counter",
+               "Looks that waited for the shared network (every instance busy with other "
+               "cameras' looks); served first come, first served.", c->looks.waited);
+    CAM_FAMILY("streetorder_detector_look_wait_seconds_total", "counter",
+               "Time the camera's looks spent waiting for the shared network.",
+               c->looks.wait_s);
+}
+
 static void delivery_families(FILE *f, struct so_outputs *outputs)
 {
     struct so_delivery_stats d;
@@ -211,6 +243,10 @@ char *so_http_metrics(const struct so_http_camera *cams, size_t n_cams,
                 c->lat_le[b] = atomic_load(&l->latency_le[b]);
             }
         }
+        so_detector_look_stats(cams[i].detector, &c->looks);
+        for (int st = 0; st < SO_STAGE_COUNT; st++) {
+            c->stage_s[st] = so_stages_get(cams[i].stages, st);
+        }
     }
     char *buf = NULL;
     size_t size = 0;
@@ -221,6 +257,7 @@ char *so_http_metrics(const struct so_http_camera *cams, size_t n_cams,
     family(f, "streetorder_build_info", "gauge", "Always 1; the version in a label.");
     fprintf(f, "streetorder_build_info{version=\"%s\"} 1\n", SO_VERSION);
     camera_families(f, cams, n_cams, fig);
+    network_families(f, cams, n_cams, fig);
     delivery_families(f, outputs);
     if (fclose(f) != 0 || !buf) {
         abort();

@@ -114,6 +114,7 @@ struct so_source {
     double run_start_wall;
     so_source_health_fn on_health;
     void *opaque;
+    struct so_stages *stages;   /* may be NULL */
 
     atomic_bool stop;
     pthread_t thread;
@@ -136,6 +137,7 @@ struct so_source {
     int reported_health;    /* last value passed to on_health; -1 = none yet */
     struct timeline tl;
     struct scaler sc;
+    double cpu_mark;        /* thread CPU when decode time was last counted (stages) */
 };
 
 const char *so_health_name(enum so_health h)
@@ -455,6 +457,16 @@ static bool publish(struct so_source *s, struct so_frame *f)
 
 /* ---- decoding ------------------------------------------------------------------------ */
 
+/* The decode thread's CPU since the last count goes to stage `st` (util/stages.h). */
+static void count_cpu(struct so_source *s, enum so_stage st)
+{
+    if (s->stages) {
+        double now = so_time_thread_cpu();
+        so_stages_add(s->stages, st, now - s->cpu_mark);
+        s->cpu_mark = now;
+    }
+}
+
 /* One decoded picture: time it, select it, pace it, scale it, hand it over. */
 static int handle_frame(struct so_source *s, struct input *in, const AVFrame *f)
 {
@@ -478,7 +490,9 @@ static int handle_frame(struct so_source *s, struct input *in, const AVFrame *f)
         return 0;
     }
     double ready = so_time_mono();
+    count_cpu(s, SO_STAGE_DECODE);      /* everything since the last count: demux, decode */
     struct so_frame *out = scale_frame(s, f);
+    count_cpu(s, SO_STAGE_SCALE);
     if (!out) {
         return 0;
     }
@@ -603,6 +617,7 @@ static void *decode_main(void *arg)
     struct so_source *s = arg;
     int end = AVERROR_EOF;
     double backoff = BACKOFF_MIN_S;
+    s->cpu_mark = so_time_thread_cpu();
     AVPacket *pkt = av_packet_alloc();
     AVFrame *frm = av_frame_alloc();
     if (!pkt || !frm) {
@@ -659,6 +674,7 @@ done:
     av_packet_free(&pkt);
     av_frame_free(&frm);
     scaler_free(&s->sc);
+    count_cpu(s, SO_STAGE_DECODE);
     pthread_mutex_lock(&s->lock);
     s->ended = true;
     s->end_err = end;
@@ -719,6 +735,7 @@ struct so_source *so_source_create(const struct so_source_opts *opts)
                                                   : so_time_wall();
     s->on_health = opts->on_health;
     s->opaque = opts->opaque;
+    s->stages = opts->stages;
     s->reported_health = -1;
     atomic_init(&s->stop, false);
     s->io.stop = &s->stop;

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "stages.h"
 
 /* A camera's health. The source reports only LIVE and BLIND; MOVED and TAMPERED come from the
  * view check (analysis/view_check.h), which the camera's analysis publishes over the source's
@@ -55,6 +56,8 @@ struct so_source_opts {
                                  * 0 = now */
     so_source_health_fn on_health;
     void *opaque;
+    struct so_stages *stages;   /* the decode thread adds its decode and scale CPU seconds here
+                                 * (util/stages.h); borrowed, outlives the source; NULL: none */
 };
 
 struct so_source_stats {

@@ -20,6 +20,13 @@ double so_time_mono(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+double so_time_thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 struct timespec so_time_timespec(double seconds)
 {
     if (!(seconds > 0)) {

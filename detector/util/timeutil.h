@@ -11,6 +11,10 @@ double so_time_wall(void);
 /* Monotonic seconds (CLOCK_MONOTONIC) for intervals and timeouts. */
 double so_time_mono(void);
 
+/* CPU seconds the calling thread has used (CLOCK_THREAD_CPUTIME_ID): what a stage of work
+ * costs, without the time it waited or was preempted. */
+double so_time_thread_cpu(void);
+
 /* A time in seconds of either clock as a struct timespec (tv_nsec in [0, 1e9)), for
  * pthread_cond_timedwait and friends. Negative times give {0, 0}. */
 struct timespec so_time_timespec(double seconds);
