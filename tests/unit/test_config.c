@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "categories.h"
+#include "auth.h"
 #include "config.h"
 #include "so_build_config.h"
 #include "testlib.h"
@@ -96,6 +97,13 @@ static const struct err_case err_cases[] = {
     {"categories file missing", "detector: {categories: nope.yaml}\n" VALID, 1, 24,
      "detector.categories", "expected a readable category mapping file, got \"nope.yaml\" (/",
      1},
+    {"http.auth file missing", "http: {listen: \"127.0.0.1:1\", auth: nope.users}\n" VALID, 1,
+     37, "http.auth", "expected a readable users file (NAME ROLE HASH lines), got \"nope.users\"",
+     1},
+    {"http.tls_cert without tls_key", "http: {tls_cert: /dev/null}\n" VALID, 1, 18,
+     "http.tls_key", "expected tls_cert and tls_key together", 1},
+    {"http unknown key", "http: {users: x}\n" VALID, 1, 8, "http.users",
+     "allowed keys are listen, auth, tls_cert, tls_key", 1},
     {"wrong type: sequence expected", HEAD KIND "        polygon: {x: 1}\n" DWELL, 7, 18,
      "cameras[0].zones[0].polygon", "expected a list of at least 3 points", 1},
     {"wrong type: number expected", HEAD KIND POLY "        dwell_s: abc\n", 8, 18,
@@ -723,6 +731,56 @@ static void test_categories_key(void)
     so_test_rm_rf(dir);
 }
 
+/* http.auth: the users file is loaded with the config, and its errors are check's errors,
+ * with the users file's own name, line and column. */
+static void test_http_auth_key(void)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 16], users[PATH_MAX + 16];
+    so_test_temp_dir(dir);
+    snprintf(path, sizeof(path), "%s/cams.yaml", dir);
+    snprintf(users, sizeof(users), "%s/users", dir);
+    so_test_write_file(users, "# who may see the pages\n"
+          "ann operator $6$QbN3x7Yp2Lw9Kd1s$IFKiLwximtdKEZms9DtAhm8HojoG18mhcIGZZuDpxZSZXQNoGSrm"
+          "LC6.xKw9/jibujKi3gU51Vnx4hU4UJDoO.\n");
+    so_test_write_file(path, "http: {listen: \"127.0.0.1:8080\", auth: users, "
+          "tls_cert: users, tls_key: users}\n"
+          "cameras:\n"
+          "  - {id: a, url: clip.mp4, zones: "
+          ONE_ZONE);
+    struct so_config_errors errors = {0};
+    struct so_config *cfg = load_valid(path, &errors);
+    if (cfg) {
+        CHECK(cfg->http_auth != NULL);
+        CHECK_INT(so_auth_count(cfg->http_auth), 1);
+        CHECK_CONTAINS(cfg->http_auth_path, "/users");
+        CHECK_CONTAINS(cfg->http_tls_cert, "/users");
+        char *summary = NULL;
+        size_t size = 0;
+        FILE *mem = open_memstream(&summary, &size);
+        so_config_print_summary(cfg, mem);
+        fclose(mem);
+        CHECK_CONTAINS(summary, "http: 127.0.0.1:8080 (TLS, users file)");
+        CHECK(strstr(summary, "$6$") == NULL);
+        free(summary);
+    }
+    so_config_destroy(cfg);
+    so_config_errors_finish(&errors);
+
+    so_test_write_file(users, "ann\toperator\n");
+    cfg = so_config_load(path, &errors);
+    CHECK(cfg == NULL);
+    CHECK_INT(errors.n, 1);
+    if (errors.n == 1) {
+        CHECK_STR(errors.items[0].file, users);
+        CHECK_INT(errors.items[0].line, 1);
+        CHECK_INT(errors.items[0].column, 13);
+        CHECK_CONTAINS(errors.items[0].message, "expected the password's crypt(3) hash");
+    }
+    so_config_destroy(cfg);
+    so_config_errors_finish(&errors);
+    so_test_rm_rf(dir);
+}
+
 static void test_example(void)
 {
     struct so_config_errors errors = {0};
@@ -863,6 +921,7 @@ int main(void)
     test_print_errors();
     test_kinds();
     test_categories_key();
+    test_http_auth_key();
     test_example();
     test_reload_compare();
     return so_test_done();
