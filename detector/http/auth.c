@@ -11,9 +11,9 @@
  *   password crosses the wire readable: configure TLS (http.tls_cert) when the pages leave the
  *   machine; docs/http.md says so.
  * - The file holds crypt(3) hashes only (libxcrypt: yescrypt, bcrypt, sha512-crypt...), each
- *   with its own salt, and the standard tools make them (mkpasswd, openssl passwd). Legacy or
- *   disabled methods (DES, MD5) are refused when the file is loaded (crypt_checksalt), so a
- *   weak file is a `streetorder check` error rather than a surprise.
+ *   with its own salt, and the standard tools make them (mkpasswd, openssl passwd -6). What
+ *   libxcrypt calls legacy (DES, MD5, sha256-crypt "$5$") is refused when the file is loaded
+ *   (crypt_checksalt), so a weak file is a `streetorder check` error rather than a surprise.
  * - A page polls its images every second; yescrypt costs milliseconds by design. So each user
  *   remembers the SHA-256 of the last password that passed crypt(3) (memory only, behind a
  *   mutex) and a request with the same password is compared against that. A changed password
@@ -37,6 +37,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "fsutil.h"
 #include "xalloc.h"
 
 #define NAME_MAX_LEN 64
@@ -57,7 +58,7 @@ struct so_auth {
     pthread_mutex_t lock;               /* guards every user's cached/ok_sum */
 };
 
-static const char *const hash_prefixes[] = {"$y$", "$gy$", "$7$", "$2b$", "$6$", "$5$"};
+static const char *const hash_prefixes[] = {"$y$", "$gy$", "$7$", "$2b$", "$6$"};
 
 bool so_auth_equal(const void *a, const void *b, size_t n)
 {
@@ -180,7 +181,7 @@ static bool parse_line(struct so_auth *a, const char *name, int line, const char
     if (!good_hash(hash)) {
         /* Never echo it: a password pasted here by mistake must not reach a log. */
         add_error(errors, name, line, (int)(f[2].s - s) + 1,
-                  "expected a salted crypt(3) hash ($y$ yescrypt, $gy$, $7$, $2b$, $6$ or $5$; "
+                  "expected a salted crypt(3) hash ($y$ yescrypt, $gy$, $7$, $2b$ or $6$; "
                   "make one with `mkpasswd -m yescrypt`), got something else (not shown)");
         free(hash);
         return false;
@@ -242,26 +243,17 @@ struct so_auth *so_auth_parse(const char *name, const char *text, size_t len,
 
 struct so_auth *so_auth_load(const char *path, struct so_config_errors *errors)
 {
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
     size_t len = 0;
-    if (f) {
-        text = so_xcalloc(1, 1 << 20);
-        len = fread(text, 1, (1 << 20) - 1, f);
-        if (ferror(f) || !feof(f)) {
-            free(text);
-            text = NULL;
-        }
-        fclose(f);
-    }
+    char *text = so_fs_read_small(path, 1 << 20, &len);
     if (!text) {
         char msg[300];
-        snprintf(msg, sizeof(msg), "expected a readable users file (at most 1 MiB): %s",
-                 f ? "read error or too long" : strerror(errno));
+        snprintf(msg, sizeof(msg), "expected a readable users file of at most 1 MiB: %s",
+                 strerror(errno));
         so_config_errors_add(errors, path, 0, 0, "", msg);
         return NULL;
     }
     struct so_auth *a = so_auth_parse(path, text, len, errors);
+    OPENSSL_cleanse(text, len);
     free(text);
     return a;
 }

@@ -8,8 +8,9 @@
  *   NAME  letters, digits, '.', '_', '-' (1 to 64; no ':', which Basic uses as separator)
  *   ROLE  viewer (pages, images, JSON, metrics) or operator (also the actions)
  *   HASH  a salted crypt(3) hash of the password: yescrypt "$y$...", "$gy$", "$7$",
- *         bcrypt "$2b$", sha512-crypt "$6$" or sha256-crypt "$5$" (`mkpasswd -m yescrypt`,
- *         `openssl passwd -6`); never the password itself.
+ *         bcrypt "$2b$" or sha512-crypt "$6$" (`mkpasswd -m yescrypt`, `openssl passwd -6`);
+ *         never the password itself. Methods libxcrypt deems legacy (DES, MD5, "$5$") are
+ *         refused.
  *
  * Ownership: so_auth_load() returns a table the caller frees with so_auth_destroy().
  * Thread-safety: a loaded table is immutable but for its verification cache (mutex inside);

@@ -32,6 +32,9 @@ static void test_parse_errors(void)
         {"bob viewer secret\n", 1, 12, "expected a salted crypt(3) hash"},
         {"bob viewer $1$abc$OGyl6dDvZCDiGmIVbeuCq/\n", 1, 12, "expected a salted crypt(3) hash"},
         {"bob viewer $6$\n", 1, 12, "expected a salted crypt(3) hash"},
+        /* sha256-crypt, which libxcrypt calls legacy (openssl passwd -5 -salt fElQ0dHUQoLj8WF/) */
+        {"bob viewer $5$fElQ0dHUQoLj8WF/$rLvaMmVILURAg1585GoTFP3yCbnVv5/QVL2YjH37j21\n", 1, 12,
+         "expected a salted crypt(3) hash"},
         {"bob\tviewer\t" VIEW_HASH " extra\n", 1, 119, "expected the end of the line"},
         {"bob viewer " VIEW_HASH "\n#\nbob operator " VIEW_HASH "\n", 3, 1,
          "expected each user once, \"bob\" is on line 1 too"},
