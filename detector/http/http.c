@@ -344,48 +344,10 @@ static enum MHD_Result metrics_page(struct so_http *h, struct MHD_Connection *co
                  MHD_RESPMEM_MUST_FREE);
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **req_cls)
+/* /cameras/<id>/<leaf>: the id is everything up to the last '/'; 404 for anything else. */
+static enum MHD_Result camera_page(struct so_http *h, struct MHD_Connection *conn,
+                                   const char *url)
 {
-    struct so_http *h = cls;
-    bool done = false;
-    enum MHD_Result rc = gate(h, conn, url, &done);
-    if (done || rc != MHD_YES) {
-        return rc;
-    }
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-    }
-    if (strcmp(url, "/healthz") == 0) {
-        return atomic_load(&h->stopping)
-                   ? text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n")
-                   : text(conn, MHD_HTTP_OK, "ok\n");
-    }
-    if (strcmp(url, "/metrics") == 0) {
-        return metrics_page(h, conn);
-    }
-    if (strcmp(url, "/") == 0) {
-        return html_page(conn, so_http_grid_html, so_http_grid_html_len);
-    }
-    if (strcmp(url, "/cameras.json") == 0) {
-        size_t len = 0;
-        char *body = so_http_cameras_json(h->cams, h->n_cams, h->outputs, &len);
-        return json_reply(conn, body, len);
-    }
-    if (strcmp(url, "/i18n.json") == 0) {
-        return i18n_page(conn);
-    }
-    if (strcmp(url, "/fields.json") == 0) {
-        size_t len = 0;
-        char *body = so_http_fields_json(&len);
-        return json_reply(conn, body, len);
-    }
-    static const char evidence[] = "/evidence/";
-    if (strncmp(url, evidence, sizeof(evidence) - 1) == 0) {
-        return evidence_file(h, conn, url + sizeof(evidence) - 1);
-    }
-    /* /cameras/<id>/<leaf>: the id is everything up to the last '/'. */
     static const char prefix[] = "/cameras/";
     static const char *const leaves[] = {"", "snapshot.jpg", "frame.jpg", "rest.jpg",
                                          "zones.json", "status.json", "check", "preview",
@@ -434,6 +396,50 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     default:
         return html_page(conn, so_http_editor_html, so_http_editor_html_len);
     }
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
+{
+    struct so_http *h = cls;
+    bool done = false;
+    enum MHD_Result rc = gate(h, conn, url, &done);
+    if (done || rc != MHD_YES) {
+        return rc;
+    }
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+    }
+    if (strcmp(url, "/healthz") == 0) {
+        return atomic_load(&h->stopping)
+                   ? text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n")
+                   : text(conn, MHD_HTTP_OK, "ok\n");
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        return metrics_page(h, conn);
+    }
+    if (strcmp(url, "/") == 0) {
+        return html_page(conn, so_http_grid_html, so_http_grid_html_len);
+    }
+    if (strcmp(url, "/cameras.json") == 0) {
+        size_t len = 0;
+        char *body = so_http_cameras_json(h->cams, h->n_cams, h->outputs, &len);
+        return json_reply(conn, body, len);
+    }
+    if (strcmp(url, "/i18n.json") == 0) {
+        return i18n_page(conn);
+    }
+    if (strcmp(url, "/fields.json") == 0) {
+        size_t len = 0;
+        char *body = so_http_fields_json(&len);
+        return json_reply(conn, body, len);
+    }
+    static const char evidence[] = "/evidence/";
+    if (strncmp(url, evidence, sizeof(evidence) - 1) == 0) {
+        return evidence_file(h, conn, url + sizeof(evidence) - 1);
+    }
+    return camera_page(h, conn, url);
 }
 
 /* Every request, whatever its path, holds the camera list read-locked (see struct so_http). */
