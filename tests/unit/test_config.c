@@ -863,6 +863,9 @@ static void test_reload_compare(void)
          "http: {listen: \"127.0.0.1:8081\"}\ncameras:\n" RL_A RL_ZONES("", "") RL_B, true, true,
          "detector.id, detector.state_dir, detector.timezone, outputs.jsonl, outputs.deliver, "
          "http.listen"},
+        {"tls files", "detector: {id: d1, state_dir: /tmp/s}\nhttp: {listen: \"127.0.0.1:8080\", "
+         "tls_cert: /dev/null, tls_key: /dev/null}\ncameras:\n" RL_A
+         RL_ZONES("", "") RL_B, true, true, "http.tls_cert, http.tls_key"},
     };
     char path[PATH_MAX];
     struct so_config_errors errors = {0};
