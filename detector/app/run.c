@@ -566,8 +566,9 @@ static void http_update(struct runner *rn)
     free(hc);
 }
 
-/* http.listen: serve /healthz, /metrics and snapshots of the cameras. NULL without the
- * key; NULL with it means the server could not start (logged). */
+/* http.listen: serve /healthz, /metrics and snapshots of the cameras, behind http.auth's users
+ * and over TLS when configured. NULL without the key; NULL with it means the server could not
+ * start (logged). */
 static struct so_http *start_http(struct runner *rn)
 {
     if (!rn->base->http_listen) {
@@ -577,7 +578,9 @@ static struct so_http *start_http(struct runner *rn)
     const struct so_config *cfg = rn->base;
     char *evidence = so_outputs_resolve(cfg, cfg->evidence_dir ? cfg->evidence_dir : "evidence");
     struct so_http_opts ho = {.listen = cfg->http_listen, .cameras = hc, .n_cameras = rn->n_cams,
-                              .outputs = rn->outputs, .evidence_dir = evidence};
+                              .outputs = rn->outputs, .evidence_dir = evidence,
+                              .auth = cfg->http_auth, .tls_cert = cfg->http_tls_cert,
+                              .tls_key = cfg->http_tls_key};
     struct so_http *http = so_http_create(&ho);
     free(evidence);
     free(hc);

@@ -44,6 +44,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "categories.h"
 #include "backend.h"
 #include "enumname.h"
@@ -227,7 +228,7 @@ static const char *const detector_keys[] = {"id",       "state_dir",  "model", "
 static const char *const outputs_keys[] = {"jsonl", "publish", "evidence_dir", "deliver"};
 static const char *const deliver_keys[] = {"endpoint", "drain_s", "quota_mb", "resend_s",
                                            "fsync", "server_key", "public_key", "secret_key"};
-static const char *const http_keys[] = {"listen"};
+static const char *const http_keys[] = {"listen", "auth", "tls_cert", "tls_key"};
 static const char *const camera_keys[] = {"id",     "url",      "evidence_url", "decode",
                                           "analysis", "zones", "privacy_masks"};
 
@@ -434,6 +435,28 @@ static char *resolve_url(const char *dir, const char *url)
     return so_xprintf("%s/%s", dir, url);
 }
 
+/* A key naming a file (`noun`, e.g. "category mapping file"): resolved against the config's
+ * folder into *path, and an error at the key unless it is readable now. */
+static yaml_node_t *key_file(struct so_yaml_loader *ld, yaml_node_t *map, const char *dir,
+                             const char *key, const char *noun, char **path)
+{
+    char *raw = NULL;
+    char what[96];
+    snprintf(what, sizeof(what), "the path of a %s", noun);
+    yaml_node_t *v = so_yaml_key_string(ld, map, key, false, what, &raw);
+    if (v) {
+        *path = resolve_url(dir, raw);
+        if (access(*path, R_OK) != 0) {
+            size_t m = so_yaml_path_key(ld, key);
+            so_yaml_error(ld, v, "expected a readable %s, got \"%s\" (%s): %s", noun, raw, *path,
+                          strerror(errno));
+            so_yaml_path_pop(ld, m);
+        }
+    }
+    free(raw);
+    return v;
+}
+
 /* analysis: its defaults are set by load_camera(). */
 static void load_analysis(struct so_yaml_loader *ld, yaml_node_t *cmap, struct so_analysis_cfg *a)
 {
@@ -570,19 +593,8 @@ static void load_root(struct so_yaml_loader *ld, struct so_config *cfg, yaml_nod
         so_yaml_key_string(ld, det, "weights_dir", false, "a folder path", &cfg->weights_dir);
         so_yaml_key_string(ld, det, "timezone", false, "a time zone name like \"Asia/Shanghai\"",
                            &cfg->timezone);
-        char *cats = NULL;
-        yaml_node_t *v = so_yaml_key_string(ld, det, "categories", false,
-                                            "the path of a category mapping file", &cats);
-        if (v) {
-            cfg->categories_path = resolve_url(cfg->dir, cats);
-            if (access(cfg->categories_path, R_OK) != 0) {
-                m2 = so_yaml_path_key(ld, "categories");
-                so_yaml_error(ld, v, "expected a readable category mapping file, got \"%s\" (%s): "
-                              "%s", cats, cfg->categories_path, strerror(errno));
-                so_yaml_path_pop(ld, m2);
-            }
-        }
-        free(cats);
+        key_file(ld, det, cfg->dir, "categories", "category mapping file",
+                 &cfg->categories_path);
     }
     so_yaml_path_pop(ld, mark);
 
@@ -641,6 +653,17 @@ static void load_root(struct so_yaml_loader *ld, struct so_config *cfg, yaml_nod
                               so_yaml_got(v, gbuf, sizeof(gbuf)));
                 so_yaml_path_pop(ld, m2);
             }
+        }
+        key_file(ld, http, cfg->dir, "auth", "users file (NAME ROLE HASH lines)",
+                 &cfg->http_auth_path);
+        yaml_node_t *cv = key_file(ld, http, cfg->dir, "tls_cert", "PEM certificate file",
+                                   &cfg->http_tls_cert);
+        yaml_node_t *kv = key_file(ld, http, cfg->dir, "tls_key", "PEM private key file",
+                                   &cfg->http_tls_key);
+        if (!cv != !kv) {
+            m2 = so_yaml_path_key(ld, cv ? "tls_key" : "tls_cert");
+            so_yaml_error(ld, cv ? cv : kv, "expected tls_cert and tls_key together");
+            so_yaml_path_pop(ld, m2);
         }
     }
     so_yaml_path_pop(ld, mark);
@@ -754,6 +777,9 @@ struct so_config *so_config_load(const char *path, struct so_config_errors *erro
     if (cfg->categories_path && access(cfg->categories_path, R_OK) == 0) {
         cfg->categories = so_categories_load(cfg->categories_path, errors);
     }
+    if (cfg->http_auth_path && access(cfg->http_auth_path, R_OK) == 0) {
+        cfg->http_auth = so_auth_load(cfg->http_auth_path, errors);
+    }
 
     if (errors->n > before) {
         so_config_destroy(cfg);
@@ -809,6 +835,10 @@ void so_config_destroy(struct so_config *cfg)
     free(cfg->deliver.public_key);
     free(cfg->deliver.secret_key);
     free(cfg->http_listen);
+    free(cfg->http_auth_path);
+    so_auth_destroy(cfg->http_auth);
+    free(cfg->http_tls_cert);
+    free(cfg->http_tls_key);
     free(cfg);
 }
 
@@ -882,7 +912,16 @@ void so_config_print_summary(const struct so_config *cfg, FILE *out)
         fprintf(out, "  deliver: none\n");
     }
     fprintf(out, "  evidence dir: %s\n", or_none(cfg->evidence_dir, "<state dir>/evidence"));
-    fprintf(out, "http: %s\n", or_none(cfg->http_listen, "none"));
+    fprintf(out, "http: %s", or_none(cfg->http_listen, "none"));
+    if (cfg->http_listen) {
+        fprintf(out, " (%s, %s)", cfg->http_tls_cert ? "TLS" : "plain HTTP",
+                cfg->http_auth ? "users file" : "no credentials asked");
+        if (cfg->http_auth) {
+            fprintf(out, "\n  users: %s (%zu)", cfg->http_auth_path,
+                    so_auth_count(cfg->http_auth));
+        }
+    }
+    fprintf(out, "\n");
     fprintf(out, "cameras: %zu\n", cfg->n_cameras);
     for (size_t i = 0; i < cfg->n_cameras; i++) {
         const struct so_camera_cfg *cam = &cfg->cameras[i];
@@ -988,6 +1027,9 @@ size_t so_config_restart_changes(const struct so_config *a, const struct so_conf
              !str_eq(da->public_key, db->public_key) ||
              !str_eq(da->secret_key, db->secret_key)},
         {"http.listen", !str_eq(a->http_listen, b->http_listen)},
+        {"http.auth", !str_eq(a->http_auth_path, b->http_auth_path)},
+        {"http.tls_cert", !str_eq(a->http_tls_cert, b->http_tls_cert)},
+        {"http.tls_key", !str_eq(a->http_tls_key, b->http_tls_key)},
     };
     size_t n = 0;
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {

@@ -100,6 +100,7 @@ struct so_deliver_cfg {
 };
 
 struct so_categories;       /* categories.h */
+struct so_auth;             /* http/auth.h */
 
 struct so_config {
     char *path;             /* the file loaded, as given */
@@ -124,6 +125,11 @@ struct so_config {
     struct so_deliver_cfg deliver;
     /* http: */
     char *http_listen;      /* NULL = no HTTP server */
+    char *http_auth_path;   /* http.auth, resolved against the config's folder; NULL = none */
+    struct so_auth *http_auth; /* loaded from http_auth_path (http/auth.h); NULL = no
+                                  credentials asked */
+    char *http_tls_cert;    /* PEM files, resolved; both or neither; NULL = plain HTTP */
+    char *http_tls_key;
     struct so_camera_cfg *cameras;
     size_t n_cameras;       /* >= 1 */
 };
@@ -179,8 +185,8 @@ const struct so_zone_cfg *so_camera_find_zone(const struct so_camera_cfg *cam, c
  * - so_camera_zones_equal: the same zones, in the same order, each so_zone_cfg_equal.
  * - so_config_restart_changes: the keys whose value a running detector cannot change without a
  *   restart (detector.id, state_dir, model, weights_dir, timezone, categories, outputs,
- *   http.listen) and that differ between `a` and `b`: up to `max` key names (static strings)
- *   go to `keys`; returns how many differ.
+ *   http.listen, auth, tls_cert, tls_key) and that differ between `a` and `b`: up to `max`
+ *   key names (static strings) go to `keys`; returns how many differ.
  * All accept configs from two different loads; none allocates.
  */
 bool so_zone_cfg_equal(const struct so_zone_cfg *a, const struct so_zone_cfg *b);

@@ -12,8 +12,18 @@
  * - We bind the listening socket ourselves and hand it to MHD, so that "address in use" or
  *   "cannot assign address" is reported with the real errno.
  * - Loopback by default: the config example binds 127.0.0.1; exposing the pages is the
- *   operator's explicit choice (they show camera images).
- * - Read-only and credential-free: the pages use camera ids, zone ids and counters only;
+ *   operator's explicit choice (they show camera images), and binding elsewhere without
+ *   http.auth is logged as a warning at start.
+ * - Access control (http.auth, auth.c): every request but /healthz (which says only "ok")
+ *   carries HTTP Basic credentials of a user in the users file; so_http_url_role() says which
+ *   role a URL needs: viewer for pages, images, JSON and /metrics, operator for the zone
+ *   editor and its check/preview (the actions). No or bad credentials: 401 with a Basic
+ *   challenge, counted on /metrics; a viewer asking for an action: 403. The check runs before
+ *   anything else, the method check included, so a stranger learns nothing but "401".
+ *   Without http.auth nothing is asked, as before.
+ * - TLS (http.tls_cert/tls_key): MHD over GnuTLS with the PEM files read at start; Basic
+ *   credentials then never cross the network readable.
+ * - Read-only and never prints a secret: the pages use camera ids, zone ids and counters only;
  *   camera URLs are never printed. The zone editor (editor.html) edits zones in the browser
  *   and exports YAML for the operator to paste: nothing here ever writes a file (its check
  *   runs the config loader on a memory file). Evidence JPEGs are served by plain file name
@@ -30,6 +40,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -40,8 +51,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "fsutil.h"
 #include "i18n.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define WHO "http"
 
@@ -57,6 +71,10 @@ struct so_http {
     struct so_outputs *outputs;
     char *evidence_dir;                 /* NULL: /evidence/ is 404 */
     atomic_bool stopping;
+    struct so_auth *auth;               /* borrowed; NULL: no credentials asked */
+    atomic_ullong unauthorized;         /* 401s answered */
+    atomic_ullong forbidden;            /* 403s answered */
+    char *tls_cert, *tls_key;           /* PEM texts MHD was started with; NULL: plain HTTP */
 };
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -246,46 +264,90 @@ static enum MHD_Result i18n_page(struct MHD_Connection *conn)
     return rc;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **req_cls)
+enum so_auth_role so_http_url_role(const char *url)
 {
-    struct so_http *h = cls;
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-    }
     if (strcmp(url, "/healthz") == 0) {
-        return atomic_load(&h->stopping)
-                   ? text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n")
-                   : text(conn, MHD_HTTP_OK, "ok\n");
+        return SO_AUTH_NONE;
     }
-    if (strcmp(url, "/metrics") == 0) {
-        size_t len = 0;
-        char *body = so_http_metrics(h->cams, h->n_cams, h->outputs, &len);
-        return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len,
-                     MHD_RESPMEM_MUST_FREE);
+    static const char prefix[] = "/cameras/";
+    const char *slash = strrchr(url, '/');
+    if (strcmp(url, "/fields.json") == 0 ||
+        (strncmp(url, prefix, sizeof(prefix) - 1) == 0 && slash > url + sizeof(prefix) - 1 &&
+         (!strcmp(slash, "/editor") || !strcmp(slash, "/check") || !strcmp(slash, "/preview")))) {
+        return SO_AUTH_OPERATOR;
     }
-    if (strcmp(url, "/") == 0) {
-        return html_page(conn, so_http_grid_html, so_http_grid_html_len);
+    return SO_AUTH_VIEWER;
+}
+
+/* 401 with the Basic challenge the browsers answer by asking for a name and password. */
+static enum MHD_Result unauthorized(struct so_http *h, struct MHD_Connection *conn)
+{
+    atomic_fetch_add(&h->unauthorized, 1);
+    static const char msg[] = "credentials required\n";
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        return MHD_NO;
     }
-    if (strcmp(url, "/cameras.json") == 0) {
-        size_t len = 0;
-        char *body = so_http_cameras_json(h->cams, h->n_cams, h->outputs, &len);
-        return json_reply(conn, body, len);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            "Basic realm=\"streetorder\", charset=\"UTF-8\"");
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* The access check (see the design block): MHD_YES with *done false when the request may go
+ * on; otherwise the 401/403 was queued (or failed) and that is the answer. */
+static enum MHD_Result gate(struct so_http *h, struct MHD_Connection *conn, const char *url,
+                            bool *done)
+{
+    *done = false;
+    enum so_auth_role need = so_http_url_role(url);
+    if (!h->auth || need == SO_AUTH_NONE) {
+        return MHD_YES;
     }
-    if (strcmp(url, "/i18n.json") == 0) {
-        return i18n_page(conn);
+    const char *authz =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    enum so_auth_role have = so_auth_check(h->auth, authz);
+    switch (so_auth_decide(need, have)) {
+    case SO_AUTH_ALLOW:
+        return MHD_YES;
+    case SO_AUTH_UNAUTHORIZED:
+        *done = true;
+        return unauthorized(h, conn);
+    default:
+        *done = true;
+        atomic_fetch_add(&h->forbidden, 1);
+        return text(conn, MHD_HTTP_FORBIDDEN, "this needs the operator role\n");
     }
-    if (strcmp(url, "/fields.json") == 0) {
-        size_t len = 0;
-        char *body = so_http_fields_json(&len);
-        return json_reply(conn, body, len);
-    }
-    static const char evidence[] = "/evidence/";
-    if (strncmp(url, evidence, sizeof(evidence) - 1) == 0) {
-        return evidence_file(h, conn, url + sizeof(evidence) - 1);
-    }
-    /* /cameras/<id>/<leaf>: the id is everything up to the last '/'. */
+}
+
+/* /metrics: the cameras' and outputs' page (metrics.c) and this server's own counters. */
+static enum MHD_Result metrics_page(struct so_http *h, struct MHD_Connection *conn)
+{
+    size_t len = 0;
+    char *body = so_http_metrics(h->cams, h->n_cams, h->outputs, &len);
+    char *all = so_xprintf(
+        "%s# HELP streetorder_http_unauthorized_total Requests answered 401: no or bad "
+        "credentials (http.auth).\n"
+        "# TYPE streetorder_http_unauthorized_total counter\n"
+        "streetorder_http_unauthorized_total %llu\n"
+        "# HELP streetorder_http_forbidden_total Requests answered 403: a viewer asking for an "
+        "operator's action.\n"
+        "# TYPE streetorder_http_forbidden_total counter\n"
+        "streetorder_http_forbidden_total %llu\n",
+        body, atomic_load(&h->unauthorized), atomic_load(&h->forbidden));
+    free(body);
+    return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", all, strlen(all),
+                 MHD_RESPMEM_MUST_FREE);
+}
+
+/* /cameras/<id>/<leaf>: the id is everything up to the last '/'; 404 for anything else. */
+static enum MHD_Result camera_page(struct so_http *h, struct MHD_Connection *conn,
+                                   const char *url)
+{
     static const char prefix[] = "/cameras/";
     static const char *const leaves[] = {"", "snapshot.jpg", "frame.jpg", "rest.jpg",
                                          "zones.json", "status.json", "check", "preview",
@@ -334,6 +396,50 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     default:
         return html_page(conn, so_http_editor_html, so_http_editor_html_len);
     }
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
+{
+    struct so_http *h = cls;
+    bool done = false;
+    enum MHD_Result rc = gate(h, conn, url, &done);
+    if (done || rc != MHD_YES) {
+        return rc;
+    }
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+    }
+    if (strcmp(url, "/healthz") == 0) {
+        return atomic_load(&h->stopping)
+                   ? text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n")
+                   : text(conn, MHD_HTTP_OK, "ok\n");
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        return metrics_page(h, conn);
+    }
+    if (strcmp(url, "/") == 0) {
+        return html_page(conn, so_http_grid_html, so_http_grid_html_len);
+    }
+    if (strcmp(url, "/cameras.json") == 0) {
+        size_t len = 0;
+        char *body = so_http_cameras_json(h->cams, h->n_cams, h->outputs, &len);
+        return json_reply(conn, body, len);
+    }
+    if (strcmp(url, "/i18n.json") == 0) {
+        return i18n_page(conn);
+    }
+    if (strcmp(url, "/fields.json") == 0) {
+        size_t len = 0;
+        char *body = so_http_fields_json(&len);
+        return json_reply(conn, body, len);
+    }
+    static const char evidence[] = "/evidence/";
+    if (strncmp(url, evidence, sizeof(evidence) - 1) == 0) {
+        return evidence_file(h, conn, url + sizeof(evidence) - 1);
+    }
+    return camera_page(h, conn, url);
 }
 
 /* Every request, whatever its path, holds the camera list read-locked (see struct so_http). */
@@ -399,6 +505,61 @@ static int bind_listen(const char *listen_at, bool *ipv6)
     return fd;
 }
 
+/* Whether the bound socket listens on a loopback address only. */
+static bool is_loopback(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        return false;
+    }
+    if (ss.ss_family == AF_INET) {
+        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
+/* http.tls_cert/tls_key into h (PEM texts): false after logging why. */
+static bool load_tls(struct so_http *h, const struct so_http_opts *opts)
+{
+    if (!opts->tls_cert) {
+        return true;
+    }
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        so_err(WHO, "http.tls_cert is set but this libmicrohttpd has no TLS (GnuTLS) support");
+        return false;
+    }
+    const char *paths[2] = {opts->tls_cert, opts->tls_key};
+    char **texts[2] = {&h->tls_cert, &h->tls_key};
+    for (int i = 0; i < 2; i++) {
+        size_t len = 0;
+        *texts[i] = so_fs_read_small(paths[i], 1 << 20, &len);
+        if (!*texts[i]) {
+            so_err(WHO, "cannot read %s: %s", paths[i], strerror(errno));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Free what create made (also its failure path); MHD must be stopped already. */
+static void free_server(struct so_http *h)
+{
+    pthread_rwlock_destroy(&h->cams_lock);
+    free(h->cams);
+    free(h->evidence_dir);
+    free(h->tls_cert);
+    if (h->tls_key) {
+        explicit_bzero(h->tls_key, strlen(h->tls_key));
+    }
+    free(h->tls_key);
+    free(h);
+}
+
 struct so_http *so_http_create(const struct so_http_opts *opts)
 {
     bool ipv6 = false;
@@ -406,11 +567,17 @@ struct so_http *so_http_create(const struct so_http_opts *opts)
     if (fd < 0) {
         return NULL;
     }
+    if (!opts->auth && !is_loopback(fd)) {
+        so_warn(WHO, "%s is not a loopback address and http.auth is not set: anyone who can "
+                "reach it sees the camera images (docs/http.md)", opts->listen);
+    }
     struct so_http *h = calloc(1, sizeof(*h));
     if (!h) {
         abort();
     }
     atomic_init(&h->stopping, false);
+    atomic_init(&h->unauthorized, 0);
+    atomic_init(&h->forbidden, 0);
     /* Writer preference: a reload is not starved by a busy /metrics scraper. */
     pthread_rwlockattr_t ra;
     pthread_rwlockattr_init(&ra);
@@ -427,30 +594,39 @@ struct so_http *so_http_create(const struct so_http_opts *opts)
     }
     h->outputs = opts->outputs;
     h->evidence_dir = opts->evidence_dir ? strdup(opts->evidence_dir) : NULL;
+    h->auth = opts->auth;
     unsigned int threads = opts->threads > 0 ? (unsigned int)opts->threads : 2;
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (ipv6) {
         flags |= MHD_USE_IPv6;
     }
-    h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle_guarded, h,
+    if (!load_tls(h, opts)) {
+        close(fd);
+        free_server(h);
+        return NULL;
+    }
+    /* The TLS options come last: without a certificate the list ends before them. */
+    h->mhd = MHD_start_daemon(flags | (h->tls_cert ? MHD_USE_TLS : 0), 0, NULL, NULL,
+                              handle_guarded, h,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
                               MHD_OPTION_THREAD_POOL_SIZE, threads,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
+                              h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+                              h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
                               MHD_OPTION_END);
     if (!h->mhd) {
-        so_err(WHO, "cannot start the HTTP server on %s", opts->listen);
+        so_err(WHO, "cannot start the HTTP server on %s%s", opts->listen,
+               h->tls_cert ? " (is the certificate/key pair valid PEM?)" : "");
         close(fd);
-        pthread_rwlock_destroy(&h->cams_lock);
-        free(h->cams);
-        free(h->evidence_dir);
-        free(h);
+        free_server(h);
         return NULL;
     }
     so_info(WHO, "serving the console, /healthz, /metrics, snapshots and the zone editor on "
-            "http://%s/",
-            opts->listen);
+            "%s://%s/ (%s)",
+            h->tls_cert ? "https" : "http", opts->listen,
+            h->auth ? "users file: viewer and operator roles" : "no credentials asked");
     return h;
 }
 
@@ -488,8 +664,5 @@ void so_http_destroy(struct so_http *h)
     }
     atomic_store(&h->stopping, true);
     MHD_stop_daemon(h->mhd);
-    pthread_rwlock_destroy(&h->cams_lock);
-    free(h->cams);
-    free(h->evidence_dir);
-    free(h);
+    free_server(h);
 }

@@ -21,6 +21,12 @@
  * Other paths are 404, other methods than GET/HEAD 405. No page ever shows a camera URL (they
  * may hold credentials).
  *
+ * With a users file (opts.auth, http.auth) every path but /healthz needs HTTP Basic
+ * credentials first (401 and a challenge without or with bad ones, counted on /metrics as
+ * streetorder_http_unauthorized_total); the zone editor, /fields.json and the editor's check
+ * and preview need the operator role (403 for a viewer). With a certificate the server speaks
+ * HTTPS only. docs/http.md describes both.
+ *
  * Ownership: everything in the options is borrowed and must outlive the server; the camera
  * array itself is copied. Thread-safety: create/destroy from one thread; set_stopping from any.
  */
@@ -32,6 +38,7 @@
 
 #include <jansson.h>
 
+#include "auth.h"
 #include "config.h"
 #include "live.h"
 #include "outputs.h"
@@ -57,10 +64,20 @@ struct so_http_opts {
     struct so_outputs *outputs;         /* event and delivery figures; may be NULL */
     int threads;                        /* worker threads; 0 = 2 */
     const char *evidence_dir;           /* served under /evidence/ (copied); NULL: not served */
+    struct so_auth *auth;               /* users allowed in (http.auth); NULL: no credentials
+                                         * asked */
+    const char *tls_cert, *tls_key;     /* PEM file paths, both or neither (read at create);
+                                         * NULL: plain HTTP */
 };
 
-/* Bind and start serving. NULL after logging why (bad address, port in use). */
+/* Bind and start serving. NULL after logging why (bad address, port in use, unreadable or
+ * unusable certificate, no TLS in this libmicrohttpd). */
 struct so_http *so_http_create(const struct so_http_opts *opts);
+
+/* The role a request for `url` needs: SO_AUTH_NONE for /healthz, SO_AUTH_OPERATOR for the zone
+ * editor, /fields.json, and /cameras/<id>/check and preview, SO_AUTH_VIEWER for anything else
+ * (including unknown paths, so a stranger cannot probe which exist). Pure; any thread. */
+enum so_auth_role so_http_url_role(const char *url);
 
 /* The process is shutting down: /healthz answers 503 from now on. Any thread; accepts NULL. */
 void so_http_set_stopping(struct so_http *h);

@@ -1,6 +1,7 @@
 /*
  * Why this file exists: creating folders and writing whole buffers are needed by every module
- * that writes files; one definition, so a retry rule (EINTR, short writes) cannot drift.
+ * that writes files; one definition, so a retry rule (EINTR, short writes) cannot drift. Small
+ * files read whole (configuration beside the config) share one reader too.
  */
 #include "fsutil.h"
 
@@ -60,4 +61,27 @@ int so_fs_open_with_parent(const char *path, int flags)
     }
     free(dir);
     return open(path, flags | O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+}
+
+char *so_fs_read_small(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return NULL;
+    }
+    char *text = malloc(max + 2);
+    if (!text) {
+        abort();
+    }
+    size_t n = fread(text, 1, max + 1, f);
+    int err = ferror(f) ? EIO : n > max ? EFBIG : 0;
+    fclose(f);
+    if (err) {
+        free(text);
+        errno = err;
+        return NULL;
+    }
+    text[n] = 0;
+    *len = n;
+    return text;
 }

@@ -20,6 +20,7 @@ tests/lib/test_sotest.py checks the helpers themselves (meson test `sotest`).
 """
 import contextlib
 import fcntl
+import http.client
 import json
 import os
 import re
@@ -269,16 +270,18 @@ def wait_for(pred, seconds, step=0.1, alive=None):
     return pred()
 
 
-def http_get(url, method="GET", timeout=5):
+def http_get(url, method="GET", timeout=5, headers=None, context=None):
     """(status, body bytes, headers); status None (body b"", headers {}) when the connection
-    failed. HTTP errors are answers: their status and body are returned."""
-    req = urllib.request.Request(url, method=method)
+    failed. HTTP errors are answers: their status and body are returned. `headers` are sent
+    with the request (e.g. Authorization); `context` is the ssl.SSLContext for https URLs."""
+    req = urllib.request.Request(url, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
             return r.status, r.read(), r.headers
     except urllib.error.HTTPError as e:
         return e.code, e.read(), e.headers
-    except (urllib.error.URLError, ConnectionError, socket.timeout):
+    except (urllib.error.URLError, ConnectionError, socket.timeout,
+            http.client.HTTPException):
         return None, b"", {}
 
 

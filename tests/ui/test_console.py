@@ -35,8 +35,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 from sotest import (Daemon, check, finish, free_port, http_get, load_config,  # noqa: E402
-                    note, scene, skip, wait_http)
-from test_editor import in_browser, missing_tools  # noqa: E402
+                    note, scene, wait_http)
+from test_editor import in_browser, need_browser  # noqa: E402
 
 SIZE = (1366, 768)
 
@@ -221,9 +221,7 @@ def config(d, tmp, port, endpoint):
 
 def main():
     binary, intake_bin, scenes = sys.argv[1], sys.argv[2], sys.argv[3]
-    missing = missing_tools()
-    if missing:
-        skip(f"missing {', '.join(missing)} (scripts/bootstrap installs them)")
+    need_browser()
     d = scene(scenes, "demo")
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()

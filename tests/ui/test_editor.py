@@ -54,6 +54,13 @@ def missing_tools():
     return missing
 
 
+def need_browser():
+    """Skip the test (exit 77; a failure in CI) without Chromium, its driver or selenium."""
+    missing = missing_tools()
+    if missing:
+        skip(f"missing {', '.join(missing)} (scripts/bootstrap installs them)")
+
+
 def decode(jpg):
     import cv2
     import numpy as np
@@ -341,9 +348,7 @@ def browser_cases(page, base, binary, d, cfg, tmp):
 
 def main():
     binary, scenes = sys.argv[1], sys.argv[2]
-    missing = missing_tools()
-    if missing:
-        skip(f"missing {', '.join(missing)} (scripts/bootstrap installs them)")
+    need_browser()
     d = scene(scenes, "demo")
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "categories.h"
+#include "auth.h"
 #include "config.h"
 #include "so_build_config.h"
 #include "testlib.h"
@@ -64,6 +65,17 @@ static bool has_error(const struct so_config_errors *errors, int line, int col, 
 #define SMALL_ZONES "    zones: [{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[1,1]], " \
                     "dwell_s: 5}]\n"
 
+/* so_config_print_summary() as a malloc()ed text (caller frees). */
+static char *summary_of(const struct so_config *cfg)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    so_config_print_summary(cfg, mem);
+    fclose(mem);
+    return buf;
+}
+
 struct err_case {
     const char *name;
     const char *yaml;   /* NULL: load a file that does not exist */
@@ -96,6 +108,13 @@ static const struct err_case err_cases[] = {
     {"categories file missing", "detector: {categories: nope.yaml}\n" VALID, 1, 24,
      "detector.categories", "expected a readable category mapping file, got \"nope.yaml\" (/",
      1},
+    {"http.auth file missing", "http: {listen: \"127.0.0.1:1\", auth: nope.users}\n" VALID, 1,
+     37, "http.auth", "expected a readable users file (NAME ROLE HASH lines), got \"nope.users\"",
+     1},
+    {"http.tls_cert without tls_key", "http: {tls_cert: /dev/null}\n" VALID, 1, 18,
+     "http.tls_key", "expected tls_cert and tls_key together", 1},
+    {"http unknown key", "http: {users: x}\n" VALID, 1, 8, "http.users",
+     "allowed keys are listen, auth, tls_cert, tls_key", 1},
     {"wrong type: sequence expected", HEAD KIND "        polygon: {x: 1}\n" DWELL, 7, 18,
      "cameras[0].zones[0].polygon", "expected a list of at least 3 points", 1},
     {"wrong type: number expected", HEAD KIND POLY "        dwell_s: abc\n", 8, 18,
@@ -494,11 +513,7 @@ static void test_full_config(void)
     CHECK_STR(c2->zones[0].id, "bay-a");
 
     /* summary: readable and never shows credentials */
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    so_config_print_summary(cfg, mem);
-    fclose(mem);
+    char *buf = summary_of(cfg);
     CHECK_CONTAINS(buf, "camera cam-023: rtsp://***@192.0.2.10/ch23/sub");
     CHECK_CONTAINS(buf, "evidence: rtsp://***@192.0.2.10/ch23/main");
     CHECK(strstr(buf, "user:pass") == NULL);
@@ -571,6 +586,7 @@ static void test_defaults(void)
 
 /* The zones of a camera in the folder tests below: one triangle. */
 #define ONE_ZONE "[{id: z, kind: illegal_parking, polygon: [[0,0],[1,0],[0,1]], dwell_s: 5}]}\n"
+#define ONE_CAMERA "cameras:\n  - {id: a, url: clip.mp4, zones: " ONE_ZONE
 
 /* Load a config file expected to be valid (its errors shown when it is not). */
 static struct so_config *load_valid(const char *path, struct so_config_errors *errors)
@@ -662,20 +678,25 @@ static void test_kinds(void)
     so_config_errors_finish(&errors);
 }
 
+/* A fresh folder `dir` with the names of a config in it (path, "cams.yaml") and of a file it
+ * names (side, `side_name`); both PATH_MAX + 16 bytes. */
+static void temp_config_dir(char *dir, char *path, char *side, const char *side_name)
+{
+    so_test_temp_dir(dir);
+    snprintf(path, PATH_MAX + 16, "%s/cams.yaml", dir);
+    snprintf(side, PATH_MAX + 16, "%s/%s", dir, side_name);
+}
+
 /* detector.categories: resolved against the config's folder, loaded, its errors reported with
  * its own file name after the config's. */
 static void test_categories_key(void)
 {
     char dir[PATH_MAX], path[PATH_MAX + 16], cats[PATH_MAX + 16];
-    so_test_temp_dir(dir);
-    snprintf(path, sizeof(path), "%s/cams.yaml", dir);
-    snprintf(cats, sizeof(cats), "%s/city.yaml", dir);
+    temp_config_dir(dir, path, cats, "city.yaml");
     so_test_write_file(cats, "categories:\n"
           "  \"0505\": {local_code: \"110105050\", local_name: 机动车违停}\n");
     so_test_write_file(path, "detector: {categories: city.yaml}\n"
-          "cameras:\n"
-          "  - {id: a, url: clip.mp4, zones: "
-          ONE_ZONE);
+          ONE_CAMERA);
     struct so_config_errors errors = {0};
     struct so_config *cfg = load_valid(path, &errors);
     if (cfg) {
@@ -688,11 +709,7 @@ static void test_categories_key(void)
         CHECK_STR(c.local_code, "110105050");
         CHECK_STR(c.local_name, "机动车违停");
         CHECK(so_categories_lookup(cfg->categories, "0506", &c) && c.local_code == NULL);
-        char *summary = NULL;
-        size_t size = 0;
-        FILE *mem = open_memstream(&summary, &size);
-        so_config_print_summary(cfg, mem);
-        fclose(mem);
+        char *summary = summary_of(cfg);
         CHECK_CONTAINS(summary, "categories: ");
         CHECK_CONTAINS(summary, "city.yaml (1 code with a local code or name)");
         free(summary);
@@ -703,9 +720,7 @@ static void test_categories_key(void)
     /* Errors in both files: every one, the config's first, each with its own file. */
     so_test_write_file(cats, "categories:\n  \"505\": {local_code: x}\n");
     so_test_write_file(path, "detector: {categories: city.yaml, id: \"bad id\"}\n"
-          "cameras:\n"
-          "  - {id: a, url: clip.mp4, zones: "
-          ONE_ZONE);
+          ONE_CAMERA);
     cfg = so_config_load(path, &errors);
     CHECK(cfg == NULL);
     CHECK_INT(errors.n, 2);
@@ -718,6 +733,48 @@ static void test_categories_key(void)
         CHECK_CONTAINS(errors.items[1].message, "expected a standard code of exactly 4 digits");
     }
     so_test_dump_errors(&errors);
+    so_config_destroy(cfg);
+    so_config_errors_finish(&errors);
+    so_test_rm_rf(dir);
+}
+
+/* http.auth: the users file is loaded with the config, and its errors are check's errors,
+ * with the users file's own name, line and column. */
+static void test_http_auth_key(void)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 16], users[PATH_MAX + 16];
+    temp_config_dir(dir, path, users, "users");
+    so_test_write_file(users, "# who may see the pages\n"
+          "ann operator $6$QbN3x7Yp2Lw9Kd1s$IFKiLwximtdKEZms9DtAhm8HojoG18mhcIGZZuDpxZSZXQNoGSrm"
+          "LC6.xKw9/jibujKi3gU51Vnx4hU4UJDoO.\n");
+    so_test_write_file(path, "http: {listen: \"127.0.0.1:8080\", auth: users, "
+          "tls_cert: users, tls_key: users}\n"
+          ONE_CAMERA);
+    struct so_config_errors errors = {0};
+    struct so_config *cfg = load_valid(path, &errors);
+    if (cfg) {
+        CHECK(cfg->http_auth != NULL);
+        CHECK_INT(so_auth_count(cfg->http_auth), 1);
+        CHECK_CONTAINS(cfg->http_auth_path, "/users");
+        CHECK_CONTAINS(cfg->http_tls_cert, "/users");
+        char *summary = summary_of(cfg);
+        CHECK_CONTAINS(summary, "http: 127.0.0.1:8080 (TLS, users file)");
+        CHECK(strstr(summary, "$6$") == NULL);
+        free(summary);
+    }
+    so_config_destroy(cfg);
+    so_config_errors_finish(&errors);
+
+    so_test_write_file(users, "ann\toperator\n");
+    cfg = so_config_load(path, &errors);
+    CHECK(cfg == NULL);
+    CHECK_INT(errors.n, 1);
+    if (errors.n == 1) {
+        CHECK_STR(errors.items[0].file, users);
+        CHECK_INT(errors.items[0].line, 1);
+        CHECK_INT(errors.items[0].column, 13);
+        CHECK_CONTAINS(errors.items[0].message, "expected the password's crypt(3) hash");
+    }
     so_config_destroy(cfg);
     so_config_errors_finish(&errors);
     so_test_rm_rf(dir);
@@ -806,6 +863,9 @@ static void test_reload_compare(void)
          "http: {listen: \"127.0.0.1:8081\"}\ncameras:\n" RL_A RL_ZONES("", "") RL_B, true, true,
          "detector.id, detector.state_dir, detector.timezone, outputs.jsonl, outputs.deliver, "
          "http.listen"},
+        {"tls files", "detector: {id: d1, state_dir: /tmp/s}\nhttp: {listen: \"127.0.0.1:8080\", "
+         "tls_cert: /dev/null, tls_key: /dev/null}\ncameras:\n" RL_A
+         RL_ZONES("", "") RL_B, true, true, "http.tls_cert, http.tls_key"},
     };
     char path[PATH_MAX];
     struct so_config_errors errors = {0};
@@ -863,6 +923,7 @@ int main(void)
     test_print_errors();
     test_kinds();
     test_categories_key();
+    test_http_auth_key();
     test_example();
     test_reload_compare();
     return so_test_done();

@@ -211,9 +211,46 @@ static void check_zones_json(void)
     free(text);
 }
 
+/* Which role each kind of URL needs when http.auth is set. */
+static void check_url_roles(void)
+{
+    static const struct {
+        const char *url;
+        enum so_auth_role need;
+    } cases[] = {
+        {"/healthz", SO_AUTH_NONE},
+        {"/", SO_AUTH_VIEWER},
+        {"/metrics", SO_AUTH_VIEWER},
+        {"/cameras.json", SO_AUTH_VIEWER},
+        {"/i18n.json", SO_AUTH_VIEWER},
+        {"/evidence/a.jpg", SO_AUTH_VIEWER},
+        {"/cameras/c1/", SO_AUTH_VIEWER},
+        {"/cameras/c1/snapshot.jpg", SO_AUTH_VIEWER},
+        {"/cameras/c1/frame.jpg", SO_AUTH_VIEWER},
+        {"/cameras/c1/rest.jpg", SO_AUTH_VIEWER},
+        {"/cameras/c1/zones.json", SO_AUTH_VIEWER},
+        {"/cameras/c1/status.json", SO_AUTH_VIEWER},
+        {"/no/such/page", SO_AUTH_VIEWER},
+        {"/healthz/", SO_AUTH_VIEWER},
+        {"/cameras/c1/editor", SO_AUTH_OPERATOR},
+        {"/cameras/c1/check", SO_AUTH_OPERATOR},
+        {"/cameras/c1/preview", SO_AUTH_OPERATOR},
+        {"/cameras/a/b/preview", SO_AUTH_OPERATOR},
+        {"/fields.json", SO_AUTH_OPERATOR},
+        {"/cameras//check", SO_AUTH_VIEWER},     /* no camera id: 404 for a viewer */
+        {"/check", SO_AUTH_VIEWER},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        enum so_auth_role got = so_http_url_role(cases[i].url);
+        so_test_check(got == cases[i].need, __FILE__, __LINE__, "%s needs %s (got %s)",
+                      cases[i].url, so_auth_role_name(cases[i].need), so_auth_role_name(got));
+    }
+}
+
 int main(void)
 {
     check_zones_json();
+    check_url_roles();
 
     struct so_pointf zone_pts[] = {{0.1, 0.5}, {0.9, 0.5}, {0.9, 0.9}, {0.1, 0.9}};
     struct so_pointf mask_pts[] = {{0, 0}, {0.5, 0}, {0.5, 0.5}, {0, 0.5}};
