@@ -51,6 +51,28 @@ static bool explained(const struct so_track *tracks, int n_tracks, struct so_box
     return false;
 }
 
+/* Why a zone with a model does not take blob `box` as an unclassified vehicle (the console
+ * shows it), or SO_WHY_COUNTS when it does: the network labelled it as something (its track's
+ * row says what), the zone wants labels only, or the zone's box bounds refuse it. */
+static enum so_status_why unlabelled_refusal(const struct so_zone_cfg *zc,
+                                             const struct so_track *tracks, int n_tracks,
+                                             struct so_box box)
+{
+    if (explained(tracks, n_tracks, box)) {
+        return SO_WHY_OTHER_KIND;
+    }
+    if (zc->require_class) {
+        return SO_WHY_NEEDS_CLASS;
+    }
+    if (zc->min_box && (box.w < zc->min_box || box.h < zc->min_box)) {
+        return SO_WHY_TOO_SMALL;
+    }
+    if (zc->max_box && (box.w > zc->max_box || box.h > zc->max_box)) {
+        return SO_WHY_TOO_LARGE;
+    }
+    return SO_WHY_COUNTS;
+}
+
 /* The followed vehicle blob b belongs to (its grown box holds BLOB_MATCH of the smaller of the
  * two), or NULL. */
 static struct track *owner(struct zone_state *z, struct so_box blob)
@@ -115,9 +137,10 @@ void rules_vehicles_blob_marks(struct so_rules *r, struct zone_state *z,
              * rests there too until the model learns the place again. */
             continue;
         }
-        if (model && (explained(tracks, n_tracks, box) || zc->require_class ||
-                      (zc->min_box && (box.w < zc->min_box || box.h < zc->min_box)) ||
-                      (zc->max_box && (box.w > zc->max_box || box.h > zc->max_box)))) {
+        enum so_status_why refused = model ? unlabelled_refusal(zc, tracks, n_tracks, box)
+                                           : SO_WHY_COUNTS;
+        if (refused != SO_WHY_COUNTS) {
+            rules_status_blob(r, z, bl, refused);
             continue;
         }
         /* A blob is a part of a silhouette (a pole splits a car; a driver stands beside it):

@@ -293,6 +293,53 @@ static void track_reasons(void)
     so_static_model_destroy(m);
 }
 
+/*
+ * With a model, a static blob no track explains would be an unclassified vehicle; a zone
+ * that wants labels only, or whose min_box refuses it, lists it with that reason.
+ */
+static void blob_refusals(void)
+{
+    struct so_zone_cfg zones[] = {zone("labels", SO_ZONE_ILLEGAL_PARKING, bay_pts, 6),
+                                  zone("small", SO_ZONE_ILLEGAL_PARKING, bay_pts, 6),
+                                  zone("any", SO_ZONE_ILLEGAL_PARKING, bay_pts, 6)};
+    zones[0].require_class = true;
+    zones[1].min_box = 200;
+    struct so_camera_cfg cam = {.id = (char *)"cam", .zones = zones, .n_zones = 3};
+    struct opened opened = {0};
+    struct so_static_model *m = so_static_model_create(W, H, NULL);
+    struct so_rules *r = so_rules_create(&cam, W, H, on_report, &opened);
+    CHECK(m && r);
+    static const struct so_track none[1];   /* a model that sees nothing */
+    for (double t = 0; m && r && t < 20; t += 1.0 / FPS) {
+        struct so_frame *f = scene_frame(t, t >= 10);
+        so_static_model_update(m, f->gray, f->gray_stride, f->media_s);
+        so_rules_process(r, f, m, none, 0);
+        so_frame_unref(f);
+    }
+    struct so_rules_status *st = so_rules_status_copy(so_rules_status(r));
+    static const struct {
+        const char *zone;
+        enum so_status_why why;
+        bool followed;
+    } want[] = {
+        {"labels", SO_WHY_NEEDS_CLASS, false},
+        {"small", SO_WHY_TOO_SMALL, false},
+        {"any", SO_WHY_COUNTS, true},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const struct so_zone_status *zs = zone_named(st, want[i].zone);
+        bool found = false;
+        for (int k = 0; zs && k < zs->n_cands && !found; k++) {
+            found = zs->cands[k].why == want[i].why && zs->cands[k].followed == want[i].followed;
+        }
+        so_test_check(found, __FILE__, __LINE__, "zone %s lists the blob as %s", want[i].zone,
+                      so_status_why_name(want[i].why));
+    }
+    so_rules_status_destroy(st);
+    so_rules_destroy(r);
+    so_static_model_destroy(m);
+}
+
 int main(void)
 {
     struct so_zone_cfg zones[] = {zone("bay", SO_ZONE_ILLEGAL_PARKING, bay_pts, 6),
@@ -304,6 +351,7 @@ int main(void)
     struct so_camera_cfg cam = {.id = (char *)"cam", .zones = zones, .n_zones = 3};
     blob_rules(&cam);
     track_reasons();
+    blob_refusals();
     so_rules_status_destroy(NULL);
     return so_test_done();
 }
