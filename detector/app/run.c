@@ -291,6 +291,10 @@ static int detect_step(struct camera_run *c, const struct so_frame *f, double *m
     so_detector_look_stats(c->detector, &before);
     so_scheduler_frame(c->sched, c->detector, c->tracker, c->model, f, source_stopping,
                        c->source);
+    const struct so_detection *seen;
+    double seen_s;
+    int n_seen = so_scheduler_last_look(c->sched, &seen, &seen_s);
+    so_live_publish_detections(&c->live, seen, n_seen, seen_s);
     int n = so_tracker_tracks(c->tracker, tracks);
     so_detector_look_stats(c->detector, &after);
     so_stages_add(&c->stages, SO_STAGE_NETWORK, after.cpu_s - before.cpu_s);

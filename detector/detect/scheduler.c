@@ -36,6 +36,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "frame.h"
 #include "log.h"
@@ -72,6 +73,9 @@ struct so_scheduler {
     double burst_until_s[SO_SCHED_MAX_REGIONS]; /* per region: look on every tick until then */
     unsigned deferred;              /* regions needed on this tick but left for the next */
     struct so_sched_stats stats;
+    struct so_detection shown[SO_SCHED_MAX_SHOWN];  /* the last look's detections (console) */
+    int n_shown;
+    double shown_s;                 /* media time of that look, -1 before one */
 };
 
 struct so_scheduler *so_scheduler_create(const char *id, double detect_fps, bool keyframes)
@@ -80,6 +84,7 @@ struct so_scheduler *so_scheduler_create(const char *id, double detect_fps, bool
     s->id = id;
     s->detect_fps = detect_fps;
     s->keyframes = keyframes;
+    s->shown_s = -1;
     return s;
 }
 
@@ -410,12 +415,19 @@ void so_scheduler_frame(struct so_scheduler *s, struct so_detector *detector,
      * live in the background's frame; the network saw the frame as it came. */
     struct so_shift sh = so_static_model_shift(model);
     int sx = sh.ok ? (int)lround(sh.dx) : 0, sy = sh.ok ? (int)lround(sh.dy) : 0;
+    for (int i = 0; i < n; i++) {
+        dets[i].box.x -= sx;
+        dets[i].box.y -= sy;
+    }
+    if (plan.n_looks && tick) {     /* what the network saw, for the console */
+        s->n_shown = n < SO_SCHED_MAX_SHOWN ? n : SO_SCHED_MAX_SHOWN;
+        memcpy(s->shown, dets, sizeof(*dets) * (size_t)s->n_shown);
+        s->shown_s = f->media_s;
+    }
     int kept = 0;
     for (int i = 0; i < n; i++) {
         bool vehicle = dets[i].role == SO_ROLE_VEHICLE || dets[i].role == SO_ROLE_NONMOTOR;
-        struct so_box *b = &dets[i].box;
-        b->x -= sx;
-        b->y -= sy;
+        const struct so_box *b = &dets[i].box;
         if (s->deferred && so_scheduler_held(b, s)) {
             continue;
         }
@@ -425,4 +437,12 @@ void so_scheduler_frame(struct so_scheduler *s, struct so_detector *detector,
         }
     }
     so_tracker_update(tracker, f, dets, kept, tick, s->deferred ? so_scheduler_held : NULL, s);
+}
+
+int so_scheduler_last_look(const struct so_scheduler *s, const struct so_detection **dets,
+                           double *media_s)
+{
+    *dets = s->shown;
+    *media_s = s->shown_s;
+    return s->n_shown;
 }

@@ -36,6 +36,7 @@ struct so_static_model;
 struct so_track;
 struct so_tracker;
 
+#define SO_SCHED_MAX_SHOWN 32     /* detections of the last look kept for the console */
 #define SO_SCHED_MAX_ROIS 8         /* close-ups, at most (the first vehicle zones that need one) */
 #define SO_SCHED_MAX_WATCH 32       /* watched zone surroundings, at most (the first zones) */
 #define SO_SCHED_MAX_REGIONS (1 + SO_SCHED_MAX_ROIS)
@@ -117,6 +118,12 @@ bool so_scheduler_held(const struct so_box *b, void *scheduler);
 void so_scheduler_frame(struct so_scheduler *s, struct so_detector *detector,
                         struct so_tracker *tracker, const struct so_static_model *model,
                         const struct so_frame *f, bool (*stopping)(void *opaque), void *opaque);
+
+/* The detections of the network's last look (at most SO_SCHED_MAX_SHOWN, in the background's
+ * frame, before the tracker's filters), its media time in *media_s (-1 before any). For the
+ * console; the array is the scheduler's, valid until its next frame. Analysis thread. */
+int so_scheduler_last_look(const struct so_scheduler *s, const struct so_detection **dets,
+                           double *media_s);
 
 void so_scheduler_get_stats(const struct so_scheduler *s, struct so_sched_stats *out);
 

@@ -222,6 +222,16 @@ char *so_http_status_json(const struct so_camera_cfg *cfg, const struct so_live_
                                                 b->last_look));
     }
     json_object_set_new(root, "tracks", tracks);
+    json_t *dets = json_array();
+    for (int i = 0; i < v->n_dets; i++) {
+        const struct so_live_det *d = &v->dets[i];
+        const int box[4] = {d->x, d->y, d->w, d->h};
+        json_array_append_new(dets, json_pack("{s:o, s:s, s:f}", "box", box_json(box), "class",
+                                              d->cls, "score", round(d->score * 100) / 100));
+    }
+    json_object_set_new(root, "detections", dets);
+    json_object_set_new(root, "detections_media_s",
+                        v->dets_media_s >= 0 ? json_real(v->dets_media_s) : json_null());
     json_t *eps = json_array();
     for (int i = 0; i < con->n_episodes; i++) {
         const struct so_live_episode *e = &con->episodes[i];

@@ -38,6 +38,7 @@ void so_live_init(struct so_live *l)
     atomic_init(&l->latency_sum_ns, 0);
     atomic_init(&l->latency_last_ns, 0);
     pthread_mutex_init(&l->lock, NULL);
+    l->dets_media_s = -1;
     l->health = -1;
 }
 
@@ -153,15 +154,34 @@ void so_live_publish(struct so_live *l, struct so_frame *f, double analysis_s, i
     free(old_mask);
 }
 
+void so_live_publish_detections(struct so_live *l, const struct so_detection *dets, int n,
+                                double media_s)
+{
+    pthread_mutex_lock(&l->lock);
+    l->n_dets = 0;
+    for (int i = 0; i < n && l->n_dets < SO_LIVE_MAX_BOXES; i++) {
+        struct so_live_det *d = &l->dets[l->n_dets++];
+        *d = (struct so_live_det){dets[i].box.x, dets[i].box.y, dets[i].box.w, dets[i].box.h,
+                                  .score = dets[i].score};
+        snprintf(d->cls, sizeof(d->cls), "%s", dets[i].class_name ? dets[i].class_name : "?");
+    }
+    l->dets_media_s = media_s;
+    pthread_mutex_unlock(&l->lock);
+}
+
 void so_live_get(struct so_live *l, bool with_frame, struct so_live_view *out)
 {
     memset(out, 0, sizeof(*out));
+    out->dets_media_s = -1;
     double now = so_time_mono();
     pthread_mutex_lock(&l->lock);
     if (with_frame && l->frame) {
         out->frame = so_frame_ref(l->frame);
         memcpy(out->boxes, l->boxes, sizeof(out->boxes));
         out->n_boxes = l->n_boxes;
+        memcpy(out->dets, l->dets, sizeof(out->dets));
+        out->n_dets = l->n_dets;
+        out->dets_media_s = l->dets_media_s;
         if (l->static_mask) {
             size_t size = (size_t)l->mask_w * l->mask_h;
             out->static_mask = malloc(size);

@@ -25,6 +25,7 @@
 #include "frame.h"
 #include "static_model.h"
 #include "status.h"
+#include "detector.h"
 #include "tracker.h"
 
 #define SO_LIVE_MAX_BOXES 32
@@ -43,6 +44,13 @@ struct so_live_box {
     char cls[24];                   /* the network's class of the track */
     float score;
     bool last_look;                 /* the network saw it on its last look (not held) */
+};
+
+/* A detection of the network's last look, as the console draws it. */
+struct so_live_det {
+    int x, y, w, h;
+    char cls[24];
+    float score;
 };
 
 /* The evidence files of an episode's latest report (events/event.h), for the camera page. */
@@ -67,6 +75,9 @@ struct so_live {
     struct so_frame *frame;         /* latest analysed frame (a reference), NULL before one */
     struct so_live_box boxes[SO_LIVE_MAX_BOXES];
     int n_boxes;
+    struct so_live_det dets[SO_LIVE_MAX_BOXES];     /* the network's last look */
+    int n_dets;
+    double dets_media_s;            /* its media time, -1 before one */
     uint8_t *static_mask;           /* width*height of `frame`, 255 = static; may be NULL */
     int mask_w, mask_h;
     double fps_decoded, fps_analysed;
@@ -101,6 +112,11 @@ void so_live_publish(struct so_live *l, struct so_frame *f, double analysis_s, i
                      const struct so_track *tracks, int n_tracks,
                      const struct so_static_model *model, uint64_t frames_decoded);
 
+/* The detections of the network's last look (boxes in analysis pixels, class names copied) at
+ * media time `media_s` (< 0: none yet). Analysis thread. */
+void so_live_publish_detections(struct so_live *l, const struct so_detection *dets, int n,
+                                double media_s);
+
 /* The camera's health changed or was repeated (any thread): `since` moves only on a change. */
 void so_live_set_health(struct so_live *l, int health, const char *detail);
 
@@ -132,6 +148,9 @@ struct so_live_view {
     struct so_frame *frame;
     struct so_live_box boxes[SO_LIVE_MAX_BOXES];
     int n_boxes;
+    struct so_live_det dets[SO_LIVE_MAX_BOXES];
+    int n_dets;
+    double dets_media_s;            /* -1: the network has not looked yet (or no network) */
     uint8_t *static_mask;
     int mask_w, mask_h;
     double fps_decoded, fps_analysed;   /* 0 when no frame was analysed for 3 s */

@@ -137,6 +137,43 @@ static void test_frame_refs(void)
 }
 
 /* Present tracks become boxes (at most SO_LIVE_MAX_BOXES); absent ones are left out. */
+/* The network's last look: boxes with their class names copied (the model's strings may go
+ * with a reload), at most SO_LIVE_MAX_BOXES, none before the first look. */
+static void test_detections(void)
+{
+    printf("# case: the network's last look\n");
+    struct so_live l;
+    so_live_init(&l);
+    struct so_frame *f = frame_at(0, 0);
+    so_live_publish(&l, f, 0.01, 0, NULL, 0, NULL, 1);
+    struct so_live_view v;
+    so_live_get(&l, true, &v);
+    CHECK_INT(v.n_dets, 0);
+    CHECK(v.dets_media_s < 0);
+    so_live_view_finish(&v);
+    struct so_detection d[SO_LIVE_MAX_BOXES + 4];
+    char name[8] = "car";
+    for (int i = 0; i < SO_LIVE_MAX_BOXES + 4; i++) {
+        d[i] = (struct so_detection){.box = {i, 2 * i, 30, 20}, .class_name = i ? name : NULL,
+                                     .score = 0.5f};
+    }
+    so_live_publish_detections(&l, d, 2, 12.5);
+    name[0] = 'x';      /* the source string changes: the published copy does not */
+    so_live_get(&l, true, &v);
+    CHECK_INT(v.n_dets, 2);
+    CHECK_DBL(v.dets_media_s, 12.5, 1e-9);
+    CHECK_STR(v.dets[0].cls, "?");
+    CHECK_STR(v.dets[1].cls, "car");
+    CHECK(v.dets[1].x == 1 && v.dets[1].y == 2 && v.dets[1].w == 30 && v.dets[1].h == 20);
+    so_live_view_finish(&v);
+    so_live_publish_detections(&l, d, SO_LIVE_MAX_BOXES + 4, 13.0);
+    so_live_get(&l, true, &v);
+    CHECK_INT(v.n_dets, SO_LIVE_MAX_BOXES);
+    so_live_view_finish(&v);
+    so_live_finish(&l);
+    so_frame_unref(f);
+}
+
 static void test_boxes(void)
 {
     printf("# case: track boxes\n");
@@ -344,6 +381,7 @@ int main(void)
     test_latency();
     test_frame_refs();
     test_boxes();
+    test_detections();
     test_mask();
     test_threads();
     test_fps();
