@@ -127,8 +127,7 @@ static int setup_analysis(struct camera_run *c, const struct so_frame *f)
     if (c->detector) {
         so_scheduler_set_zones(c->sched, c->cfg, width, height);
         so_scheduler_restart(c->sched);
-        double fps = c->cfg->analysis.detect_fps;
-        c->tracker = so_tracker_create(width, height, fps > 0 ? 1.0 / fps : 1.0);
+        c->tracker = so_tracker_create(width, height);
     }
     if (!c->model || !c->rules || (c->detector && !c->tracker)) {
         so_err(c->cfg->id, "out of memory for a %dx%d analysis", width, height);

@@ -60,9 +60,8 @@ struct so_tracker {
     int n_view;
 };
 
-struct so_tracker *so_tracker_create(int width, int height, double detect_interval_s)
+struct so_tracker *so_tracker_create(int width, int height)
 {
-    (void)detect_interval_s;    /* everything counts in detector ticks */
     struct so_tracker *t = calloc(1, sizeof(*t));
     if (t) {
         t->w = width;

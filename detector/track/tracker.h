@@ -35,9 +35,9 @@ struct so_track {
 
 struct so_tracker;
 
-/* A tracker for width x height frames. NULL if out of memory. `detect_interval_s` (seconds
- * between detector runs) is unused: presence and forgetting count in detector ticks. */
-struct so_tracker *so_tracker_create(int width, int height, double detect_interval_s);
+/* A tracker for width x height frames (presence and forgetting count in detector ticks, not
+ * seconds). NULL if out of memory. */
+struct so_tracker *so_tracker_create(int width, int height);
 /* Accepts NULL. */
 void so_tracker_destroy(struct so_tracker *t);
 

@@ -79,7 +79,7 @@ static int pending(const struct so_tracker *tr, bool people)
 static void test_person_being_established(void)
 {
     printf("# case: a person standing still asks for looks unless people are left out\n");
-    struct so_tracker *tr = so_tracker_create(W, H, 1.0);
+    struct so_tracker *tr = so_tracker_create(W, H);
     CHECK(tr != NULL);
     struct so_detection p = det(SO_ROLE_PERSON, "person", 100, 80, 30, 80);
     tick(tr, 0, &p, 1);
@@ -93,7 +93,7 @@ static void test_person_being_established(void)
 static void test_vehicle_being_established(void)
 {
     printf("# case: a vehicle coming to rest asks for looks either way\n");
-    struct so_tracker *tr = so_tracker_create(W, H, 1.0);
+    struct so_tracker *tr = so_tracker_create(W, H);
     CHECK(tr != NULL);
     struct so_detection car = det(SO_ROLE_VEHICLE, "car", 150, 120, 90, 50);
     struct so_detection both[2] = {car, det(SO_ROLE_PERSON, "person", 20, 60, 30, 80)};
@@ -109,7 +109,7 @@ static void test_vehicle_being_established(void)
 static void test_walker_never_pending(void)
 {
     printf("# case: a walker leaves one-vote spots and never asks\n");
-    struct so_tracker *tr = so_tracker_create(W, H, 1.0);
+    struct so_tracker *tr = so_tracker_create(W, H);
     CHECK(tr != NULL);
     bool asked = false;
     for (int i = 0; i < 6; i++) {
@@ -126,7 +126,7 @@ static void test_held_is_not_missed(void)
     printf("# case: a car whose region waits a tick keeps its state; a missed one loses it\n");
     struct so_detection cars[2] = {det(SO_ROLE_VEHICLE, "car", 20, 120, 90, 50),
                                    det(SO_ROLE_VEHICLE, "car", 200, 120, 90, 50)};
-    struct so_tracker *tr = so_tracker_create(W, H, 1.0);
+    struct so_tracker *tr = so_tracker_create(W, H);
     CHECK(tr != NULL);
     tick(tr, 0, cars, 2);
     tick(tr, 1, cars, 2);
