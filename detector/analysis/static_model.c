@@ -71,6 +71,7 @@ struct so_static_model {
     double median_gain;
     bool started;
     double last_t, t0;
+    double first_s;         /* media time of the first frame (t0 moves over gaps; this not) */
     /* warm-up */
     uint8_t *samples;       /* WARMUP_SAMPLES planes, sorted per pixel (warmup_add_sample) */
     int n_samples;
@@ -650,6 +651,7 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
     if (!m->started) {
         m->started = true;
         m->t0 = media_s;
+        m->first_s = media_s;
         m->last_t = media_s;
         for (size_t i = 0; i < n; i++) {
             m->bg[i] = m->fast[i] = m->frame[i] = m->blur[i];
@@ -797,6 +799,11 @@ double so_static_model_moving_share(const struct so_static_model *m, int x, int 
 double so_static_model_gain(const struct so_static_model *m)
 {
     return m->median_gain;
+}
+
+double so_static_model_first_s(const struct so_static_model *m)
+{
+    return m->started ? m->first_s : -1;
 }
 
 bool so_static_model_warming_up(const struct so_static_model *m)

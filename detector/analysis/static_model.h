@@ -72,6 +72,10 @@ double so_static_model_gain(const struct so_static_model *m);
 /* True while the background is still being learnt. */
 bool so_static_model_warming_up(const struct so_static_model *m);
 
+/* Media time of the first frame the model saw (what its warm-up background shows was there
+ * then), -1 before one. */
+double so_static_model_first_s(const struct so_static_model *m);
+
 /*
  * Absorb the pixels of `mask` (non-zero, width*height, row-major) into the background: their
  * age is reset and their background becomes the current frame. Used for ghosts (an object

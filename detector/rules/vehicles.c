@@ -259,6 +259,22 @@ static struct track *orphan_slot(struct zone_state *z, const struct so_track *tk
 }
 
 /*
+ * Was the thing in box b there when the static model learnt its background? Its pixels are the
+ * background (at most SO_PLACE_FG_MAX differ) and its look is the background's there (NCC >=
+ * SO_PLACE_SAME): the model never learns a thing that came to rest later (selective update),
+ * so a car that shows in the warm-up background was parked before the analysis began, however
+ * late the network first framed it (on a shaking camera, after a gust; on a 150 kbit/s
+ * substream, seconds in).
+ */
+static bool in_background(struct so_rules *r, const struct so_frame *frame, struct so_box box)
+{
+    struct so_box b = so_box_clip(box, r->w, r->h);
+    return r->model && b.w > 0 && b.h > 0 &&
+           so_place_foreground_share(r->model, r->w, b) <= SO_PLACE_FG_MAX &&
+           so_place_background_likeness(frame, r->model, box, r->look) >= SO_PLACE_SAME;
+}
+
+/*
  * A new track on vehicles followed there is not a new vehicle when nothing arrived: two cars
  * bumper to bumper on a 150 kbit/s substream came out as two boxes, then, a minute on, as a
  * third box across them, and opened a third episode. A vehicle that parks there has pixels
@@ -332,11 +348,18 @@ static struct track *follow(struct so_rules *r, struct zone_state *z, struct so_
     if (reframed(r, z, frame, tk)) {
         return NULL;
     }
+    double start = tk->rest_s;
+    if (in_background(r, frame, tk->box) && so_static_model_first_s(r->model) >= 0 &&
+        so_static_model_first_s(r->model) < start) {
+        so_debug(r->cam->id, "zone %s: %s track %d is part of the learnt background: there "
+                 "since %.1f s", zc->id, tk->cls, tk->id, so_static_model_first_s(r->model));
+        start = so_static_model_first_s(r->model);
+    }
     for (int t = 0; t < MAX_TRACKS && !slot; t++) {
         if (!z->tracks[t].used) {
             slot = &z->tracks[t];
             *slot = (struct track){.used = true, .id = tk->id, .first_seen_s = frame->media_s,
-                                   .start_est = tk->rest_s};
+                                   .start_est = start};
             so_place_init(&slot->place);
             slot->before = so_frame_ref_maybe(rules_frame_before(r, tk->rest_s - BEFORE_S));
             so_debug(r->cam->id, "zone %s follows %s track %d at %d,%d %dx%d (at rest since "
