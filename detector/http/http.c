@@ -425,13 +425,11 @@ static void free_server(struct so_http *h)
 struct so_http *so_http_create(const struct so_http_opts *opts)
 {
     bool ipv6 = false;
-    int fd = so_http_listen_socket(opts->listen, &ipv6);
+    int fd = so_http_listen_socket(opts->listen, &ipv6,
+                                   opts->auth ? NULL : "sees the camera images (http.auth, "
+                                                       "docs/http.md)");
     if (fd < 0) {
         return NULL;
-    }
-    if (!opts->auth && !so_http_is_loopback(fd)) {
-        so_warn(WHO, "%s is not a loopback address and http.auth is not set: anyone who can "
-                "reach it sees the camera images (docs/http.md)", opts->listen);
     }
     struct so_http *h = calloc(1, sizeof(*h));
     if (!h) {

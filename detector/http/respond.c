@@ -96,8 +96,26 @@ enum MHD_Result so_http_not_allowed(struct MHD_Connection *conn, const char *all
                       sizeof(msg) - 1, MHD_HTTP_HEADER_ALLOW, allow);
 }
 
+/* Whether the bound socket listens on a loopback address only. */
+static bool is_loopback(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        return false;
+    }
+    if (ss.ss_family == AF_INET) {
+        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
 /* Split "HOST:PORT" ("[v6]:PORT" too), resolve and bind a listening socket. -1 after logging. */
-int so_http_listen_socket(const char *listen_at, bool *ipv6)
+int so_http_listen_socket(const char *listen_at, bool *ipv6, const char *unguarded)
 {
     char host[256];
     const char *colon = strrchr(listen_at, ':');
@@ -141,25 +159,9 @@ int so_http_listen_socket(const char *listen_at, bool *ipv6)
     freeaddrinfo(res);
     if (fd < 0) {
         so_err(WHO, "cannot listen on %s: %s", listen_at, strerror(err));
+    } else if (unguarded && !is_loopback(fd)) {
+        so_warn(WHO, "%s is not a loopback address and no users file is set: anyone who can "
+                "reach it %s", listen_at, unguarded);
     }
     return fd;
-}
-
-
-/* Whether the bound socket listens on a loopback address only. */
-bool so_http_is_loopback(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-        return false;
-    }
-    if (ss.ss_family == AF_INET) {
-        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (ss.ss_family == AF_INET6) {
-        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-    }
-    return false;
 }

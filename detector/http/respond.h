@@ -1,7 +1,7 @@
 /*
  * What both HTTP servers (the detector's console, http.c, and the intake's case desk) do the
  * same way with libmicrohttpd: bind the listening socket themselves (so a bad address or a port
- * in use is reported with its real errno), tell whether it is loopback only, and queue the
+ * in use is reported with its real errno), warn when an unguarded one is not loopback, and queue the
  * answers they share: a buffer with a type, a plain text, a self-contained HTML page under a
  * policy that loads nothing from elsewhere, the 401 with its Basic challenge, a 405 naming the
  * methods allowed.
@@ -18,11 +18,10 @@
 #include <stddef.h>
 
 /* Resolve "HOST:PORT" ("[v6]:PORT" too; an empty HOST is every address), bind and listen.
- * Returns the socket (the caller owns it) and sets *ipv6, or -1 after logging why. */
-int so_http_listen_socket(const char *listen_at, bool *ipv6);
-
-/* Whether the bound socket listens on a loopback address only. */
-bool so_http_is_loopback(int fd);
+ * Returns the socket (the caller owns it) and sets *ipv6, or -1 after logging why. With
+ * `unguarded` (no users file: what a stranger could do, "sees the camera images"), a socket
+ * that is not loopback only is logged as a warning saying so. */
+int so_http_listen_socket(const char *listen_at, bool *ipv6, const char *unguarded);
 
 /* Queue `body` with `type` and no-store caching. `mode` says who frees `body` (with
  * MHD_RESPMEM_MUST_FREE it is freed even on failure). */
