@@ -31,8 +31,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from detector_peer import DeskIntake, DetectorPeer, Episode  # noqa: E402
-from sotest import check, failures, finish, note, wait_for  # noqa: E402
+from detector_peer import (DeskIntake, DetectorPeer, Episode, desk_with_peer,  # noqa: E402
+                           two_episodes)
+from sotest import check, finish, wait_for  # noqa: E402
 
 
 def case(desk, ep_id):
@@ -248,29 +249,16 @@ def migration_cases(binary, tmp, db):
 def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="so_desk_api_") as tmp:
-        desk = DeskIntake(binary, tmp)
-        peer = None
-        try:
-            check(desk.ready(), "the intake serves the desk")
+        with desk_with_peer(binary, tmp) as (desk, peer):
             access_cases(desk)
-            peer = DetectorPeer(desk.endpoint)
-            ep1 = Episode()
-            ep2 = Episode(camera="cam-2", zone="stall", kind="stall_encroachment", code="0504",
-                          name="占道经营", grid="440305001001009", address="东门路 5 号")
+            ep1, ep2 = two_episodes()
             queue_cases(desk, peer, ep1, ep2)
             action_cases(desk, peer, ep1, ep2)
             autoclose_cases(desk, peer, ep1)
             offline_cases(desk, tmp)
             garbage_cases(desk, peer)
             stats_cases(desk)
-        finally:
-            if peer:
-                peer.close()
-            rc = desk.stop()
-        check(rc == 0, f"the intake stops cleanly on SIGTERM ({rc})")
         migration_cases(binary, tmp, desk.db)
-        if failures():
-            note(desk.text()[-4000:])
     return finish()
 
 

@@ -22,6 +22,7 @@ Everything runs on one thread of the peer's own (the DEALER socket is touched by
 only); the test calls into it through a queue. The lead's end-to-end test replaces this peer by
 the real detector; the test steps stay the same.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -71,6 +72,13 @@ class Episode:
         self.code, self.name, self.grid, self.address = code, name, grid, address
         self.started_at = now_iso()
         self.dwell = 0.0
+
+
+def two_episodes():
+    """The pair the desk's tests use: a parked car on cam-1 (0505) and a stall on cam-2 (0504)."""
+    return Episode(), Episode(camera="cam-2", zone="stall", kind="stall_encroachment",
+                              code="0504", name="占道经营", grid="440305001001009",
+                              address="东门路 5 号")
 
 
 class DetectorPeer:
@@ -313,3 +321,24 @@ class DeskIntake:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+@contextlib.contextmanager
+def desk_with_peer(binary, tmp, **peer_args):
+    """An intake with its desk and a DetectorPeer delivering to it, for a `with`: yields
+    (desk, peer); on the way out the peer is closed and the intake stopped, its clean exit
+    checked and, after any failed check, its log shown."""
+    from sotest import check, failures, note
+    desk = DeskIntake(binary, tmp)
+    peer = None
+    try:
+        check(desk.ready(), "the intake serves the desk")
+        peer = DetectorPeer(desk.endpoint, **peer_args)
+        yield desk, peer
+    finally:
+        if peer:
+            peer.close()
+        rc = desk.stop()
+        check(rc == 0, f"the intake stops cleanly on SIGTERM ({rc})")
+        if failures():
+            note(desk.text()[-4000:])
