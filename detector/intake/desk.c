@@ -28,6 +28,10 @@
  *   operator. The operator's user name goes into the case's history; the password never
  *   leaves the auth module.
  * - POST bodies are small JSON objects (at most 8 KiB; more is 413).
+ * - Cross-site requests: a browser sends an operator's cached Basic credentials with a form
+ *   another site posts here, so an action whose Origin header is not this desk's own address
+ *   (the Host it was sent to) is refused with 403. Browsers always send Origin on a POST;
+ *   curl and platforms send none and are not affected.
  */
 #include "desk.h"
 
@@ -308,6 +312,18 @@ static enum MHD_Result gate(struct so_desk *d, struct MHD_Connection *conn, cons
     }
 }
 
+/* Whether the request's Origin (when there is one) names the host it was sent to. */
+static bool same_origin(struct MHD_Connection *conn)
+{
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!origin) {
+        return true;
+    }
+    const char *sep = strstr(origin, "://");
+    return sep && host && strcmp(sep + 3, host) == 0;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **req_cls)
@@ -341,6 +357,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     static const char cases[] = "/api/cases/";
     if (post) {
+        if (!same_origin(conn)) {
+            d->forbidden++;
+            return json_error(conn, MHD_HTTP_FORBIDDEN, "cross-site request refused: the "
+                              "Origin is not this desk");
+        }
         if (rq->too_big) {
             return json_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body: at most 8 KiB");
         }

@@ -11,7 +11,9 @@
  *
  * Access: with a users file (auth.h) every path but /healthz needs HTTP Basic credentials
  * (401, counted), reads need the viewer role and actions (POST) the operator role (403,
- * counted). Without one nothing is asked (keep the desk on 127.0.0.1 then).
+ * counted). Without one nothing is asked (keep the desk on 127.0.0.1 then). An action whose
+ * Origin header names another site than the one it is sent to is refused (403): a browser that
+ * holds an operator's Basic credentials sends them with any site's form too.
  *
  * Ownership: the options' pointers are borrowed and must outlive the desk. Thread-safety: all
  * calls from the intake's thread. so_desk_create() returns NULL after logging why.
@@ -33,8 +35,6 @@ struct so_desk_opts {
     void (*flush)(void *ctx);
     /* {"detectors": [{"detector_id", "connected", "last_seen"}]}: a new reference. */
     json_t *(*detectors)(void *ctx);
-    /* Whether `detector_id` has a connection a command can go out on now. */
-    bool (*connected)(void *ctx, const char *detector_id);
 };
 
 struct so_desk;

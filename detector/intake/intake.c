@@ -283,12 +283,6 @@ static void flush_commands(void *ctx)
     }
 }
 
-static bool peer_connected(void *ctx, const char *detector_id)
-{
-    struct peer *p = find_peer(ctx, detector_id);
-    return p && p->connected;
-}
-
 static json_t *peers_json(void *ctx)
 {
     struct intake *in = ctx;
@@ -764,8 +758,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     if (http) {
         struct so_desk_opts dopts = {.listen = http, .cases = in.cases, .auth = auth, .ctx = &in,
-                                     .flush = flush_commands, .detectors = peers_json,
-                                     .connected = peer_connected};
+                                     .flush = flush_commands, .detectors = peers_json};
         desk = so_desk_create(&dopts);
         if (!desk) {
             goto cleanup;

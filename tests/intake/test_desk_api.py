@@ -4,7 +4,8 @@ build/streetorder-intake, with a real detector-side peer (tests/lib/detector_pee
 DEALER sending SOE1 events and answering CMD with CRES as the detector does) over TCP.
 
 Checks:
-- access: /healthz open; no or wrong credentials 401, a viewer's action 403, both counted;
+- access: /healthz open; no or wrong credentials 401, a viewer's action 403, an action posted
+  from another site (Origin) 403, all counted;
 - the queue: one row per episode (an update changes the row, adds none), with the GB/T code
   and name, grid, address, camera, dwell and before/at/after thumbnails that serve JPEGs;
   filters by state, category, camera, grid and day;
@@ -55,9 +56,16 @@ def access_cases(desk):
     check(desk.api("/", user="watcher")[0] == 200, "a viewer gets the queue page")
     status, body = desk.api("/api/cases/" + "0" * 32 + "/confirm", user="watcher", method="POST")
     check(status == 403, f"a viewer's action: 403 ({status})")
+    status, body = desk.api("/api/cases/" + "0" * 32 + "/confirm", method="POST",
+                            headers={"Origin": "http://evil.example"})
+    check(status == 403 and "cross-site" in body.get("error", ""),
+          f"an operator's action posted from another site: 403 ({status} {body})")
+    status, body = desk.api("/api/cases/" + "0" * 32 + "/confirm", method="POST",
+                            headers={"Origin": desk.base})
+    check(status == 404, f"... from the desk's own page it goes on (no such case: {status})")
     metrics = desk.api("/metrics", user="watcher")[1].decode()
     check("streetorder_http_unauthorized_total 2" in metrics and
-          "streetorder_http_forbidden_total 1" in metrics,
+          "streetorder_http_forbidden_total 2" in metrics,
           "401 and 403 are counted on /metrics")
 
 

@@ -289,11 +289,12 @@ class DeskIntake:
         from sotest import wait_http
         return wait_http(self.base + "/healthz", seconds)
 
-    def api(self, path, user="chief", method="GET", body=None):
-        """(status, parsed JSON or raw bytes) of one request as `user` (None: no credentials)."""
+    def api(self, path, user="chief", method="GET", body=None, headers=None):
+        """(status, parsed JSON or raw bytes) of one request as `user` (None: no credentials),
+        with more `headers` if given."""
         import urllib.error
         import urllib.request
-        headers = dict(basic(user)) if user else {}
+        headers = dict(headers or {}, **(basic(user) if user else {}))
         data = None
         if body is not None:
             data = json.dumps(body).encode()
