@@ -1,10 +1,10 @@
 /*
  * What both HTTP servers (the detector's console, http.c, and the intake's case desk) do the
- * same way with libmicrohttpd: bind the listening socket themselves (so a bad address or a port
- * in use is reported with its real errno), warn when an unguarded one is not loopback, and queue the
- * answers they share: a buffer with a type, a plain text, a self-contained HTML page under a
- * policy that loads nothing from elsewhere, the 401 with its Basic challenge, a 405 naming the
- * methods allowed.
+ * same way with libmicrohttpd: bind the listening socket themselves (so a bad address or a
+ * port in use is reported with its real errno), warn when an unguarded one is not loopback, and
+ * queue the answers they share: a buffer with a type, a plain text, a self-contained HTML page
+ * under a policy that loads nothing from elsewhere, the 401 with its Basic challenge, a 405
+ * naming the methods allowed.
  *
  * Thread-safety: none of these keep state; the reply functions run on whatever thread MHD calls
  * the handler on. Errors: the listen functions log (tag "http") and return -1; the reply

@@ -374,9 +374,13 @@ static void handle_message(struct intake *in)
             /* Durable: acknowledge. */
             char seqs[24];
             int len = snprintf(seqs, sizeof(seqs), "%" PRIu64, ev.seq);
-            zmq_send(in->router, frames[0].data, frames[0].size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-            zmq_send(in->router, "ACK", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-            zmq_send(in->router, seqs, (size_t)len, ZMQ_DONTWAIT);
+            /* The ROUTER is mandatory: the identity frame fails (and nothing more may follow)
+             * when the detector has gone since; it will resend. */
+            if (zmq_send(in->router, frames[0].data, frames[0].size,
+                         ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+                zmq_send(in->router, "ACK", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+                zmq_send(in->router, seqs, (size_t)len, ZMQ_DONTWAIT);
+            }
             if (in->cases && learn_peer(in, ev.detector_id, frames[0].data, frames[0].size)) {
                 flush_commands(in);
             }
@@ -566,6 +570,19 @@ static int verify(const char *path)
     return total_gaps ? 1 : 0;
 }
 
+/* --users: the desk's users file (auth.h), its every mistake logged as FILE:LINE:COLUMN. */
+static struct so_auth *load_users(const char *path)
+{
+    struct so_config_errors errors = {0};
+    struct so_auth *auth = so_auth_load(path, &errors);
+    for (size_t i = 0; i < errors.n; i++) {
+        so_err(WHO, "%s:%d:%d: %s", errors.items[i].file, errors.items[i].line,
+               errors.items[i].column, errors.items[i].message);
+    }
+    so_config_errors_finish(&errors);
+    return auth;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -594,7 +611,8 @@ static void usage(FILE *out)
 
 /*
  * Long on purpose: the option parsing of the reference intake (a getopt loop, one case per
- * option) followed by the ROUTER loop's setup; kept in main as an integrator reads it.
+ * option) followed by the setup of the database, the ROUTER (CURVE, ZAP) and the desk, in the
+ * order they depend on each other; kept in main as an integrator reads it.
  */
 int main(int argc, char **argv)
 {
@@ -681,18 +699,9 @@ int main(int argc, char **argv)
     }
     struct so_auth *auth = NULL;
     struct so_desk *desk = NULL;
-    if (users) {
-        struct so_config_errors errors = {0};
-        auth = so_auth_load(users, &errors);
-        for (size_t i = 0; i < errors.n; i++) {
-            so_err(WHO, "%s:%d:%d: %s", errors.items[i].file, errors.items[i].line,
-                   errors.items[i].column, errors.items[i].message);
-        }
-        so_config_errors_finish(&errors);
-        if (!auth) {
-            so_zap_allow_destroy(in.allow);
-            return 1;
-        }
+    if (users && !(auth = load_users(users))) {
+        so_zap_allow_destroy(in.allow);
+        return 1;
     }
     in.db = open_db(db_path);
     in.cases = in.db ? so_cases_open(in.db, auto_close) : NULL;
