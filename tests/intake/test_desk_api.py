@@ -20,7 +20,8 @@ Checks:
 - an answer with an unknown command id is ignored, nothing changes;
 - statistics by state, zone, category and hour of day;
 - migration: a database written by an intake older than the desk (no case tables) gets its
-  cases built from the stored events when the new intake opens it.
+  cases built from the stored events when the new intake opens it (with --no-auto-close, the
+  cleared/left episodes stay open).
 
 Usage: test_desk_api.py INTAKE_BIN     (TAP output)
 """
@@ -226,9 +227,9 @@ def stats_cases(desk):
           f"... by hour of day ({st['by_hour']})")
 
 
-def migration_cases(binary, tmp, db):
+def migration_cases(binary, tmp, db, name="old.db", args=(), want=("closed", "new", "new")):
     """An old database: only events and evidence (what intakes before the desk wrote)."""
-    old = os.path.join(tmp, "old.db")
+    old = os.path.join(tmp, name)
     src = sqlite3.connect(db)
     dst = sqlite3.connect(old)
     for (sql,) in src.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND "
@@ -243,13 +244,14 @@ def migration_cases(binary, tmp, db):
     dst.commit()
     dst.close()
     src.close()
-    desk = DeskIntake(binary, tmp, db=old, users=False)
+    desk = DeskIntake(binary, tmp, db=old, users=False, args=args)
     try:
-        check(desk.ready(), "the new intake opens the old database")
+        check(desk.ready(), f"the new intake {' '.join(args)} opens the old database")
         q = desk.api("/api/cases", user=None)[1]
         states = sorted(c["state"] for c in q.get("cases", []))
-        check(q.get("count") == 3 and states == ["closed", "new", "new"],
-              f"... and builds one case per stored episode, auto-close replayed ({states})")
+        check(q.get("count") == 3 and states == list(want),
+              f"... and builds one case per stored episode, auto-close "
+              f"{'not ' if args else ''}replayed ({states})")
     finally:
         desk.stop()
 
@@ -267,6 +269,7 @@ def main():
             garbage_cases(desk, peer)
             stats_cases(desk)
         migration_cases(binary, tmp, desk.db)
+        migration_cases(binary, tmp, desk.db, "old2.db", ("--no-auto-close",), ["new"] * 3)
     return finish()
 
 
