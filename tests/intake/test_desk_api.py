@@ -18,6 +18,7 @@ Checks:
 - a detector that is not connected: the action answers 202 with a clear error and the command
   stays pending; once the detector delivers again (a new connection) it receives the command;
 - an answer with an unknown command id is ignored, nothing changes;
+- the same over CURVE (--curve-secret): events in, a command out, its answer back;
 - statistics by state, zone, category and hour of day;
 - migration: a database written by an intake older than the desk (no case tables) gets its
   cases built from the stored events when the new intake opens it (with --no-auto-close, the
@@ -256,6 +257,30 @@ def migration_cases(binary, tmp, db, name="old.db", args=(), want=("closed", "ne
         desk.stop()
 
 
+def curve_cases(binary, tmp):
+    """The same channel as a CURVE server: events in, a command out, its answer back."""
+    import zmq
+    server_pub, server_secret = zmq.curve_keypair()
+    client = zmq.curve_keypair()
+    desk = DeskIntake(binary, tmp, db=os.path.join(tmp, "curve.db"), users=False,
+                      args=("--curve-secret", server_secret.decode()))
+    peer = DetectorPeer(desk.endpoint, detector_id="det-curve",
+                        curve=(server_pub, client[0], client[1]))
+    try:
+        check(desk.ready(), "an intake with --curve-secret serves the desk")
+        ep = Episode()
+        check(peer.wait_acked(peer.opened(ep)), "... a CURVE detector delivers a case")
+        status, out = desk.api(f"/api/cases/{ep.id}/verify", user=None, method="POST")
+        got = peer.wait_command(lambda b: b.get("command") == "verify")
+        check(status == 200 and got and got[1].get("episode_id") == ep.id,
+              f"... and receives the verify command over CURVE ({status})")
+        ok = wait_for(lambda: case(desk, ep.id).get("verify_result") == "present", 10)
+        check(ok, "... whose answer and verification record come back")
+    finally:
+        peer.close()
+        desk.stop()
+
+
 def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="so_desk_api_") as tmp:
@@ -268,6 +293,7 @@ def main():
             offline_cases(desk, tmp)
             garbage_cases(desk, peer)
             stats_cases(desk)
+        curve_cases(binary, tmp)
         migration_cases(binary, tmp, desk.db)
         migration_cases(binary, tmp, desk.db, "old2.db", ("--no-auto-close",), ["new"] * 3)
     return finish()
