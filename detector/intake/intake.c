@@ -296,6 +296,23 @@ static json_t *peers_json(void *ctx)
     return json_pack("{s:o}", "detectors", list);
 }
 
+/* Whether command `id` went to the detector on connection `rid`: 0, -ENOENT (an id never
+ * sent), -EPERM (another connection answers: only the commanded detector may). */
+static int answer_from_its_detector(struct intake *in, const char *id,
+                                    const struct so_intake_frame *rid)
+{
+    bool missing = false;
+    json_t *cmd = so_cases_command(in->cases, id, &missing);
+    const char *det = json_string_value(json_object_get(cmd, "detector_id"));
+    struct peer *p = det ? find_peer(in, det) : NULL;
+    int rc = !cmd ? (missing ? -ENOENT : -EIO)
+             : p && p->rid_len == rid->size && memcmp(p->rid, rid->data, rid->size) == 0
+                 ? 0
+                 : -EPERM;
+    json_decref(cmd);
+    return rc;
+}
+
 /* [rid, "CRES", id, json]: a detector's answer to a command (caseloop wire format). */
 static void handle_answer(struct intake *in, const struct so_intake_frame *f, size_t n)
 {
@@ -306,6 +323,9 @@ static void handle_answer(struct intake *in, const struct so_intake_frame *f, si
     int rc = -EBADMSG;
     if (id && schema && strcmp(schema, "streetorder.command_result.v1") == 0 &&
         json_is_boolean(ok) && strlen(id) == f[2].size && memcmp(id, f[2].data, f[2].size) == 0) {
+        rc = answer_from_its_detector(in, id, &f[0]);
+    }
+    if (rc == 0) {
         rc = so_cases_command_answer(in->cases, id, json_is_true(ok),
                                      json_is_true(json_object_get(res, "duplicate")),
                                      json_string_value(json_object_get(res, "error")));
@@ -318,9 +338,11 @@ static void handle_answer(struct intake *in, const struct so_intake_frame *f, si
         }
     } else {
         in->bad_answers++;
-        so_warn(WHO, "ignored a command answer: %s", rc == -ENOENT ? "unknown command id"
-                                                     : rc == -EBADMSG ? "malformed"
-                                                                      : "database error");
+        so_warn(WHO, "ignored a command answer: %s",
+                rc == -ENOENT   ? "unknown command id"
+                : rc == -EBADMSG ? "malformed"
+                : rc == -EPERM   ? "not from the connection of the detector it was sent to"
+                                 : "database error");
     }
     json_decref(res);
 }

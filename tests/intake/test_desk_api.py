@@ -17,7 +17,8 @@ Checks:
 - auto-close: a `cleared` with reason `left` closes the case, with its after-image;
 - a detector that is not connected: the action answers 202 with a clear error and the command
   stays pending; once the detector delivers again (a new connection) it receives the command;
-- an answer with an unknown command id is ignored, nothing changes;
+- an answer with an unknown command id, garbage, and an answer to a real command from another
+  connection than the commanded detector's are ignored and logged, nothing changes;
 - the same over CURVE (--curve-secret): events in, a command out, its answer back;
 - statistics by state, zone, category and hour of day;
 - migration: a database written by an intake older than the desk (no case tables) gets its
@@ -199,18 +200,31 @@ def offline_cases(desk, tmp):
     peer3.close()
 
 
-def garbage_cases(desk, peer):
+def garbage_cases(desk, peer, ep1):
     import json
     before = desk.api("/api/stats", user="watcher")[1]
     peer.outq.put([b"CRES", b"nosuchcommand", json.dumps(
         {"schema": "streetorder.command_result.v1", "id": "nosuchcommand", "ok": True}).encode()])
     peer.outq.put([b"CRES", b"x", b"{not json"])
+    # A real command's id, answered by another connection than its detector's.
+    cmd = case(desk, ep1.id)["commands"][0]
+    other = DetectorPeer(desk.endpoint, detector_id="det-other")
+    other.outq.put([b"CRES", cmd["id"].encode(), json.dumps(
+        {"schema": "streetorder.command_result.v1", "id": cmd["id"], "ok": False,
+         "error": "forged"}).encode()])
     time.sleep(0.5)
+    other.close()
     after = desk.api("/api/stats", user="watcher")[1]
-    check(before == after and desk.proc.poll() is None,
-          "answers to unknown commands and garbage change nothing")
-    check("ignored a command answer: unknown command id" in desk.text() and
-          "ignored a command answer: malformed" in desk.text(), "... and are logged")
+    forged = desk.api(f"/api/commands/{cmd['id']}", user="watcher")[1]
+    check(before == after and forged.get("status") == "ok" and forged.get("error") is None and
+          desk.proc.poll() is None,
+          f"answers to unknown commands, garbage and an answer from another connection change "
+          f"nothing ({forged.get('status')})")
+    log = desk.text()
+    check("ignored a command answer: unknown command id" in log and
+          "ignored a command answer: malformed" in log and
+          "ignored a command answer: not from the connection of the detector" in log,
+          "... and are logged")
 
 
 def stats_cases(desk):
@@ -291,7 +305,7 @@ def main():
             action_cases(desk, peer, ep1, ep2)
             autoclose_cases(desk, peer, ep1)
             offline_cases(desk, tmp)
-            garbage_cases(desk, peer)
+            garbage_cases(desk, peer, ep1)
             stats_cases(desk)
         curve_cases(binary, tmp)
         migration_cases(binary, tmp, desk.db)
