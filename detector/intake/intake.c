@@ -113,6 +113,7 @@ struct intake {
     struct peer peers[MAX_PEERS];
     size_t n_peers;
     unsigned long answers, bad_answers;
+    double bad_answer_logged_at;        /* monotonic, as refused_logged_at */
 };
 
 static sqlite3 *open_db(const char *path)
@@ -337,12 +338,18 @@ static void handle_answer(struct intake *in, const struct so_intake_frame *f, si
             fflush(stdout);
         }
     } else {
+        /* Anything that completed the handshake can send these: at most a line a second. */
         in->bad_answers++;
-        so_warn(WHO, "ignored a command answer: %s",
-                rc == -ENOENT   ? "unknown command id"
-                : rc == -EBADMSG ? "malformed"
-                : rc == -EPERM   ? "not from the connection of the detector it was sent to"
-                                 : "database error");
+        double now = so_time_mono();
+        if (now - in->bad_answer_logged_at >= 1.0) {
+            so_warn(WHO, "ignored a command answer: %s (%lu ignored so far)",
+                    rc == -ENOENT   ? "unknown command id"
+                    : rc == -EBADMSG ? "malformed"
+                    : rc == -EPERM   ? "not from the connection of the detector it was sent to"
+                                     : "database error",
+                    in->bad_answers);
+            in->bad_answer_logged_at = now;
+        }
     }
     json_decref(res);
 }
@@ -709,7 +716,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    struct intake in = {.quiet = quiet, .refused_logged_at = -1e9};
+    struct intake in = {.quiet = quiet, .refused_logged_at = -1e9, .bad_answer_logged_at = -1e9};
     int status = 1;
     if (allow_path) {
         char err[512];

@@ -203,9 +203,13 @@ def offline_cases(desk, tmp):
 def garbage_cases(desk, peer, ep1):
     import json
     before = desk.api("/api/stats", user="watcher")[1]
+    # One kind a second at most is logged (rate limit): a pause between the kinds.
     peer.outq.put([b"CRES", b"nosuchcommand", json.dumps(
         {"schema": "streetorder.command_result.v1", "id": "nosuchcommand", "ok": True}).encode()])
-    peer.outq.put([b"CRES", b"x", b"{not json"])
+    time.sleep(1.1)
+    for _ in range(50):
+        peer.outq.put([b"CRES", b"x", b"{not json"])
+    time.sleep(1.1)
     # A real command's id, answered by another connection than its detector's.
     cmd = case(desk, ep1.id)["commands"][0]
     other = DetectorPeer(desk.endpoint, detector_id="det-other")
@@ -225,6 +229,9 @@ def garbage_cases(desk, peer, ep1):
           "ignored a command answer: malformed" in log and
           "ignored a command answer: not from the connection of the detector" in log,
           "... and are logged")
+    check(log.count("ignored a command answer") == 3 and "(52 ignored so far)" in log,
+          f"... at most a line a second, with the count "
+          f"({log.count('ignored a command answer')} lines)")
 
 
 def stats_cases(desk):
