@@ -7,7 +7,8 @@
  * zone take effect, and NULL (camera removed) clears everything. And the shim's connected
  * components on a view inside a larger mask (what so_rules_process runs them on: the box of
  * what is at rest): the same blobs and labels as on the whole mask, labels written with the
- * stride and nowhere else.
+ * stride and nowhere else. And a row of vehicles parked bumper to bumper one after another:
+ * one episode each, with its own start.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ struct seen {
     char episode[33];
     char reason[16];
     double end_s;
+    double start_s;
     double now_s;       /* media time of the report's current frame */
 };
 
@@ -48,6 +50,7 @@ static void on_report(void *opaque, const struct so_report *rep)
     snprintf(s->episode, sizeof(s->episode), "%s", rep->episode->id);
     snprintf(s->reason, sizeof(s->reason), "%s", rep->reason ? rep->reason : "");
     s->end_s = rep->episode->end_s;
+    s->start_s = rep->episode->start_s;
     s->now_s = rep->now ? rep->now->media_s : -1;
 }
 
@@ -180,9 +183,76 @@ static void test_components_in_view(void)
     CHECK(socv_mask_components(&view, part, CW - 1, 2, bp, 8, &np) == SOCV_EINVAL);
 }
 
+/* A kerb strip (illegal parking) along the bottom of the frame. */
+static struct so_pointf kerb_pts[] = {{0.05, 0.55}, {0.98, 0.55}, {0.98, 0.98}, {0.05, 0.98}};
+
+/* Cars of the row scene: put down at `from`, gone at `until`, each its own texture. */
+static const struct row_car {
+    int x;
+    double from, until;
+    uint8_t body, window;
+} row_cars[] = {{110, 10.0, 60.0, 210, 30}, {79, 25.0, 1e9, 35, 200}, {48, 40.0, 1e9, 170, 10}};
+
+static struct so_frame *row_frame(double t)
+{
+    struct so_frame *f = frame(t, false);
+    for (size_t c = 0; c < sizeof(row_cars) / sizeof(row_cars[0]); c++) {
+        const struct row_car *car = &row_cars[c];
+        if (t < car->from || t >= car->until) {
+            continue;
+        }
+        for (int y = 62; y < 78; y++) {         /* 30 x 16, one pixel between bumpers */
+            for (int x = car->x; x < car->x + 30; x++) {
+                bool window = y >= 64 && y < 69 && x >= car->x + 5 && x < car->x + 24;
+                uint8_t v = window ? car->window : car->body;
+                f->gray[(size_t)y * f->gray_stride + x] = v;
+                uint8_t *p = f->bgr + (size_t)y * f->bgr_stride + 3 * x;
+                p[0] = p[1] = p[2] = v;
+            }
+        }
+    }
+    return f;
+}
+
+/*
+ * Vehicles parked bumper to bumper one after another, class-agnostic (issue 14: one episode per
+ * vehicle however their static pixels merge): three episodes, each starting when its car came
+ * to rest; the first car leaves and only its episode clears.
+ */
+static void test_row_of_vehicles(void)
+{
+    struct so_zone_cfg zc = zone("kerb", SO_ZONE_ILLEGAL_PARKING, kerb_pts, 5);
+    struct so_camera_cfg cam = {.id = (char *)"row", .zones = &zc, .n_zones = 1};
+    struct log log = {0};
+    struct so_static_model *m = so_static_model_create(W, H, NULL);
+    struct so_rules *r = so_rules_create(&cam, W, H, on_report, &log);
+    CHECK(m && r);
+    for (double t = 0; m && r && t < 80.0; t += 1.0 / FPS) {
+        struct so_frame *f = row_frame(t);
+        so_static_model_update(m, f->gray, f->gray_stride, f->media_s);
+        so_rules_process(r, f, m, NULL, 0);
+        so_frame_unref(f);
+    }
+    CHECK_INT(count(&log, "kerb", SO_EPISODE_OPENED), 3);
+    int k = 0;
+    for (int i = 0; i < log.n && k < 3; i++) {
+        if (log.items[i].action == SO_EPISODE_OPENED) {
+            CHECK_DBL(log.items[i].start_s, row_cars[k].from, 2.5);
+            k++;
+        }
+    }
+    CHECK_INT(count(&log, "kerb", SO_EPISODE_CLEARED_NOW), 1);
+    const struct seen *gone = last(&log, "kerb", SO_EPISODE_CLEARED_NOW);
+    CHECK(gone && strcmp(gone->reason, "left") == 0);
+    CHECK_DBL(gone ? gone->end_s : -1, row_cars[0].until, 2.5);
+    so_rules_destroy(r);
+    so_static_model_destroy(m);
+}
+
 int main(void)
 {
     test_components_in_view();
+    test_row_of_vehicles();
     struct so_zone_cfg z1[] = {zone("a", SO_ZONE_SIDEWALK_OCCUPIED, left_pts, 3),
                                zone("b", SO_ZONE_SIDEWALK_OCCUPIED, right_pts, 3)};
     struct so_camera_cfg cam1 = {.id = (char *)"cam", .zones = z1, .n_zones = 2};
