@@ -355,18 +355,27 @@ static void test_console_format(void)
 {
     static const struct {
         const char *state;
-        double media_end_s, occupancy;
+        double media_end_s, occupancy, media_warned_s;
         const char *objects;        /* JSON array */
         const char *want[4];
+        const char *not_want;
     } cases[] = {
-        {"opened", -1, 0.42, "[{\"class\":\"car\",\"score\":0.91},{\"class\":\"object\"}]",
-         {"OPENED", "media from 12.0s", "42% of zone", "car 0.91, 1 more object"}},
-        {"cleared", 30.5, -1, "[{\"class\":\"object\"},{\"class\":\"object\"}]",
-         {"CLEARED", "media 12.0-30.5s (gone)", "  2 objects", "seq 7"}},
+        {"opened", -1, 0.42, -1, "[{\"class\":\"car\",\"score\":0.91},{\"class\":\"object\"}]",
+         {"OPENED", "media from 12.0s", "42% of zone", "car 0.91, 1 more object"}, "warned"},
+        {"cleared", 30.5, -1, -1, "[{\"class\":\"object\"},{\"class\":\"object\"}]",
+         {"CLEARED", "media 12.0-30.5s (gone)", "  2 objects", "seq 7"}, "warned"},
+        /* warn_s (issue 16): the warning, its end, and the case it became */
+        {"warning", -1, -1, 22.0, "[{\"class\":\"car\",\"score\":0.8}]",
+         {"WARNING ", "media from 12.0s", "car 0.80", "seq 7"}, "warned"},
+        {"warning_cleared", 30.5, -1, 22.0, "[{\"class\":\"car\",\"score\":0.8}]",
+         {"WARNING_CLEARED", "media 12.0-30.5s (gone)", "car 0.80", "seq 7"}, "warned"},
+        {"opened", -1, -1, 22.0, "[{\"class\":\"car\",\"score\":0.8}]",
+         {"OPENED", "warned at 22.0s", "media from 12.0s", "seq 7"}, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct so_event ev = {.media_start_s = 12.0, .media_end_s = cases[i].media_end_s,
-                              .occupancy = cases[i].occupancy, .dwell_s = 125, .wall_s = 0};
+                              .occupancy = cases[i].occupancy, .dwell_s = 125, .wall_s = 0,
+                              .media_warned_s = cases[i].media_warned_s};
         snprintf(ev.state, sizeof(ev.state), "%s", cases[i].state);
         snprintf(ev.camera_id, sizeof(ev.camera_id), "cam-1");
         snprintf(ev.zone_id, sizeof(ev.zone_id), "bay-A");
@@ -383,6 +392,7 @@ static void test_console_format(void)
         for (int k = 0; k < 4; k++) {
             CHECK_CONTAINS(line, cases[i].want[k]);
         }
+        CHECK(!cases[i].not_want || !strstr(line, cases[i].not_want));
         json_decref(rec);
     }
 }
