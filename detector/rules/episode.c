@@ -31,6 +31,7 @@ void so_episode_init(struct so_episode *e)
         .last_report_s = -1,
         .end_s = -1,
         .warned_s = -1,
+        .warned_start_s = -1,
         .warn_gone_s = -1,
     };
 }
@@ -58,6 +59,9 @@ void so_random_id(char out[33])
 /* The episode (or its warning) ends at `end`: `a` is what to publish. */
 static enum so_episode_action end_at(struct so_episode *e, double end, enum so_episode_action a)
 {
+    if (a == SO_EPISODE_WARNING_CLEARED && e->warned_start_s < e->start_s) {
+        e->start_s = e->warned_start_s;     /* what was warned of, not what came after it */
+    }
     e->state = SO_EPISODE_CLEARED;
     e->end_s = end < e->start_s ? e->start_s : end;
     return a;
@@ -96,6 +100,7 @@ static enum so_episode_action candidate_present(struct so_episode *e,
     }
     if (enforced && p->warn_s > 0 && e->warned_s < 0 && now - e->start_s >= p->warn_s - 1e-9) {
         e->warned_s = now;
+        e->warned_start_s = e->start_s;
         return SO_EPISODE_WARNING;
     }
     return SO_EPISODE_NONE;
@@ -157,6 +162,13 @@ enum so_episode_action so_episode_observe(struct so_episode *e,
         break;
     }
     return SO_EPISODE_NONE;
+}
+
+void so_episode_withdraw_warning(struct so_episode *e)
+{
+    if (e->state == SO_EPISODE_CANDIDATE) {
+        e->warned_s = e->warned_start_s = -1;
+    }
 }
 
 enum so_episode_action so_episode_force_clear(struct so_episode *e, double now)

@@ -52,6 +52,7 @@ struct so_episode {
     double last_report_s;       /* media time of the last opened/update */
     double end_s;               /* media time it ended (-1 before cleared) */
     double warned_s;            /* media time the warning went out (-1: none) */
+    double warned_start_s;      /* start_s when it went out */
     double warn_gone_s;         /* a warned candidate seen gone since (-1: not) */
 };
 
@@ -95,15 +96,20 @@ enum so_episode_action so_episode_observe(struct so_episode *e,
  * unless it opens on that same observation (then only OPENED). A warned candidate that goes
  * absent is a candidate no more (it counts its dwell afresh when it comes back, as any
  * candidate), but its warning stays, with its id, until the place has been absent clear_s:
- * then WARNING_CLEARED (state cleared, end = when it went absent). Back before that, it
- * carries on under the same id and warning; when it opens, OPENED has warned_s set and no
- * WARNING_CLEARED follows. Without warn_s nothing of this changes when episodes open.
+ * then WARNING_CLEARED (state cleared, end = when it went absent, start = the start of what was
+ * warned of: a later estimate is of something else, like the ground it uncovered). Back before
+ * that, it carries on under the same id and warning; when it opens, OPENED has warned_s set and
+ * no WARNING_CLEARED follows. Without warn_s nothing of this changes when episodes open.
  */
 
 /* Force an open episode to cleared at `now` (e.g. its zone was removed): returns
  * SO_EPISODE_CLEARED_NOW. A warned candidate ends its warning (end: when it was seen gone,
  * else `now`): SO_EPISODE_WARNING_CLEARED. Anything else: SO_EPISODE_NONE, unchanged. */
 enum so_episode_action so_episode_force_clear(struct so_episode *e, double now);
+
+/* Take back a WARNING just returned that its owner does not publish (another report already
+ * warned of the same thing): as if never warned; it may be warned of again later. */
+void so_episode_withdraw_warning(struct so_episode *e);
 
 /* Fill `out` (33 bytes) with 32 random hex digits. */
 void so_random_id(char out[33]);

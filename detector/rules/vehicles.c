@@ -75,6 +75,29 @@ static enum so_presence observe(struct so_rules *r, struct track *tr, struct so_
     return p;
 }
 
+/*
+ * One vehicle, one warning: the detector sometimes frames a part of a car as a second vehicle
+ * that the zone follows too (it came when the car's own box was missed). Such a candidate
+ * rarely lives to its dwell, but it can live to warn_s; a vehicle at least half on
+ * (WARNED_SAME of the smaller box: a part, not a neighbour bumper to bumper) another followed
+ * one already warned of or open is that vehicle again, and is not warned of.
+ */
+#define WARNED_SAME 0.5
+
+static bool warned_already(const struct zone_state *z, const struct track *tr)
+{
+    struct so_box b = {tr->box[0], tr->box[1], tr->box[2], tr->box[3]};
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        const struct track *o = &z->tracks[t];
+        struct so_box ob = {o->box[0], o->box[1], o->box[2], o->box[3]};
+        if (o != tr && o->used && (o->ep.warned_s >= 0 || o->ep.state == SO_EPISODE_OPEN) &&
+            so_box_overlap_smaller(b, ob) >= WARNED_SAME) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Report what a followed vehicle's episode did (nothing for SO_EPISODE_NONE). */
 static void vehicle_report(struct so_rules *r, struct zone_state *z, const struct track *tr,
                            enum so_episode_action a, struct so_frame *frame)
@@ -114,6 +137,10 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
         enum so_episode_action a = so_episode_observe(&tr->ep, &p, now, observe(r, tr, frame),
                                                       tr->start_est, tr->last_seen_s,
                                                       enforced && followed);
+        if (a == SO_EPISODE_WARNING && warned_already(z, tr)) {
+            so_episode_withdraw_warning(&tr->ep);
+            a = SO_EPISODE_NONE;
+        }
         rules_status_vehicle(r, z, tr, enforced, followed);
         if (a == SO_EPISODE_OPENED) {
             struct so_box b = {tr->box[0], tr->box[1], tr->box[2], tr->box[3]};

@@ -214,6 +214,16 @@ static const struct step warn_short_absence[] = {
     {17.0, P, 7.0, 17.0, E, OPENED, S_OPEN, 7.0, 17.0, -1, ID_KEEP, 4.0},
 };
 
+/* A later start estimate after the warning (the ground a car uncovered, at rest behind it):
+ * the warning_cleared keeps the start of what was warned of. */
+static const struct step warn_start_later[] = {
+    {0.0, P, 0.0, 0.0, E, NONE, S_CAND, 0.0, -1, -1, ID_FRESH, -1},
+    {4.0, P, 0.0, 4.0, E, WARNING, S_CAND, 0.0, -1, -1, ID_KEEP, 4.0},
+    {6.0, P, 5.5, 6.0, E, NONE, S_CAND, 5.5, -1, -1, ID_KEEP, 4.0},
+    {7.0, A, 5.5, 6.5, E, NONE, S_CAND, 5.5, -1, -1, ID_KEEP, 4.0},
+    {10.0, A, 5.5, 10.0, E, WARN_CLR, S_CLR, 0.0, -1, 6.5, ID_KEEP, 4.0},
+};
+
 /* Already at rest for dwell when first seen: it opens, with no warning before. */
 static const struct step warn_skipped[] = {
     {100.0, P, 85.0, 100.0, E, OPENED, S_OPEN, 85.0, 100.0, -1, ID_FRESH, -1},
@@ -259,6 +269,7 @@ static const struct scenario scenarios[] = {
     {"warn then leave", {10, 0, 3, 4}, STEPS(warn_then_leave)},
     {"warn short absence", {10, 0, 3, 4}, STEPS(warn_short_absence)},
     {"warn skipped", {10, 0, 3, 4}, STEPS(warn_skipped)},
+    {"warn start later", {10, 0, 3, 4}, STEPS(warn_start_later)},
     {"warn not enforced", {10, 0, 3, 4}, STEPS(warn_not_enforced)},
     {"warn enforced late", {10, 0, 3, 4}, STEPS(warn_enforced_late)},
     {"warn clear immediately", {10, 0, 0, 4}, STEPS(warn_clear_immediately)},
@@ -512,6 +523,42 @@ static void test_force_clear(void)
     }
 }
 
+/* A withdrawn warning (its owner saw the thing already warned of) is as if never given: the
+ * next observation warns again, and an absence ends nothing. Each row: time, present, action. */
+static void test_withdraw_warning(void)
+{
+    static const struct {
+        double t;
+        bool present, withdraw;
+        enum so_episode_action action;
+    } rows[] = {
+        {0, true, false, SO_EPISODE_NONE},
+        {4, true, true, SO_EPISODE_WARNING},    /* withdrawn */
+        {4.2, true, false, SO_EPISODE_WARNING}, /* given again */
+        {4.4, true, true, SO_EPISODE_NONE},     /* once */
+        {5, true, true, SO_EPISODE_NONE},
+    };
+    struct so_episode_params p = {10, 0, 0, 4};
+    struct so_episode e;
+    so_episode_init(&e);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        enum so_episode_action a = so_episode_step(&e, &p, rows[i].t, rows[i].present, 0,
+                                                   rows[i].t, true);
+        so_test_check(a == rows[i].action, __FILE__, __LINE__, "withdraw: at %.1f s %s (want %s)",
+                      rows[i].t, action_name(a), action_name(rows[i].action));
+        if (rows[i].withdraw && a == SO_EPISODE_WARNING) {
+            so_episode_withdraw_warning(&e);
+        }
+    }
+    /* withdrawn, then gone: nothing to clear */
+    so_episode_init(&e);
+    so_episode_step(&e, &p, 0, true, 0, 0, true);
+    so_episode_step(&e, &p, 4, true, 0, 4, true);
+    so_episode_withdraw_warning(&e);
+    CHECK_INT(so_episode_step(&e, &p, 5, false, 0, 5, true), SO_EPISODE_NONE);
+    CHECK_INT(so_episode_force_clear(&e, 6), SO_EPISODE_NONE);
+}
+
 static void test_random_ids(void)
 {
     char ids[64][33];
@@ -613,6 +660,7 @@ int main(void)
     test_no_updates();
     test_update_count();
     test_force_clear();
+    test_withdraw_warning();
     test_random_ids();
     return so_test_done();
 }

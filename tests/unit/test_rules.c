@@ -36,6 +36,7 @@ struct seen {
     double end_s;
     double now_s;       /* media time of the report's current frame */
     double warned_s;
+    double start_s;
 };
 
 struct log {
@@ -57,6 +58,7 @@ static void on_report(void *opaque, const struct so_report *rep)
     s->end_s = rep->episode->end_s;
     s->now_s = rep->now ? rep->now->media_s : -1;
     s->warned_s = rep->episode->warned_s;
+    s->start_s = rep->episode->start_s;
 }
 
 static int count(const struct log *l, const char *zone, enum so_episode_action a)
@@ -222,6 +224,11 @@ static void check_warn_case(const struct warn_case *c, const struct log *log)
     if (c->reason && end) {
         so_test_check(strcmp(end->reason, c->reason) == 0, __FILE__, __LINE__,
                       "%s: reason \"%s\" (want %s)", c->name, end->reason, c->reason);
+    }
+    if (w && end && end->action == SO_EPISODE_WARNING_CLEARED) {
+        so_test_check(end->start_s == w->start_s, __FILE__, __LINE__,
+                      "%s: the warning_cleared is of what was warned of (start %.1f s, warned "
+                      "start %.1f s)", c->name, end->start_s, w->start_s);
     }
     if (end && end->action == SO_EPISODE_WARNING_CLEARED && !c->remove) {
         so_test_check(end->end_s <= c->gone + 1e-6 && end->end_s >= c->gone - 3, __FILE__,
