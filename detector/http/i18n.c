@@ -124,6 +124,7 @@ static const struct row rows[] = {
     {"role.rest", "came to rest", "开始停放"},
     {"role.confirm", "confirmed", "确认"},
     {"role.after", "after", "离开后"},
+    {"role.warning", "warned", "预警"},
     /* zone kinds (config.h) */
     {"kind.illegal_parking", "illegal parking", "机动车违停"},
     {"kind.nonmotor_parking", "non-motor parking", "非机动车乱停"},
