@@ -161,9 +161,10 @@ def main():
             opened = [r for r in recs if r["state"] == "opened"]
             o = opened[0] if len(opened) == 1 else None
             check(o and o["episode_id"] == w["episode_id"] and o["seq"] > w["seq"] and
-                  o["media_warned_s"] == w["media_warned_s"] and o["warned_at"] == w["warned_at"],
+                  o["media_warned_s"] == w["media_warned_s"] and o["warned_at"] == w["warned_at"]
+                  and o.get("warning_seq") == w["seq"],
                   "the opened is the warned episode (same episode_id, later seq, the "
-                  "warning's media_warned_s and warned_at)")
+                  "warning's media_warned_s and warned_at, warning_seq its seq)")
             # The same clip without warn_s: the very same case.
             rc0, recs0, _, _, _ = run(binary, intake, cfg, tmp, "plain", None, model)
             plain = episode_times(recs0)
@@ -178,7 +179,7 @@ def main():
             x = wc[0] if wc else None
             check(x and x["episode_id"] == w["episode_id"] and x["reason"] == "left" and
                   x["seq"] > w["seq"] and x["media_warned_s"] == w["media_warned_s"] and
-                  x["media_start_s"] == w["media_start_s"],
+                  x["media_start_s"] == w["media_start_s"] and x.get("warning_seq") == w["seq"],
                   "warning_cleared closes that warning (same episode_id and start, reason left)")
             check(x and abs(x["media_end_s"] - c["left"]) <= TOL and
                   x["media_end_s"] < x["media_start_s"] + dwell and
