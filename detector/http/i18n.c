@@ -119,6 +119,7 @@ static const struct row rows[] = {
     {"cam.no", "no", "否"},
     {"state.none", "none", "无"},
     {"state.candidate", "candidate", "候选"},
+    {"state.warned", "warned", "已预警"},
     {"state.open", "open", "进行中"},
     {"state.cleared", "cleared", "已结束"},
     {"role.rest", "came to rest", "开始停放"},
