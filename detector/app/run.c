@@ -90,7 +90,7 @@ static void on_health(void *opaque, enum so_health health, const char *detail)
 static void on_report(void *opaque, const struct so_report *rep)
 {
     struct camera_run *c = opaque;
-    so_live_count(&c->live, rep->action);
+    so_live_count(&c->live, rep->action, rep->episode->warned_s >= 0);
     struct so_event *ev = so_event_create(&c->ectx, rep);
     if (!ev) {
         so_err(c->cfg->id, "out of memory building an event for zone %s", rep->zone->id);

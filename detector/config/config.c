@@ -27,7 +27,7 @@
  * The keys of a zone and of a camera's `analysis` are not written here but are the rows of
  * fields.c (type, range, default, place in the struct); load_field() converts a row by its
  * type, and the free, the reload comparison and the summary walk the same rows. What involves
- * several keys (unique zone ids, max_box >= min_box) stays in load_zone().
+ * several keys (unique zone ids, warn_s < dwell_s, max_box >= min_box) stays in load_zone().
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -410,6 +410,14 @@ static void load_zone(struct so_yaml_loader *ld, yaml_node_t *node, struct so_ca
         if (v && f->type == SO_FIELD_ID) {
             check_zone_id_unique(ld, v, cam, index);
         }
+    }
+    /* A warning must come before the case it warns of. */
+    if (z->warn_s > 0 && z->dwell_s > 0 && z->warn_s >= z->dwell_s) {
+        size_t m = so_yaml_path_key(ld, "warn_s");
+        yaml_node_t *wv = so_yaml_map_get(ld, node, "warn_s");
+        so_yaml_error(ld, wv ? wv : node, "expected warn_s less than dwell_s (%g), got %g",
+                      z->dwell_s, z->warn_s);
+        so_yaml_path_pop(ld, m);
     }
     /* After the last row (max_box), so the message follows max_box's own. */
     if (z->max_box && z->min_box > z->max_box) {

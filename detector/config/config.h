@@ -46,6 +46,7 @@ struct so_zone_cfg {
     enum so_zone_kind kind;
     struct so_polygon polygon;      /* frame fractions, validated: >= 3 points, simple, in [0,1] */
     double dwell_s;
+    double warn_s;                  /* 0 = no warning; else a warning after this, < dwell_s */
     double min_occupancy;           /* share of the zone that must be covered */
     double report_interval_s;       /* 0 = no updates */
     double clear_s;

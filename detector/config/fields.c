@@ -39,6 +39,7 @@ static const struct so_field_line zone_lines[] = {
     {"      enforced: ", false},
     {"      objects:", true},
     {"      ", true},       /* grid, address, category */
+    {"      ", true},       /* warning */
 };
 
 static const struct so_field zone_rows[] = {
@@ -47,6 +48,8 @@ static const struct so_field zone_rows[] = {
     {"polygon", SO_FIELD_POLYGON, .required = true, ZONE(polygon), .line = 0, .label = ", "},
     {"dwell_s", SO_FIELD_NUMBER, .required = true, ZONE(dwell_s), .range = {1, 86400},
      .line = 0, .label = ", dwell ", .unit = " s"},
+    {"warn_s", SO_FIELD_NUMBER, false, ZONE(warn_s), .range = {0, 86400}, .line = 5,
+     .label = "warning after ", .unit = " s at rest (before the case opens)"},
     {"min_occupancy", SO_FIELD_NUMBER, false, ZONE(min_occupancy), .range = {0, 1, true},
      .def = 0.02, .line = 1, .label = "min occupancy "},
     {"schedule", SO_FIELD_SCHEDULE, false, ZONE(schedule), .line = 2},

@@ -188,6 +188,10 @@ static const char *state_name(enum so_episode_action a)
         return "update";
     case SO_EPISODE_CLEARED_NOW:
         return "cleared";
+    case SO_EPISODE_WARNING:
+        return "warning";
+    case SO_EPISODE_WARNING_CLEARED:
+        return "warning_cleared";
     default:
         return "none";
     }
@@ -226,9 +230,12 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
     int quality = ctx->jpeg_quality > 0 ? ctx->jpeg_quality : 85;
     so_random_id(ev->event_id);
     ev->ready_mono = rep->now ? rep->now->ready_mono : 0;
-    snprintf(ev->topic, sizeof(ev->topic), "event.%s.%s", kind, rep->camera->id);
+    bool warning = rep->action == SO_EPISODE_WARNING || rep->action == SO_EPISODE_WARNING_CLEARED;
+    snprintf(ev->topic, sizeof(ev->topic), "%s.%s.%s", warning ? "warning" : "event", kind,
+             rep->camera->id);
 
-    /* Evidence: rest + confirm when opened, after when cleared, confirm for updates. */
+    /* Evidence: rest + confirm when opened, after when cleared (a warning's too), warning for a
+     * warning, confirm for updates. */
     const char *roles[SO_EVENT_MAX_EVIDENCE];
     struct so_frame *frames[SO_EVENT_MAX_EVIDENCE];
     int n = 0;
@@ -239,8 +246,11 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
         }
         roles[n] = "confirm";
         frames[n++] = rep->now;
-    } else if (rep->action == SO_EPISODE_CLEARED_NOW) {
+    } else if (so_episode_ended(rep->action)) {
         roles[n] = "after";
+        frames[n++] = rep->now;
+    } else if (rep->action == SO_EPISODE_WARNING) {
+        roles[n] = "warning";
         frames[n++] = rep->now;
     } else {
         roles[n] = "confirm";
@@ -278,7 +288,7 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
 
     struct so_category cat;
     so_categories_lookup(ctx->categories, so_category_code(zone), &cat);
-    double end = rep->action == SO_EPISODE_CLEARED_NOW ? ep->end_s : -1;
+    double end = so_episode_ended(rep->action) ? ep->end_s : -1;
     double dwell_to = end >= 0 ? end : rep->now->media_s;
     json_t *r = json_object();
     json_object_set_new(r, "schema", json_string(SO_EVENT_SCHEMA));
@@ -303,6 +313,10 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
     json_object_set_new(r, "confirmed_at", time_or_null(rep->now, ep->confirmed_s));
     json_object_set_new(r, "ended_at", time_or_null(rep->now, end));
     json_object_set_new(r, "dwell_s", seconds_or_null(dwell_to - ep->start_s));
+    if (ep->warned_s >= 0) {    /* a warned episode says when (absent when not warned) */
+        json_object_set_new(r, "media_warned_s", seconds_or_null(ep->warned_s));
+        json_object_set_new(r, "warned_at", time_or_null(rep->now, ep->warned_s));
+    }
     json_object_set_new(r, "occupancy", rep->occupancy >= 0
                                             ? json_real(((long long)(rep->occupancy * 10000 + 0.5))
                                                         / 10000.0)
@@ -322,6 +336,7 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
     snprintf(ev->reason, sizeof(ev->reason), "%s", rep->reason ? rep->reason : "");
     ev->media_start_s = ep->start_s;
     ev->media_end_s = end;
+    ev->media_warned_s = ep->warned_s;
     ev->dwell_s = dwell_to - ep->start_s;
     ev->wall_s = rep->now->wall_s;
     ev->occupancy = rep->occupancy;

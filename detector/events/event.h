@@ -24,7 +24,7 @@
 #define SO_EVENT_MAX_EVIDENCE 3
 
 struct so_evidence {
-    char role[8];           /* rest | confirm | after */
+    char role[8];           /* rest | confirm | after | warning */
     uint8_t *jpeg;          /* malloc()ed JPEG bytes */
     size_t size;
     char sha256[65];
@@ -51,12 +51,14 @@ struct so_evidence_scene {
 struct so_event {
     json_t *record;         /* the record without "seq" */
     char event_id[33];
-    char topic[160];        /* event.<kind>.<camera_id> */
+    char topic[160];        /* event.<kind>.<camera_id>; warning.<kind>.<camera_id> for the
+                             * warning and warning_cleared states */
     struct so_evidence evidence[SO_EVENT_MAX_EVIDENCE];
     int n_evidence;
     /* for the console line */
-    char camera_id[64], zone_id[64], kind[24], state[12], reason[16];
+    char camera_id[64], zone_id[64], kind[24], state[16], reason[16];
     double media_start_s, media_end_s, dwell_s, wall_s;
+    double media_warned_s;  /* when its warning went out; -1: not warned */
     double occupancy;
     double ready_mono;      /* when the frame that decided it was decoded (latency), 0 unknown */
     /* Kept to render the evidence again on a higher-resolution still

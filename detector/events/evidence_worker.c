@@ -7,7 +7,7 @@
  * Design:
  * - All the camera's events come here, not only the ones that get a still, so the per-camera
  *   order of the outputs (and of `seq`) is the order the rules reported them in.
- * - One grab per opened / cleared event, each with its own connection and a deadline
+ * - One grab per opened / cleared / warning event, each with its own connection and a deadline
  *   (SO_EVIDENCE_GRAB_TIMEOUT_S from when it starts): an event waits at most that long, and
  *   the events queued behind it too. Events are rare (minutes apart per zone), so the queue is
  *   an unbounded list; a burst (a reload clearing many zones) just waits its turn.
@@ -51,11 +51,13 @@ struct so_evidence_worker {
     bool busy;              /* an event is out of the queue, being grabbed for */
 };
 
-/* Replace the event's confirm (opened) / after (cleared) image with one from the main stream. */
+/* Replace the event's confirm (opened) / after (cleared) / warning (warning) image with one
+ * from the main stream. */
 static void grab_for(struct so_evidence_worker *w, struct so_event *ev)
 {
     const char *role = strcmp(ev->state, "opened") == 0    ? "confirm"
-                       : strcmp(ev->state, "cleared") == 0 ? "after" : NULL;
+                       : strcmp(ev->state, "cleared") == 0 ? "after"
+                       : strcmp(ev->state, "warning") == 0 ? "warning" : NULL;
     if (!role || atomic_load(&w->stop)) {
         return;
     }

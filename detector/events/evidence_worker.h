@@ -1,11 +1,12 @@
 /*
  * Evidence worker: one thread per camera with an `evidence_url` (the NVR's main stream). Every
  * event of that camera passes through it on its way to the outputs, in order (an update never
- * overtakes its opened). For `opened` and `cleared` events it grabs one still from the
- * evidence_url (source/grab.h: the first picture of a live stream; for files the picture at
- * the event's media time) and replaces the `confirm` / `after` image with a rendering at the
- * still's size (so_event_replace_evidence). When the grab fails or runs past the deadline the
- * event goes out with its analysis-frame evidence and a warning (URL redacted) is logged.
+ * overtakes its opened). For `opened`, `cleared` and `warning` events it grabs one still from
+ * the evidence_url (source/grab.h: the first picture of a live stream; for files the picture at
+ * the event's media time) and replaces the `confirm` / `after` / `warning` image with a
+ * rendering at the still's size (so_event_replace_evidence). When the grab fails or runs past
+ * the deadline the event goes out with its analysis-frame evidence and a warning (URL
+ * redacted) is logged.
  *
  * Thread-safety: submit from any thread (the camera's analysis thread, or the main thread at a
  * reload); create/stop/destroy from the thread that owns the camera.

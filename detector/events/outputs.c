@@ -41,6 +41,13 @@
 
 /* At most one "dropped" error line per this many seconds (the counter counts every drop). */
 #define DROP_LOG_INTERVAL_S 10.0
+/* The warnings (a zone's warn_s) whose seq a later record of their episode can name. */
+#define WARNINGS_KEPT 64
+
+struct warned {
+    char episode[33];
+    unsigned long long seq;
+};
 
 struct item {
     struct item *next;
@@ -58,6 +65,8 @@ struct so_outputs {
     struct so_sink_pub *pub;            /* NULL without outputs.publish */
     struct so_sink_outbox *outbox;      /* NULL without outputs.deliver.endpoint */
     unsigned long long seq;
+    struct warned warned[WARNINGS_KEPT];   /* a ring of the latest warnings (outputs thread) */
+    int warned_head;
     pthread_t thread;
     bool thread_started;
     pthread_mutex_t lock;       /* guards the queue, busy, stopping, the drop log */
@@ -99,11 +108,41 @@ char *so_outputs_resolve(const struct so_config *cfg, const char *path)
  */
 #define RECORD_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
+/*
+ * A warned episode's later records (opened, update, cleared, warning_cleared: they carry
+ * media_warned_s) name the seq of its warning record, "warning_seq", so the platform links the
+ * case to the warning it followed without searching. Seqs exist only here, hence here; the
+ * latest WARNINGS_KEPT warnings are remembered (not across a restart: then the episode_id,
+ * which is the same, is the link).
+ */
+static void link_warning(struct so_outputs *o, struct so_event *ev)
+{
+    const char *episode = json_string_value(json_object_get(ev->record, "episode_id"));
+    if (!episode || !json_object_get(ev->record, "media_warned_s")) {
+        return;
+    }
+    if (strcmp(ev->state, "warning") == 0) {
+        struct warned *w = &o->warned[o->warned_head];
+        o->warned_head = (o->warned_head + 1) % WARNINGS_KEPT;
+        snprintf(w->episode, sizeof(w->episode), "%s", episode);
+        w->seq = o->seq;
+        return;
+    }
+    for (int i = 0; i < WARNINGS_KEPT; i++) {
+        const struct warned *w = &o->warned[i];
+        if (w->seq && strcmp(w->episode, episode) == 0) {
+            json_object_set_new(ev->record, "warning_seq", json_integer((json_int_t)w->seq));
+            return;
+        }
+    }
+}
+
 /* The order of these steps is the contract (design block above, docs/delivery.md). */
 static void handle_event(struct so_outputs *o, struct so_event *ev)
 {
     o->seq++;
     json_object_set_new(ev->record, "seq", json_integer((json_int_t)o->seq));
+    link_warning(o, ev);
     so_sink_files_evidence(o->files, ev);
     char *json = json_dumps(ev->record, RECORD_FLAGS);
     if (!json) {

@@ -18,7 +18,7 @@ char *so_sink_console_format(const struct so_event *ev, const json_t *rec, char 
     char when[40], dwell[32];
     so_time_iso8601(ev->wall_s, when, sizeof(when));
     so_time_duration(ev->dwell_s, dwell, sizeof(dwell));
-    char upper[12];
+    char upper[sizeof(ev->state)];
     size_t i = 0;
     for (; ev->state[i] && i < sizeof(upper) - 1; i++) {
         upper[i] = (char)(ev->state[i] >= 'a' && ev->state[i] <= 'z' ? ev->state[i] - 32
@@ -29,6 +29,10 @@ char *so_sink_console_format(const struct so_event *ev, const json_t *rec, char 
                      ev->camera_id, ev->zone_id, ev->kind, upper, dwell);
     if (n >= (int)size) {
         return line;
+    }
+    /* A case that was warned of says so; the warning's own lines say it by their state. */
+    if (ev->media_warned_s >= 0 && strncmp(ev->state, "warning", 7) != 0) {
+        n += snprintf(line + n, size - (size_t)n, " warned at %.1fs", ev->media_warned_s);
     }
     if (ev->media_end_s >= 0) {
         n += snprintf(line + n, size - (size_t)n, " media %.1f-%.1fs (%s)",

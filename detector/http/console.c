@@ -130,10 +130,10 @@ static json_t *evidence_json(const struct so_live_console *con, const char *id)
 }
 
 static json_t *episode_json(const struct so_live_console *con, enum so_episode_state state,
-                            const char *id)
+                            const char *id, bool warned)
 {
-    return json_pack("{s:s, s:s?, s:o}", "state", so_status_episode_name(state, id), "id",
-                     id[0] ? id : NULL, "evidence", evidence_json(con, id));
+    return json_pack("{s:s, s:s?, s:o}", "state", so_status_episode_name_warned(state, id, warned),
+                     "id", id[0] ? id : NULL, "evidence", evidence_json(con, id));
 }
 
 static json_t *candidate_json(const struct so_live_console *con, const struct so_zone_status *zs,
@@ -145,7 +145,7 @@ static json_t *candidate_json(const struct so_live_console *con, const struct so
                           seconds(zs->dwell_s), "counted", c->counted, "reason",
                           so_status_why_name(c->why), "followed", c->followed);
     if (c->followed) {
-        json_object_set_new(o, "episode", episode_json(con, c->ep_state, c->ep_id));
+        json_object_set_new(o, "episode", episode_json(con, c->ep_state, c->ep_id, c->warned));
     }
     return o;
 }
@@ -178,7 +178,8 @@ static json_t *zone_status_json(const struct so_camera_cfg *cfg, const struct so
                         per_zone ? json_real(round(zs->occupancy * 1000) / 1000) : json_null());
     if (per_zone) {
         json_object_set_new(o, "age_s", seconds(zs->age_s));
-        json_object_set_new(o, "episode", episode_json(con, zs->ep_state, zs->ep_id));
+        json_object_set_new(o, "episode", episode_json(con, zs->ep_state, zs->ep_id,
+                                                       zs->warned));
     }
     json_t *cands = json_array();
     for (int i = 0; i < zs->n_cands; i++) {

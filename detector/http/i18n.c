@@ -119,11 +119,13 @@ static const struct row rows[] = {
     {"cam.no", "no", "否"},
     {"state.none", "none", "无"},
     {"state.candidate", "candidate", "候选"},
+    {"state.warned", "warned", "已预警"},
     {"state.open", "open", "进行中"},
     {"state.cleared", "cleared", "已结束"},
     {"role.rest", "came to rest", "开始停放"},
     {"role.confirm", "confirmed", "确认"},
     {"role.after", "after", "离开后"},
+    {"role.warning", "warned", "预警"},
     /* zone kinds (config.h) */
     {"kind.illegal_parking", "illegal parking", "机动车违停"},
     {"kind.nonmotor_parking", "non-motor parking", "非机动车乱停"},

@@ -31,6 +31,9 @@ void so_live_init(struct so_live *l)
     atomic_init(&l->episodes_opened, 0);
     atomic_init(&l->episodes_cleared, 0);
     atomic_init(&l->episodes_open, 0);
+    atomic_init(&l->warnings_issued, 0);
+    atomic_init(&l->warnings_opened, 0);
+    atomic_init(&l->warnings_cleared, 0);
     for (int i = 0; i <= SO_LIVE_N_BUCKETS; i++) {
         atomic_init(&l->latency_le[i], 0);
     }
@@ -54,12 +57,19 @@ void so_live_finish(struct so_live *l)
     memset(l, 0, sizeof(*l));
 }
 
-void so_live_count(struct so_live *l, enum so_episode_action action)
+void so_live_count(struct so_live *l, enum so_episode_action action, bool warned)
 {
     if (action == SO_EPISODE_OPENED) {
         atomic_fetch_add(&l->episodes_opened, 1);
+        if (warned) {
+            atomic_fetch_add(&l->warnings_opened, 1);
+        }
     } else if (action == SO_EPISODE_CLEARED_NOW) {
         atomic_fetch_add(&l->episodes_cleared, 1);
+    } else if (action == SO_EPISODE_WARNING) {
+        atomic_fetch_add(&l->warnings_issued, 1);
+    } else if (action == SO_EPISODE_WARNING_CLEARED) {
+        atomic_fetch_add(&l->warnings_cleared, 1);
     }
 }
 

@@ -57,7 +57,7 @@ struct so_live_det {
 struct so_live_episode {
     char episode[33];
     char zone[64];
-    char state[12];                 /* opened, update, cleared */
+    char state[16];                 /* opened, update, cleared, warning, warning_cleared */
     int n_files;
     char roles[SO_EVENT_MAX_EVIDENCE][8];
     char files[SO_EVENT_MAX_EVIDENCE][96];    /* names under the evidence folder */
@@ -67,6 +67,8 @@ struct so_live {
     /* atomics: analysis thread writes, anyone reads */
     atomic_uint_fast64_t episodes_opened, episodes_cleared;
     atomic_int episodes_open;
+    /* warnings (warn_s): issued, whose case opened, cleared with no case */
+    atomic_uint_fast64_t warnings_issued, warnings_opened, warnings_cleared;
     atomic_uint_fast64_t latency_le[SO_LIVE_N_BUCKETS + 1];    /* per bucket, last = +Inf */
     atomic_uint_fast64_t latency_count, latency_sum_ns, latency_last_ns;
 
@@ -99,8 +101,9 @@ void so_live_init(struct so_live *l);
 /* Drops the frame reference and frees the mask. Accepts NULL. */
 void so_live_finish(struct so_live *l);
 
-/* An episode report went out (counts OPENED and CLEARED_NOW). Analysis thread. */
-void so_live_count(struct so_live *l, enum so_episode_action action);
+/* An episode report went out (counts OPENED, CLEARED_NOW, WARNING, WARNING_CLEARED, and an
+ * OPENED of a `warned` episode as a warning that became a case). Analysis thread. */
+void so_live_count(struct so_live *l, enum so_episode_action action, bool warned);
 
 /*
  * After analysing `f`: take a reference to it (the previous one is dropped), record the

@@ -25,6 +25,7 @@ struct cam_figures {
     bool has_source;
     struct so_live_view view;
     uint64_t opened, cleared, lat_sum_ns, lat_last_ns;
+    uint64_t warned, warned_opened, warned_cleared;
     uint64_t lat_le[SO_LIVE_N_BUCKETS + 1];
     int open;
     struct so_look_stats looks;         /* zeros without a detector */
@@ -109,6 +110,14 @@ static void camera_families(FILE *f, const struct so_http_camera *cams, size_t n
                "Violation episodes opened (an 'opened' event went out).", c->opened);
     CAM_FAMILY("streetorder_episodes_cleared_total", "counter",
                "Violation episodes cleared (a 'cleared' event went out).", c->cleared);
+    CAM_FAMILY("streetorder_warnings_total", "counter",
+               "Warnings issued (a zone's warn_s: a 'warning' event went out).", c->warned);
+    CAM_FAMILY("streetorder_warnings_opened_total", "counter",
+               "Warnings that became cases (the 'opened' event of a warned episode went out).",
+               c->warned_opened);
+    CAM_FAMILY("streetorder_warnings_cleared_total", "counter",
+               "Warnings cleared with no case (a 'warning_cleared' event went out).",
+               c->warned_cleared);
     CAM_FAMILY("streetorder_analysis_last_seconds", "gauge",
                "Analysis time of the last analysed frame (detector, tracker, rules, events).",
                (double)c->lat_last_ns * 1e-9);
@@ -236,6 +245,9 @@ char *so_http_metrics(const struct so_http_camera *cams, size_t n_cams,
             so_live_get(l, false, &c->view);
             c->opened = atomic_load(&l->episodes_opened);
             c->cleared = atomic_load(&l->episodes_cleared);
+            c->warned = atomic_load(&l->warnings_issued);
+            c->warned_opened = atomic_load(&l->warnings_opened);
+            c->warned_cleared = atomic_load(&l->warnings_cleared);
             c->open = atomic_load(&l->episodes_open);
             c->lat_sum_ns = atomic_load(&l->latency_sum_ns);
             c->lat_last_ns = atomic_load(&l->latency_last_ns);

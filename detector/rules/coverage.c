@@ -261,7 +261,7 @@ void rules_zone_coverage(struct so_rules *r, struct zone_state *z, struct so_fra
         start = now - so_kth_largest(r->buf, n, need);
     }
     bool enforced = so_schedule_active(&zc->schedule, rules_wall_at(frame, now));
-    struct so_episode_params p = {zc->dwell_s, zc->report_interval_s, zc->clear_s};
+    struct so_episode_params p = rules_episode_params(zc);
     if (z->ep.state == SO_EPISODE_OPEN && r->model) {
         zone_places_check(r, z, frame);
     }
@@ -294,7 +294,7 @@ void rules_zone_coverage(struct so_rules *r, struct zone_state *z, struct so_fra
     struct so_object objs[SO_REPORT_MAX_OBJECTS];
     int n_objs = zone_objects(r, z, tracks, n_tracks, objs);
     rules_emit(r, z, &z->ep, a, REASON_LEFT, occupancy, objs, n_objs, z->rest, frame);
-    if (a == SO_EPISODE_CLEARED_NOW) {
+    if (so_episode_ended(a)) {
         so_frame_unref(z->rest);
         z->rest = NULL;
         rules_zone_places_drop(z);

@@ -3,6 +3,10 @@
  *   candidate --(present for dwell_s, inside the schedule)--> opened
  *   opened --(every report_interval_s while present)--> update
  *   opened --(absent for clear_s)--> cleared (end = when it became absent)
+ * and, when the zone has a warn_s (0 < warn_s < dwell_s), a warning before it files:
+ *   candidate --(present for warn_s, inside the schedule)--> warning (still a candidate)
+ *   warned candidate --(absent for clear_s before it opened)--> warning_cleared (no case)
+ *   warned candidate --(present for dwell_s)--> opened (same id; no warning_cleared)
  * A small value type, embedded in whatever owns the episode (a zone, a tracked object).
  * Not thread-safe; no allocation.
  */
@@ -22,12 +26,21 @@ enum so_episode_action {
     SO_EPISODE_OPENED,
     SO_EPISODE_UPDATE,
     SO_EPISODE_CLEARED_NOW,
+    SO_EPISODE_WARNING,         /* a candidate at rest for warn_s: warn before filing */
+    SO_EPISODE_WARNING_CLEARED, /* a warned candidate gone before it opened: no case */
 };
+
+/* The episode (or its warning) has ended: its owner reports it, then forgets it. */
+static inline bool so_episode_ended(enum so_episode_action a)
+{
+    return a == SO_EPISODE_CLEARED_NOW || a == SO_EPISODE_WARNING_CLEARED;
+}
 
 struct so_episode_params {
     double dwell_s;
     double report_interval_s;   /* 0 = no updates */
     double clear_s;
+    double warn_s;              /* 0 = no warning; else below dwell_s */
 };
 
 struct so_episode {
@@ -38,6 +51,9 @@ struct so_episode {
     double absent_since_s;      /* media time it was last seen absent from (-1: present) */
     double last_report_s;       /* media time of the last opened/update */
     double end_s;               /* media time it ended (-1 before cleared) */
+    double warned_s;            /* media time the warning went out (-1: none) */
+    double warned_start_s;      /* start_s when it went out */
+    double warn_gone_s;         /* a warned candidate seen gone since (-1: not) */
 };
 
 /* Reset to "nothing seen". */
@@ -75,9 +91,25 @@ enum so_episode_action so_episode_observe(struct so_episode *e,
                                           enum so_presence seen, double start_estimate,
                                           double end_estimate, bool enforced);
 
-/* Force an open episode to cleared at `now` (e.g. its zone was removed). Returns
- * SO_EPISODE_CLEARED_NOW if it was open, else SO_EPISODE_NONE. */
+/*
+ * The warning (issue 16): a candidate present for warn_s while enforced gets one WARNING,
+ * unless it opens on that same observation (then only OPENED). A warned candidate that goes
+ * absent is a candidate no more (it counts its dwell afresh when it comes back, as any
+ * candidate), but its warning stays, with its id, until the place has been absent clear_s:
+ * then WARNING_CLEARED (state cleared, end = when it went absent, start = the start of what was
+ * warned of: a later estimate is of something else, like the ground it uncovered). Back before
+ * that, it carries on under the same id and warning; when it opens, OPENED has warned_s set and
+ * no WARNING_CLEARED follows. Without warn_s nothing of this changes when episodes open.
+ */
+
+/* Force an open episode to cleared at `now` (e.g. its zone was removed): returns
+ * SO_EPISODE_CLEARED_NOW. A warned candidate ends its warning (end: when it was seen gone,
+ * else `now`): SO_EPISODE_WARNING_CLEARED. Anything else: SO_EPISODE_NONE, unchanged. */
 enum so_episode_action so_episode_force_clear(struct so_episode *e, double now);
+
+/* Take back a WARNING just returned that its owner does not publish (another report already
+ * warned of the same thing): as if never warned; it may be warned of again later. */
+void so_episode_withdraw_warning(struct so_episode *e);
 
 /* Fill `out` (33 bytes) with 32 random hex digits. */
 void so_random_id(char out[33]);

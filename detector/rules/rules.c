@@ -152,7 +152,7 @@ void rules_emit(struct so_rules *r, struct zone_state *z, const struct so_episod
     }
     struct so_report rep = {
         .action = action,
-        .reason = action == SO_EPISODE_CLEARED_NOW ? reason : NULL,
+        .reason = so_episode_ended(action) ? reason : NULL,
         .camera = r->cam,
         .zone = z->cfg,
         .episode = ep,
@@ -268,18 +268,22 @@ static void close_zone(struct so_rules *r, struct zone_state *z, struct so_frame
 {
     double now = frame->media_s;
     struct so_object none[1];
-    if (so_episode_force_clear(&z->ep, now) == SO_EPISODE_CLEARED_NOW) {
-        rules_emit(r, z, &z->ep, SO_EPISODE_CLEARED_NOW, reason, -1, none, 0, z->rest, frame);
-        so_info(r->cam->id, "zone %s: episode %s cleared (%s)", z->cfg->id, z->ep.id, reason);
+    enum so_episode_action a = so_episode_force_clear(&z->ep, now);
+    if (a != SO_EPISODE_NONE) {
+        rules_emit(r, z, &z->ep, a, reason, -1, none, 0, z->rest, frame);
+        so_info(r->cam->id, "zone %s: episode %s %s (%s)", z->cfg->id, z->ep.id,
+                a == SO_EPISODE_CLEARED_NOW ? "cleared" : "warning cleared", reason);
     }
     for (int t = 0; t < MAX_TRACKS; t++) {
         struct track *tr = &z->tracks[t];
-        if (!tr->used || so_episode_force_clear(&tr->ep, now) != SO_EPISODE_CLEARED_NOW) {
+        a = tr->used ? so_episode_force_clear(&tr->ep, now) : SO_EPISODE_NONE;
+        if (a == SO_EPISODE_NONE) {
             continue;
         }
         struct so_object obj = rules_track_object(tr);
-        rules_emit(r, z, &tr->ep, SO_EPISODE_CLEARED_NOW, reason, -1, &obj, 1, tr->rest, frame);
-        so_info(r->cam->id, "zone %s: episode %s cleared (%s)", z->cfg->id, tr->ep.id, reason);
+        rules_emit(r, z, &tr->ep, a, reason, -1, &obj, 1, tr->rest, frame);
+        so_info(r->cam->id, "zone %s: episode %s %s (%s)", z->cfg->id, tr->ep.id,
+                a == SO_EPISODE_CLEARED_NOW ? "cleared" : "warning cleared", reason);
     }
 }
 

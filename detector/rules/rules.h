@@ -11,6 +11,9 @@
  *   that passes the zone's object filters; without one, per static blob of vehicle size and shape
  *   (class "object").
  *
+ * With a zone's warn_s, a candidate at rest that long is reported first as a warning (and a
+ * warning_cleared if it goes before it opens): episode.h says when.
+ *
  * Reports go out through a callback, synchronously, on the analysis thread; frames in a
  * report are borrowed for the duration of the call (take a reference to keep one).
  * Not thread-safe: one analysis thread per so_rules.
@@ -36,8 +39,9 @@ struct so_object {
 };
 
 struct so_report {
-    enum so_episode_action action;      /* OPENED, UPDATE or CLEARED_NOW */
-    const char *reason;                 /* cleared: "left" or "zone_removed"; else NULL */
+    enum so_episode_action action;      /* any but NONE (episode.h) */
+    const char *reason;                 /* cleared, warning_cleared: "left", "zone_removed",
+                                         * "view_changed"; else NULL */
     const struct so_camera_cfg *camera;
     const struct so_zone_cfg *zone;
     const struct so_episode *episode;
@@ -77,7 +81,8 @@ int so_rules_open_count(const struct so_rules *r);
  * Reload: follow `camera`'s zones from now on (borrowed like at create; NULL = no zones, e.g.
  * the camera was removed). Zones matched by id and kind keep their state and open episodes and
  * use the new settings from the next frame; every other old zone's open episodes are reported
- * cleared now (reason "zone_removed", "after" image and end = the last frame processed), through
+ * cleared now (reason "zone_removed", "after" image and end = the last frame processed; its
+ * warned candidates warning_cleared, the same way), through
  * the report callback on the calling thread; new zones start with nothing seen. Not
  * thread-safe: call between two so_rules_process() calls (the caller serialises). Returns 0, or
  * -ENOMEM with the rules unchanged.

@@ -37,6 +37,13 @@
 #define BEFORE_S 3.0            /* the empty place: a frame this long before it came to rest */
 #define ZONE_PLACES 4           /* places a zone episode watches for its own clearing */
 
+/* The episode parameters of a zone (every rule steps its episodes with these). */
+static inline struct so_episode_params rules_episode_params(const struct so_zone_cfg *zc)
+{
+    return (struct so_episode_params){zc->dwell_s, zc->report_interval_s, zc->clear_s,
+                                      zc->warn_s};
+}
+
 /* so_frame_ref that accepts NULL. */
 static inline struct so_frame *so_frame_ref_maybe(struct so_frame *f)
 {
@@ -119,7 +126,8 @@ struct so_frame *rules_rest_frame(struct so_rules *r, double t, struct so_frame 
 struct so_frame *rules_frame_before(struct so_rules *r, double t);
 
 /* Report `action` (nothing for SO_EPISODE_NONE) of episode `ep` in zone `z`. `reason` is the
- * reason of a cleared report (REASON_LEFT, REASON_ZONE_REMOVED), ignored for the others. */
+ * reason of a cleared or warning_cleared report (REASON_LEFT, REASON_ZONE_REMOVED), ignored for
+ * the others. */
 void rules_emit(struct so_rules *r, struct zone_state *z, const struct so_episode *ep,
                 enum so_episode_action action, const char *reason, double occupancy,
                 const struct so_object *objs, int n_objs, struct so_frame *rest,

@@ -235,6 +235,7 @@ void rules_status_vehicle(struct so_rules *r, struct zone_state *z, const struct
     if (c) {
         c->ep_state = tr->ep.state;
         snprintf(c->ep_id, sizeof(c->ep_id), "%s", tr->ep.id);
+        c->warned = tr->ep.warned_s >= 0;
     }
 }
 
@@ -249,6 +250,7 @@ void rules_status_coverage(struct so_rules *r, struct zone_state *z, double occu
     zs->occupancy = occupancy;
     zs->ep_state = z->ep.state;
     snprintf(zs->ep_id, sizeof(zs->ep_id), "%s", z->ep.id);
+    zs->warned = z->ep.warned_s >= 0;
     zs->age_s = z->ep.start_s >= 0 ? now - z->ep.start_s : 0;
     enum so_status_why base = !zs->enforced ? SO_WHY_NOT_ENFORCED : SO_WHY_COUNTS;
     const float *age = r->model ? so_static_model_age(r->model) : NULL;

@@ -55,6 +55,7 @@ struct so_cand_status {
     enum so_status_why why;
     enum so_episode_state ep_state;   /* of its own episode (vehicle kinds); CANDIDATE if none */
     char ep_id[33];             /* "" when none */
+    bool warned;                /* a candidate whose warning (warn_s) went out */
 };
 
 struct so_zone_status {
@@ -66,6 +67,7 @@ struct so_zone_status {
     double age_s;               /* per-zone kinds: how long that share has rested, else 0 */
     enum so_episode_state ep_state;   /* per-zone kinds' episode */
     char ep_id[33];
+    bool warned;                /* ... a candidate whose warning (warn_s) went out */
     struct so_cand_status cands[SO_STATUS_MAX_CANDS];
     int n_cands;
     int n_more;                 /* candidates left out (the table was full) */
@@ -83,6 +85,14 @@ const char *so_status_why_name(enum so_status_why why);
 
 /* The episode state as a word: "none" (nothing seen), "candidate", "open", "cleared". */
 const char *so_status_episode_name(enum so_episode_state state, const char *ep_id);
+
+/* The same, "warned" for a candidate whose warning went out. */
+static inline const char *so_status_episode_name_warned(enum so_episode_state state,
+                                                        const char *ep_id, bool warned)
+{
+    return warned && state == SO_EPISODE_CANDIDATE ? "warned"
+                                                   : so_status_episode_name(state, ep_id);
+}
 
 /* The status of the last frame so_rules_process() saw (zones empty before one); borrowed until
  * the next call on the rules. NULL for NULL. Analysis thread. */

@@ -75,12 +75,45 @@ static enum so_presence observe(struct so_rules *r, struct track *tr, struct so_
     return p;
 }
 
+/*
+ * One vehicle, one warning: the detector sometimes frames a part of a car as a second vehicle
+ * that the zone follows too (it came when the car's own box was missed). Such a candidate
+ * rarely lives to its dwell, but it can live to warn_s; a vehicle at least half on
+ * (WARNED_SAME of the smaller box: a part, not a neighbour bumper to bumper) another followed
+ * one already warned of or open is that vehicle again, and is not warned of.
+ */
+#define WARNED_SAME 0.5
+
+static bool warned_already(const struct zone_state *z, const struct track *tr)
+{
+    struct so_box b = {tr->box[0], tr->box[1], tr->box[2], tr->box[3]};
+    for (int t = 0; t < MAX_TRACKS; t++) {
+        const struct track *o = &z->tracks[t];
+        struct so_box ob = {o->box[0], o->box[1], o->box[2], o->box[3]};
+        if (o != tr && o->used && (o->ep.warned_s >= 0 || o->ep.state == SO_EPISODE_OPEN) &&
+            so_box_overlap_smaller(b, ob) >= WARNED_SAME) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Report what a followed vehicle's episode did (nothing for SO_EPISODE_NONE). */
+static void vehicle_report(struct so_rules *r, struct zone_state *z, const struct track *tr,
+                           enum so_episode_action a, struct so_frame *frame)
+{
+    if (a != SO_EPISODE_NONE) {
+        struct so_object obj = rules_track_object(tr);
+        rules_emit(r, z, &tr->ep, a, REASON_LEFT, -1, &obj, 1, tr->rest, frame);
+    }
+}
+
 void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_frame *frame)
 {
     const struct so_zone_cfg *zc = z->cfg;
     double now = frame->media_s;
     bool enforced = so_schedule_active(&zc->schedule, rules_wall_at(frame, now));
-    struct so_episode_params p = {zc->dwell_s, zc->report_interval_s, zc->clear_s};
+    struct so_episode_params p = rules_episode_params(zc);
     for (int t = 0; t < MAX_TRACKS; t++) {
         struct track *tr = &z->tracks[t];
         if (!tr->used) {
@@ -93,6 +126,9 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
         double forget_s = tr->blob ? BLOB_FORGET_S : ORPHAN_S;
         if (tr->ep.state != SO_EPISODE_OPEN && !tr->seen) {
             if (now - tr->last_seen_s >= forget_s) {
+                /* Gone before it opened: a warning it had ends when it was last seen. */
+                vehicle_report(r, z, tr, so_episode_force_clear(&tr->ep, tr->last_seen_s),
+                               frame);
                 rules_track_reset(tr);
             }
             continue;
@@ -101,6 +137,10 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
         enum so_episode_action a = so_episode_observe(&tr->ep, &p, now, observe(r, tr, frame),
                                                       tr->start_est, tr->last_seen_s,
                                                       enforced && followed);
+        if (a == SO_EPISODE_WARNING && warned_already(z, tr)) {
+            so_episode_withdraw_warning(&tr->ep);
+            a = SO_EPISODE_NONE;
+        }
         rules_status_vehicle(r, z, tr, enforced, followed);
         if (a == SO_EPISODE_OPENED) {
             struct so_box b = {tr->box[0], tr->box[1], tr->box[2], tr->box[3]};
@@ -108,13 +148,11 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
             so_frame_unref(tr->before);
             tr->before = NULL;
         }
-        if (a == SO_EPISODE_NONE) {
-            continue;
-        }
-        struct so_object obj = rules_track_object(tr);
-        rules_emit(r, z, &tr->ep, a, REASON_LEFT, -1, &obj, 1, tr->rest, frame);
+        vehicle_report(r, z, tr, a, frame);
         if (a == SO_EPISODE_CLEARED_NOW) {
             rules_forget_box(r, (struct so_box){tr->box[0], tr->box[1], tr->box[2], tr->box[3]});
+        }
+        if (so_episode_ended(a)) {
             rules_track_reset(tr);
         }
     }

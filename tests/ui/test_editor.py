@@ -201,8 +201,9 @@ def every_key_cases(page, binary, cfg, tmp):
     zone would see now."""
     keys = page.js("return Array.from(document.querySelectorAll('#more-keys [data-key]'))"
                    ".map(function (e) { return e.dataset.key; });")
-    want = ["min_occupancy", "schedule", "report_interval_s", "clear_s", "grid", "address",
-            "category", "classes", "min_score", "min_box", "max_box", "require_class"]
+    want = ["warn_s", "min_occupancy", "schedule", "report_interval_s", "clear_s", "grid",
+            "address", "category", "classes", "min_score", "min_box", "max_box",
+            "require_class"]
     check(keys == want, f"the form has a field for every other zone key ({keys})")
     page.select_zone("bay-1")
     check(page.el("#f-grid").get_attribute("value") == "620102001001001",
@@ -229,6 +230,16 @@ def every_key_cases(page, binary, cfg, tmp):
           [m.split(": ", 1)[1] for m in want_msgs] == [inline[0].split(": ", 1)[1]],
           f"min_score 1.5 is flagged inline as check says it ({inline}, check {want_msgs})")
     page.set_field("#f-min_score", "0.4")
+    # A warning not before the case (warn_s >= dwell_s): flagged inline in check's words.
+    dwell = cfg["cameras"][0]["zones"][0]["dwell_s"]
+    page.set_field("#f-warn_s", str(dwell))
+    inline = page.texts("#zone-errors li")
+    rc, want_msgs = check_message(binary, cfg, tmp, dict(cfg["cameras"][0]["zones"][0],
+                                                         warn_s=dwell))
+    check(inline and [m.split(": ", 1)[1] for m in want_msgs] == [inline[0].split(": ", 1)[1]],
+          f"warn_s {dwell} (not below dwell_s) is flagged inline as check says it ({inline}, "
+          f"check {want_msgs})")
+    page.set_field("#f-warn_s", "1\ue003")     # typed then erased (BACKSPACE): absent again
     page.set_field("#f-classes", "car, truck")
     errs = page.texts("#zone-errors li")
     check(not errs, f"with a valid schedule, classes and min_score: no error ({errs})")

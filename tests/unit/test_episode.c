@@ -2,7 +2,8 @@
  * Unit tests for detector/rules/episode.c: the episode state machine of ARCHITECTURE
  * "Episodes (contract)". Each scenario is a table of observations (time, present,
  * start_estimate, end_estimate, enforced) with the action expected from so_episode_step and,
- * where given, the fields expected afterwards.
+ * where given, the fields expected afterwards. The scenarios with a warn_s (issue 16) also give
+ * the warned_s expected; every other scenario must never warn (warned_s stays -1).
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -32,6 +33,7 @@ struct step {
     double confirmed_s;     /* SKIP or expected e->confirmed_s */
     double end_s;           /* SKIP or expected e->end_s */
     enum id_check id;
+    double warned_s;        /* scenarios with warn_s: SKIP or expected e->warned_s */
 };
 
 struct scenario {
@@ -49,6 +51,8 @@ struct scenario {
 #define OPENED SO_EPISODE_OPENED
 #define UPDATE SO_EPISODE_UPDATE
 #define CLEARED SO_EPISODE_CLEARED_NOW
+#define WARNING SO_EPISODE_WARNING
+#define WARN_CLR SO_EPISODE_WARNING_CLEARED
 #define S_CAND SO_EPISODE_CANDIDATE
 #define S_OPEN SO_EPISODE_OPEN
 #define S_CLR SO_EPISODE_CLEARED
@@ -167,6 +171,88 @@ static const struct step enforced_before_dwell[] = {
     {10.0, P, 0.0, 10.0, E, OPENED, S_OPEN, 0.0, 10.0, -1, ID_KEEP},
 };
 
+
+/*
+ * Warnings (warn_s, issue 16). Params of these: dwell 10, no updates, clear 3, warn 4. The
+ * last column is warned_s.
+ */
+
+/* Warned at warn_s, opens at dwell under the same id; its clearing is an ordinary one. */
+static const struct step warn_then_open[] = {
+    {0.0, P, 0.0, 0.0, E, NONE, S_CAND, 0.0, -1, -1, ID_FRESH, -1},
+    {3.8, P, 0.0, 3.8, E, NONE, S_CAND, 0.0, -1, -1, ID_KEEP, -1},
+    {4.0, P, 0.0, 4.0, E, WARNING, S_CAND, 0.0, -1, -1, ID_KEEP, 4.0},
+    {4.2, P, 0.0, 4.2, E, NONE, S_CAND, 0.0, -1, -1, ID_KEEP, 4.0},     /* once */
+    {9.8, P, 0.0, 9.8, E, NONE, S_CAND, 0.0, -1, -1, ID_KEEP, 4.0},
+    {10.0, P, 0.0, 10.0, E, OPENED, S_OPEN, 0.0, 10.0, -1, ID_KEEP, 4.0},
+    {11.0, A, 0.0, 11.0, E, NONE, S_OPEN, 0.0, 10.0, -1, ID_KEEP, 4.0},
+    {14.0, A, 0.0, 14.0, E, CLEARED, S_CLR, 0.0, 10.0, 11.0, ID_KEEP, 4.0},
+};
+
+/* Warned, then gone before dwell: warning_cleared once the place was empty clear_s, end =
+ * when it went (its end estimate); no case, and nothing more from the cleared episode. */
+static const struct step warn_then_leave[] = {
+    {0.0, P, 0.0, 0.0, E, NONE, S_CAND, 0.0, -1, -1, ID_FRESH, -1},
+    {5.0, P, 0.0, 5.0, E, WARNING, S_CAND, 0.0, -1, -1, ID_KEEP, 5.0},
+    {6.0, A, 0.0, 5.6, E, NONE, S_CAND, 0.0, -1, -1, ID_KEEP, 5.0},
+    {8.5, A, 0.0, 8.5, E, NONE, S_CAND, 0.0, -1, -1, ID_KEEP, 5.0},
+    {8.6, A, 0.0, 8.6, E, WARN_CLR, S_CLR, 0.0, -1, 5.6, ID_KEEP, 5.0},
+    {10.0, P, 0.0, 10.0, E, NONE, S_CLR, 0.0, -1, 5.6, ID_KEEP, 5.0},
+    {20.0, A, 0.0, 20.0, E, NONE, S_CLR, 0.0, -1, 5.6, ID_KEEP, 5.0},
+};
+
+/* Warned, away for less than clear_s, back: the same warning and id, no second warning; its
+ * dwell counts afresh from the new start, as any candidate's (see candidate_reset). */
+static const struct step warn_short_absence[] = {
+    {0.0, P, 0.0, 0.0, E, NONE, S_CAND, 0.0, -1, -1, ID_FRESH, -1},
+    {4.0, P, 0.0, 4.0, E, WARNING, S_CAND, 0.0, -1, -1, ID_KEEP, 4.0},
+    {6.0, A, 0.0, 6.0, E, NONE, S_CAND, SKIP, -1, -1, ID_KEEP, 4.0},
+    {7.0, P, 7.0, 7.0, E, NONE, S_CAND, 7.0, -1, -1, ID_KEEP, 4.0},
+    {11.0, P, 7.0, 11.0, E, NONE, S_CAND, 7.0, -1, -1, ID_KEEP, 4.0},
+    /* would have opened at 10 with the first start: it must not */
+    {16.8, P, 7.0, 16.8, E, NONE, S_CAND, 7.0, -1, -1, ID_KEEP, 4.0},
+    {17.0, P, 7.0, 17.0, E, OPENED, S_OPEN, 7.0, 17.0, -1, ID_KEEP, 4.0},
+};
+
+/* A later start estimate after the warning (the ground a car uncovered, at rest behind it):
+ * the warning_cleared keeps the start of what was warned of. */
+static const struct step warn_start_later[] = {
+    {0.0, P, 0.0, 0.0, E, NONE, S_CAND, 0.0, -1, -1, ID_FRESH, -1},
+    {4.0, P, 0.0, 4.0, E, WARNING, S_CAND, 0.0, -1, -1, ID_KEEP, 4.0},
+    {6.0, P, 5.5, 6.0, E, NONE, S_CAND, 5.5, -1, -1, ID_KEEP, 4.0},
+    {7.0, A, 5.5, 6.5, E, NONE, S_CAND, 5.5, -1, -1, ID_KEEP, 4.0},
+    {10.0, A, 5.5, 10.0, E, WARN_CLR, S_CLR, 0.0, -1, 6.5, ID_KEEP, 4.0},
+};
+
+/* Already at rest for dwell when first seen: it opens, with no warning before. */
+static const struct step warn_skipped[] = {
+    {100.0, P, 85.0, 100.0, E, OPENED, S_OPEN, 85.0, 100.0, -1, ID_FRESH, -1},
+    {101.0, P, 85.0, 101.0, E, NONE, S_OPEN, 85.0, 100.0, -1, ID_KEEP, -1},
+};
+
+/* The schedule gates warnings as it gates opening: warned when enforcement starts, unless by
+ * then the dwell is reached (then only opened). */
+static const struct step warn_not_enforced[] = {
+    {0.0, P, 0.0, 0.0, NE, NONE, S_CAND, 0.0, -1, -1, ID_FRESH, -1},
+    {5.0, P, 0.0, 5.0, NE, NONE, S_CAND, 0.0, -1, -1, ID_KEEP, -1},
+    {6.0, P, 0.0, 6.0, E, WARNING, S_CAND, 0.0, -1, -1, ID_KEEP, 6.0},
+    {10.0, P, 0.0, 10.0, E, OPENED, S_OPEN, 0.0, 10.0, -1, ID_KEEP, 6.0},
+};
+static const struct step warn_enforced_late[] = {
+    {0.0, P, 0.0, 0.0, NE, NONE, S_CAND, 0.0, -1, -1, ID_FRESH, -1},
+    {12.0, P, 0.0, 12.0, E, OPENED, S_OPEN, 0.0, 12.0, -1, ID_KEEP, -1},
+};
+
+/* clear_s 0: the first absent frame ends the warning. A candidate gone before warn_s was
+ * never warned of: forgotten, nothing published. */
+static const struct step warn_clear_immediately[] = {
+    {0.0, P, 0.0, 0.0, E, NONE, S_CAND, 0.0, -1, -1, ID_FRESH, -1},
+    {3.0, A, 0.0, 3.0, E, NONE, S_CAND, -1, -1, -1, ID_ANY, -1},
+    {4.0, P, 4.0, 4.0, E, NONE, S_CAND, 4.0, -1, -1, ID_FRESH, -1},
+    {8.0, P, 4.0, 8.0, E, WARNING, S_CAND, 4.0, -1, -1, ID_KEEP, 8.0},
+    {8.2, A, 4.0, 8.1, E, WARN_CLR, S_CLR, 4.0, -1, 8.1, ID_KEEP, 8.0},
+};
+
 static const struct scenario scenarios[] = {
     {"opens at dwell", {10, 60, 10}, STEPS(opens_at_dwell)},
     {"opens from earlier rest", {10, 60, 10}, STEPS(opens_from_earlier_rest)},
@@ -179,6 +265,14 @@ static const struct scenario scenarios[] = {
     {"updates", {5, 10, 10}, STEPS(periodic_updates)},
     {"not enforced", {10, 60, 10}, STEPS(not_enforced)},
     {"enforced before dwell", {10, 60, 10}, STEPS(enforced_before_dwell)},
+    {"warn then open", {10, 0, 3, 4}, STEPS(warn_then_open)},
+    {"warn then leave", {10, 0, 3, 4}, STEPS(warn_then_leave)},
+    {"warn short absence", {10, 0, 3, 4}, STEPS(warn_short_absence)},
+    {"warn skipped", {10, 0, 3, 4}, STEPS(warn_skipped)},
+    {"warn start later", {10, 0, 3, 4}, STEPS(warn_start_later)},
+    {"warn not enforced", {10, 0, 3, 4}, STEPS(warn_not_enforced)},
+    {"warn enforced late", {10, 0, 3, 4}, STEPS(warn_enforced_late)},
+    {"warn clear immediately", {10, 0, 0, 4}, STEPS(warn_clear_immediately)},
 };
 
 static bool is_hex_id(const char *id)
@@ -205,6 +299,10 @@ static const char *action_name(int a)
         return "update";
     case SO_EPISODE_CLEARED_NOW:
         return "cleared";
+    case SO_EPISODE_WARNING:
+        return "warning";
+    case SO_EPISODE_WARNING_CLEARED:
+        return "warning_cleared";
     default:
         return "?";
     }
@@ -244,6 +342,7 @@ static void run_scenario(const struct scenario *sc)
             {"start_s", e.start_s, s->start_s},
             {"confirmed_s", e.confirmed_s, s->confirmed_s},
             {"end_s", e.end_s, s->end_s},
+            {"warned_s", e.warned_s, sc->params.warn_s > 0 ? s->warned_s : -1},
         };
         for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
             if (fields[f].want != SKIP && !near(fields[f].got, fields[f].want)) {
@@ -367,8 +466,12 @@ static void test_force_clear(void)
         {"candidate", 2, SO_EPISODE_NONE, SO_EPISODE_CANDIDATE, -1},
         {"nothing seen", 3, SO_EPISODE_NONE, SO_EPISODE_CANDIDATE, -1},
         {"already cleared", 4, SO_EPISODE_NONE, SO_EPISODE_CLEARED, 15.0},
+        /* warn_s 2: a warned candidate's warning ends; end = when it was seen gone, else
+         * the time given */
+        {"warned candidate", 5, SO_EPISODE_WARNING_CLEARED, SO_EPISODE_CLEARED, 20.0},
+        {"warned candidate gone", 6, SO_EPISODE_WARNING_CLEARED, SO_EPISODE_CLEARED, 19.5},
     };
-    struct so_episode_params p = {5, 60, 10};
+    struct so_episode_params p = {5, 60, 10, 2};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct force_case *c = &cases[i];
         struct so_episode e;
@@ -396,6 +499,15 @@ static void test_force_clear(void)
             so_episode_step(&e, &p, 16, false, 0, 15, true);
             so_episode_step(&e, &p, 25, false, 0, 25, true);
             break;
+        case 5:     /* candidate since 16, warned at 18 */
+            so_episode_step(&e, &p, 16, true, 16, 16, true);
+            so_episode_step(&e, &p, 18, true, 16, 18, true);
+            break;
+        case 6:     /* ... and seen gone from 19.5 */
+            so_episode_step(&e, &p, 16, true, 16, 16, true);
+            so_episode_step(&e, &p, 18, true, 16, 18, true);
+            so_episode_step(&e, &p, 19.6, false, 16, 19.5, true);
+            break;
         }
         char id_before[33];
         memcpy(id_before, e.id, sizeof(id_before));
@@ -409,6 +521,42 @@ static void test_force_clear(void)
                       c->name, action_name(got), action_name(c->want), (int)e.state,
                       c->state_after, e.end_s, c->end_after);
     }
+}
+
+/* A withdrawn warning (its owner saw the thing already warned of) is as if never given: the
+ * next observation warns again, and an absence ends nothing. Each row: time, present, action. */
+static void test_withdraw_warning(void)
+{
+    static const struct {
+        double t;
+        bool present, withdraw;
+        enum so_episode_action action;
+    } rows[] = {
+        {0, true, false, SO_EPISODE_NONE},
+        {4, true, true, SO_EPISODE_WARNING},    /* withdrawn */
+        {4.2, true, false, SO_EPISODE_WARNING}, /* given again */
+        {4.4, true, true, SO_EPISODE_NONE},     /* once */
+        {5, true, true, SO_EPISODE_NONE},
+    };
+    struct so_episode_params p = {10, 0, 0, 4};
+    struct so_episode e;
+    so_episode_init(&e);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        enum so_episode_action a = so_episode_step(&e, &p, rows[i].t, rows[i].present, 0,
+                                                   rows[i].t, true);
+        so_test_check(a == rows[i].action, __FILE__, __LINE__, "withdraw: at %.1f s %s (want %s)",
+                      rows[i].t, action_name(a), action_name(rows[i].action));
+        if (rows[i].withdraw && a == SO_EPISODE_WARNING) {
+            so_episode_withdraw_warning(&e);
+        }
+    }
+    /* withdrawn, then gone: nothing to clear */
+    so_episode_init(&e);
+    so_episode_step(&e, &p, 0, true, 0, 0, true);
+    so_episode_step(&e, &p, 4, true, 0, 4, true);
+    so_episode_withdraw_warning(&e);
+    CHECK_INT(so_episode_step(&e, &p, 5, false, 0, 5, true), SO_EPISODE_NONE);
+    CHECK_INT(so_episode_force_clear(&e, 6), SO_EPISODE_NONE);
 }
 
 static void test_random_ids(void)
@@ -512,6 +660,7 @@ int main(void)
     test_no_updates();
     test_update_count();
     test_force_clear();
+    test_withdraw_warning();
     test_random_ids();
     return so_test_done();
 }

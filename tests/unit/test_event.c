@@ -192,6 +192,10 @@ struct ev_case {
     double dwell;
     const char *started_at, *confirmed_at, *ended_at;
     double occupancy_out;       /* -1: null */
+    /* warn_s (issue 16): when the episode was warned of (warned_media), and the warned_at
+     * expected; NULL: not warned, no warned_at or media_warned_s in the record */
+    const char *warned_at;
+    double warned_media;
 };
 
 static const struct ev_case ev_cases[] = {
@@ -219,6 +223,17 @@ static const struct ev_case ev_cases[] = {
      20.0, 200.0, 300.0, 0.1, 0, NULL, "sidewalk_occupied", "cleared", "0507", "乱堆物料",
      "after", 300.0, 280.0, "2025-11-27T12:00:41.200+08:00", "2025-11-27T12:03:41.200+08:00",
      "2025-11-27T12:05:21.200+08:00", 0.1},
+    {"parking warning", Z_BAY, SO_EPISODE_WARNING, NULL, true, 80.0, 20.0, -1, -1, -1, 1, NULL,
+     "illegal_parking", "warning", "0505", "机动车乱停放", "warning", -1, 60.0,
+     "2025-11-27T12:00:41.200+08:00", NULL, NULL, -1, "2025-11-27T12:01:41.200+08:00", 80.0},
+    {"parking warning cleared", Z_BAY, SO_EPISODE_WARNING_CLEARED, "left", true, 100.0, 20.0, -1,
+     90.0, -1, 1, NULL, "illegal_parking", "warning_cleared", "0505", "机动车乱停放", "after",
+     90.0, 70.0, "2025-11-27T12:00:41.200+08:00", NULL, "2025-11-27T12:01:51.200+08:00", -1,
+     "2025-11-27T12:01:41.200+08:00", 80.0},
+    {"parking opened after warning", Z_BAY, SO_EPISODE_OPENED, NULL, true, 200.0, 20.0, 200.0,
+     -1, -1, 1, NULL, "illegal_parking", "opened", "0505", "机动车乱停放", "rest,confirm", -1,
+     180.0, "2025-11-27T12:00:41.200+08:00", "2025-11-27T12:03:41.200+08:00", NULL, -1,
+     "2025-11-27T12:01:41.200+08:00", 80.0},
 };
 
 static const struct so_object sample_objects[] = {
@@ -231,7 +246,10 @@ static void fill_report(struct so_report *rep, const struct ev_case *c, struct s
 {
     so_episode_init(ep);
     snprintf(ep->id, sizeof(ep->id), "%s", "0123456789abcdef0123456789abcdef");
-    ep->state = c->action == SO_EPISODE_CLEARED_NOW ? SO_EPISODE_CLEARED : SO_EPISODE_OPEN;
+    ep->state = so_episode_ended(c->action)        ? SO_EPISODE_CLEARED
+                : c->action == SO_EPISODE_WARNING ? SO_EPISODE_CANDIDATE
+                                                  : SO_EPISODE_OPEN;
+    ep->warned_s = c->warned_at ? c->warned_media : -1;
     ep->start_s = c->start_s;
     ep->confirmed_s = c->confirmed_s;
     ep->last_report_s = c->now_media;
@@ -451,8 +469,17 @@ static void test_event_case(const struct ev_case *c)
     check_objects(name, rec, c);
     check_evidence(name, rec, ev, c);
 
+    if (c->warned_at) {
+        check_time_or_null(name, rec, "warned_at", c->warned_at);
+        check_number_or_null(name, rec, "media_warned_s", c->warned_media);
+    } else {
+        so_test_check(!json_object_get(rec, "warned_at") &&
+                          !json_object_get(rec, "media_warned_s"),
+                      __FILE__, __LINE__, "%s: not warned: no warned_at, media_warned_s", name);
+    }
     char topic[160];
-    snprintf(topic, sizeof(topic), "event.%s.cam-023", c->kind);
+    bool warning = c->action == SO_EPISODE_WARNING || c->action == SO_EPISODE_WARNING_CLEARED;
+    snprintf(topic, sizeof(topic), "%s.%s.cam-023", warning ? "warning" : "event", c->kind);
     CHECK_STR(ev->topic, topic);
     CHECK_STR(ev->kind, c->kind);
     CHECK_STR(ev->state, c->state);

@@ -44,6 +44,7 @@ static const struct sample zone_samples[] = {
     {"polygon", "[[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]]", "[[0.1, 0.1], [0.9, 0.1], [0.5, 0.8]]",
      "[[0, 0], [1, 1]]", "expected at least 3 points, got 2"},
     {"dwell_s", "60", "61", "0", "expected a number from 1 to 86400, got \"0\""},
+    {"warn_s", NULL, "30", "-1", "expected a number from 0 to 86400, got \"-1\""},
     {"min_occupancy", NULL, "0.5", "0",
      "expected a number greater than 0 and at most 1, got \"0\""},
     {"schedule", NULL, "\"mon-fri 07:00-20:00\"", "{a: 1}",
@@ -364,7 +365,8 @@ static const struct summary_case {
      "      min occupancy 0.5, updates 0 (none), clear after 4 s\n"
      "      enforced: mon-fri 07:00-20:00\n"
      "      objects: car, bus; min score 0.4, box 8..300 px, labelled only: yes\n"
-     "      grid 620102001001001, address somewhere, category 0504\n",
+     "      grid 620102001001001, address somewhere, category 0504\n"
+     "      warning after 30 s at rest (before the case opens)\n",
      ", analysis 10 fps at width 320, detector 0 fps\n"},
     {{"min_score", "0.5", "address", "x"},
      "    zone z1: illegal_parking, 3 points, 32.0% of the frame, dwell 60 s\n"

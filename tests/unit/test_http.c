@@ -263,9 +263,11 @@ int main(void)
     so_live_init(&live);
 
     /* live view: counters and the latest frame */
-    so_live_count(&live, SO_EPISODE_OPENED);
-    so_live_count(&live, SO_EPISODE_UPDATE);
-    so_live_count(&live, SO_EPISODE_CLEARED_NOW);
+    so_live_count(&live, SO_EPISODE_OPENED, false);
+    so_live_count(&live, SO_EPISODE_UPDATE, false);
+    so_live_count(&live, SO_EPISODE_CLEARED_NOW, false);
+    so_live_count(&live, SO_EPISODE_WARNING, true);
+    so_live_count(&live, SO_EPISODE_WARNING_CLEARED, true);
     CHECK_INT((int)atomic_load(&live.episodes_opened), 1);
     CHECK_INT((int)atomic_load(&live.episodes_cleared), 1);
     struct so_live_view v;
@@ -279,6 +281,10 @@ int main(void)
     CHECK_INT((int)len, (int)strlen(m));
     CHECK_CONTAINS(m, "# TYPE streetorder_frames_decoded_total counter\n");
     CHECK_CONTAINS(m, "streetorder_episodes_opened_total{camera=\"cam\\\"1\"} 1\n");
+    CHECK_CONTAINS(m, "# TYPE streetorder_warnings_total counter\n");
+    CHECK_CONTAINS(m, "streetorder_warnings_total{camera=\"cam\\\"1\"} 1\n");
+    CHECK_CONTAINS(m, "streetorder_warnings_opened_total{camera=\"cam\\\"1\"} 0\n");
+    CHECK_CONTAINS(m, "streetorder_warnings_cleared_total{camera=\"cam\\\"1\"} 1\n");
     CHECK_CONTAINS(m, "streetorder_camera_health{camera=\"cam\\\"1\",health=\"live\"} 0\n");
     CHECK_CONTAINS(m, "streetorder_analysis_seconds_bucket{camera=\"cam\\\"1\",le=\"+Inf\"} 0\n");
     CHECK_CONTAINS(m, "streetorder_delivery_outbox_depth 0\n");

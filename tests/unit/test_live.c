@@ -40,15 +40,26 @@ static void test_counters(void)
     printf("# case: episode counters\n");
     struct so_live l;
     so_live_init(&l);
-    static const enum so_episode_action actions[] = {
-        SO_EPISODE_OPENED, SO_EPISODE_UPDATE, SO_EPISODE_OPENED, SO_EPISODE_CLEARED_NOW,
-        SO_EPISODE_NONE,
+    static const struct {
+        enum so_episode_action action;
+        bool warned;
+    } reports[] = {
+        {SO_EPISODE_OPENED, false}, {SO_EPISODE_UPDATE, false}, {SO_EPISODE_OPENED, false},
+        {SO_EPISODE_CLEARED_NOW, false}, {SO_EPISODE_NONE, false},
+        /* warn_s: two warnings, one became a case (its update and cleared count as before),
+         * the other was cleared with no case */
+        {SO_EPISODE_WARNING, true}, {SO_EPISODE_WARNING, true}, {SO_EPISODE_OPENED, true},
+        {SO_EPISODE_UPDATE, true}, {SO_EPISODE_CLEARED_NOW, true},
+        {SO_EPISODE_WARNING_CLEARED, true},
     };
-    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
-        so_live_count(&l, actions[i]);
+    for (size_t i = 0; i < sizeof(reports) / sizeof(reports[0]); i++) {
+        so_live_count(&l, reports[i].action, reports[i].warned);
     }
-    CHECK_INT(atomic_load(&l.episodes_opened), 2);
-    CHECK_INT(atomic_load(&l.episodes_cleared), 1);
+    CHECK_INT(atomic_load(&l.episodes_opened), 3);
+    CHECK_INT(atomic_load(&l.episodes_cleared), 2);
+    CHECK_INT(atomic_load(&l.warnings_issued), 2);
+    CHECK_INT(atomic_load(&l.warnings_opened), 1);
+    CHECK_INT(atomic_load(&l.warnings_cleared), 1);
     so_live_finish(&l);
     so_live_finish(NULL);
 }

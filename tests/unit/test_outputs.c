@@ -2,7 +2,8 @@
  * Unit tests of the outputs (events/outputs.c and its sinks): events leave in submission order
  * with a contiguous seq, the seq survives a restart through <state_dir>/seq, each record line
  * reaches each file in one write(2), the queue bound drops (counted) live and waits with
- * wait_when_full, and the console line's format.
+ * wait_when_full, the console line's format, and warning_seq (a warned episode's records name
+ * its warning's seq).
  *
  * The outputs thread is stalled for real: the --events file is a FIFO whose reader does not
  * read until the test says so, so the thread blocks in write(2) as it would on a stuck disk.
@@ -355,18 +356,27 @@ static void test_console_format(void)
 {
     static const struct {
         const char *state;
-        double media_end_s, occupancy;
+        double media_end_s, occupancy, media_warned_s;
         const char *objects;        /* JSON array */
         const char *want[4];
+        const char *not_want;
     } cases[] = {
-        {"opened", -1, 0.42, "[{\"class\":\"car\",\"score\":0.91},{\"class\":\"object\"}]",
-         {"OPENED", "media from 12.0s", "42% of zone", "car 0.91, 1 more object"}},
-        {"cleared", 30.5, -1, "[{\"class\":\"object\"},{\"class\":\"object\"}]",
-         {"CLEARED", "media 12.0-30.5s (gone)", "  2 objects", "seq 7"}},
+        {"opened", -1, 0.42, -1, "[{\"class\":\"car\",\"score\":0.91},{\"class\":\"object\"}]",
+         {"OPENED", "media from 12.0s", "42% of zone", "car 0.91, 1 more object"}, "warned"},
+        {"cleared", 30.5, -1, -1, "[{\"class\":\"object\"},{\"class\":\"object\"}]",
+         {"CLEARED", "media 12.0-30.5s (gone)", "  2 objects", "seq 7"}, "warned"},
+        /* warn_s (issue 16): the warning, its end, and the case it became */
+        {"warning", -1, -1, 22.0, "[{\"class\":\"car\",\"score\":0.8}]",
+         {"WARNING ", "media from 12.0s", "car 0.80", "seq 7"}, "warned"},
+        {"warning_cleared", 30.5, -1, 22.0, "[{\"class\":\"car\",\"score\":0.8}]",
+         {"WARNING_CLEARED", "media 12.0-30.5s (gone)", "car 0.80", "seq 7"}, "warned"},
+        {"opened", -1, -1, 22.0, "[{\"class\":\"car\",\"score\":0.8}]",
+         {"OPENED", "warned at 22.0s", "media from 12.0s", "seq 7"}, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct so_event ev = {.media_start_s = 12.0, .media_end_s = cases[i].media_end_s,
-                              .occupancy = cases[i].occupancy, .dwell_s = 125, .wall_s = 0};
+                              .occupancy = cases[i].occupancy, .dwell_s = 125, .wall_s = 0,
+                              .media_warned_s = cases[i].media_warned_s};
         snprintf(ev.state, sizeof(ev.state), "%s", cases[i].state);
         snprintf(ev.camera_id, sizeof(ev.camera_id), "cam-1");
         snprintf(ev.zone_id, sizeof(ev.zone_id), "bay-A");
@@ -383,8 +393,63 @@ static void test_console_format(void)
         for (int k = 0; k < 4; k++) {
             CHECK_CONTAINS(line, cases[i].want[k]);
         }
+        CHECK(!cases[i].not_want || !strstr(line, cases[i].not_want));
         json_decref(rec);
     }
+}
+
+/*
+ * warn_s: a warned episode's later records name the seq of its warning (warning_seq); records
+ * of other episodes, and of episodes not warned, do not. Rows: state, episode, warned, and the
+ * warning_seq expected (0: none).
+ */
+static void test_warning_seq(void)
+{
+    static const struct {
+        const char *state, *episode;
+        bool warned;
+        long long want;
+    } rows[] = {
+        {"opened", "e0", false, 0},
+        {"warning", "e1", true, 0},             /* seq 2 */
+        {"warning", "e2", true, 0},             /* seq 3 */
+        {"opened", "e1", true, 2},
+        {"update", "e1", true, 2},
+        {"warning_cleared", "e2", true, 3},
+        {"opened", "e3", true, 0},              /* its warning was before a restart */
+        {"cleared", "e0", false, 0},
+    };
+    size_t n_rows = sizeof(rows) / sizeof(rows[0]);
+    char state[300], events[320];
+    snprintf(state, sizeof(state), "%s/warnseq", root);
+    snprintf(events, sizeof(events), "%s/events.jsonl", state);
+    struct so_config cfg = make_config(state, NULL);
+    struct so_outputs_opts opts = {.config = &cfg, .events_path = events};
+    struct so_outputs *o = so_outputs_create(&opts);
+    if (!CHECK(o != NULL)) {
+        return;
+    }
+    for (size_t i = 0; i < n_rows; i++) {
+        struct so_event *ev = make_event((int)i, 1, false);
+        snprintf(ev->state, sizeof(ev->state), "%s", rows[i].state);
+        json_object_set_new(ev->record, "episode_id", json_string(rows[i].episode));
+        if (rows[i].warned) {
+            json_object_set_new(ev->record, "media_warned_s", json_real(12.5));
+        }
+        so_outputs_submit(o, ev);
+    }
+    so_outputs_destroy(o);
+    json_t *recs[16];
+    int n = read_records(events, recs, 16);
+    CHECK_INT(n, (int)n_rows);
+    for (int i = 0; i < n && i < (int)n_rows; i++) {
+        const json_t *ws = json_object_get(recs[i], "warning_seq");
+        long long got = ws ? json_integer_value(ws) : 0;
+        so_test_check(got == rows[i].want && (!ws || json_is_integer(ws)), __FILE__, __LINE__,
+                      "%s of %s: warning_seq %lld (want %lld)", rows[i].state,
+                      rows[i].episode, got, rows[i].want);
+    }
+    free_records(recs, n);
 }
 
 /* Wait up to 5 s for the delivery figures to show `pending` records. */
@@ -472,6 +537,7 @@ int main(void)
     test_bound_drops_live();
     test_bound_waits_fast();
     test_console_format();
+    test_warning_seq();
     test_delivery_figures();
     so_test_rm_rf(root);
     return so_test_done();

@@ -9,6 +9,12 @@
  * what is at rest): the same blobs and labels as on the whole mask, labels written with the
  * stride and nowhere else. And a row of vehicles parked bumper to bumper one after another:
  * one episode each, with its own start.
+ *
+ * And the warning (warn_s, issue 16) through the rules, table-driven: for a zone's coverage
+ * and for a vehicle followed as a static blob, a box that stays gets warning then opened under
+ * one episode id; one that goes between warn_s and dwell_s gets warning then warning_cleared
+ * (its end when it went) and no case; without warn_s, exactly what it got before; a zone
+ * removed while warned ends its warning (zone_removed).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +35,9 @@ struct seen {
     char episode[33];
     char reason[16];
     double end_s;
-    double start_s;
     double now_s;       /* media time of the report's current frame */
+    double warned_s;
+    double start_s;
 };
 
 struct log {
@@ -50,8 +57,9 @@ static void on_report(void *opaque, const struct so_report *rep)
     snprintf(s->episode, sizeof(s->episode), "%s", rep->episode->id);
     snprintf(s->reason, sizeof(s->reason), "%s", rep->reason ? rep->reason : "");
     s->end_s = rep->episode->end_s;
-    s->start_s = rep->episode->start_s;
     s->now_s = rep->now ? rep->now->media_s : -1;
+    s->warned_s = rep->episode->warned_s;
+    s->start_s = rep->episode->start_s;
 }
 
 static int count(const struct log *l, const char *zone, enum so_episode_action a)
@@ -115,15 +123,143 @@ static struct so_frame *frame(double t, bool boxes)
     return f;
 }
 
+/* Feed frames from *t up to `until`, the boxes there from `from` until `gone` (media s). */
+static void run_boxes(struct so_rules *r, struct so_static_model *m, double *t, double until,
+                      double from, double gone)
+{
+    for (; *t < until - 1e-9; *t += 1.0 / FPS) {
+        struct so_frame *f = frame(*t, *t >= from && *t < gone);
+        so_static_model_update(m, f->gray, f->gray_stride, f->media_s);
+        so_rules_process(r, f, m, NULL, 0);
+        so_frame_unref(f);
+    }
+}
+
 /* Feed frames from *t up to `until` (boxes present from 10 s on, after the model's 8 s
  * warm-up). */
 static void run(struct so_rules *r, struct so_static_model *m, double *t, double until)
 {
-    for (; *t < until - 1e-9; *t += 1.0 / FPS) {
-        struct so_frame *f = frame(*t, *t >= 10.0);
-        so_static_model_update(m, f->gray, f->gray_stride, f->media_s);
-        so_rules_process(r, f, m, NULL, 0);
-        so_frame_unref(f);
+    run_boxes(r, m, t, until, 10.0, 1e9);
+}
+
+#define MAX_WANT 4
+
+/* One warning scenario: zone `a` of `kind` on the left box, put down at 10 s and taken away at
+ * `gone` (or never), `until` media s of frames; then, when `remove`, the zone is removed. */
+struct warn_case {
+    const char *name;
+    enum so_zone_kind kind;
+    double dwell_s, warn_s, gone, until;
+    bool remove;
+    enum so_episode_action want[MAX_WANT];  /* zone a's reports in order, NONE-terminated */
+    const char *reason;                     /* of the last report, when it ends something */
+};
+
+static const struct warn_case warn_cases[] = {
+    {"coverage stays", SO_ZONE_SIDEWALK_OCCUPIED, 8, 3, 1e9, 24, false,
+     {SO_EPISODE_WARNING, SO_EPISODE_OPENED}, NULL},
+    {"coverage leaves", SO_ZONE_SIDEWALK_OCCUPIED, 12, 3, 16, 30, false,
+     {SO_EPISODE_WARNING, SO_EPISODE_WARNING_CLEARED}, "left"},
+    {"coverage no warn_s stays", SO_ZONE_SIDEWALK_OCCUPIED, 8, 0, 1e9, 24, false,
+     {SO_EPISODE_OPENED}, NULL},
+    {"coverage no warn_s leaves", SO_ZONE_SIDEWALK_OCCUPIED, 12, 0, 16, 30, false,
+     {SO_EPISODE_NONE}, NULL},
+    {"coverage gone before warn_s", SO_ZONE_SIDEWALK_OCCUPIED, 12, 8, 16, 30, false,
+     {SO_EPISODE_NONE}, NULL},
+    {"coverage removed", SO_ZONE_SIDEWALK_OCCUPIED, 12, 3, 1e9, 16, true,
+     {SO_EPISODE_WARNING, SO_EPISODE_WARNING_CLEARED}, "zone_removed"},
+    {"vehicle stays", SO_ZONE_ILLEGAL_PARKING, 14, 7, 1e9, 30, false,
+     {SO_EPISODE_WARNING, SO_EPISODE_OPENED}, NULL},
+    {"vehicle leaves", SO_ZONE_ILLEGAL_PARKING, 20, 7, 20, 34, false,
+     {SO_EPISODE_WARNING, SO_EPISODE_WARNING_CLEARED}, "left"},
+    {"vehicle no warn_s leaves", SO_ZONE_ILLEGAL_PARKING, 20, 0, 20, 34, false,
+     {SO_EPISODE_NONE}, NULL},
+    {"vehicle removed", SO_ZONE_ILLEGAL_PARKING, 20, 7, 1e9, 22, true,
+     {SO_EPISODE_WARNING, SO_EPISODE_WARNING_CLEARED}, "zone_removed"},
+};
+
+static const char *action_name(enum so_episode_action a)
+{
+    static const char *names[] = {"none", "opened", "update", "cleared", "warning",
+                                  "warning_cleared"};
+    return (size_t)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
+}
+
+/*
+ * The reports of zone a, updates left out, must be `want` in order, all under one episode id,
+ * each after the warning saying when it was warned; a warning_cleared ends no later than the
+ * box went (it was warned of, then seen gone: its end is when it went, not when that was
+ * decided).
+ */
+static void check_warn_case(const struct warn_case *c, const struct log *log)
+{
+    const struct seen *got[16];
+    int n = 0;
+    for (int i = 0; i < log->n && n < 16; i++) {
+        if (log->items[i].action != SO_EPISODE_UPDATE) {
+            got[n++] = &log->items[i];
+        }
+    }
+    int n_want = 0;
+    while (n_want < MAX_WANT && c->want[n_want] != SO_EPISODE_NONE) {
+        n_want++;
+    }
+    char seq[256] = "";
+    for (int i = 0; i < n; i++) {
+        snprintf(seq + strlen(seq), sizeof(seq) - strlen(seq), " %s@%.1f",
+                 action_name(got[i]->action), got[i]->now_s);
+    }
+    bool ok = n == n_want;
+    for (int i = 0; ok && i < n; i++) {
+        ok = got[i]->action == c->want[i] && strcmp(got[i]->episode, got[0]->episode) == 0 &&
+             (c->warn_s <= 0 || got[i]->warned_s >= 0);
+    }
+    so_test_check(ok, __FILE__, __LINE__, "%s: reports%s", c->name, n ? seq : " none");
+    const struct seen *w = n && got[0]->action == SO_EPISODE_WARNING ? got[0] : NULL;
+    if (w) {    /* warned at warn_s of rest, give or take the rest estimate and a frame */
+        so_test_check(w->now_s >= 10 + c->warn_s - 0.5 && w->now_s <= 10 + c->warn_s + 6,
+                      __FILE__, __LINE__, "%s: warned at %.1f s (box down at 10 s, warn_s %g)",
+                      c->name, w->now_s, c->warn_s);
+    }
+    const struct seen *end = n ? got[n - 1] : NULL;
+    if (c->reason && end) {
+        so_test_check(strcmp(end->reason, c->reason) == 0, __FILE__, __LINE__,
+                      "%s: reason \"%s\" (want %s)", c->name, end->reason, c->reason);
+    }
+    if (w && end && end->action == SO_EPISODE_WARNING_CLEARED) {
+        so_test_check(end->start_s == w->start_s, __FILE__, __LINE__,
+                      "%s: the warning_cleared is of what was warned of (start %.1f s, warned "
+                      "start %.1f s)", c->name, end->start_s, w->start_s);
+    }
+    if (end && end->action == SO_EPISODE_WARNING_CLEARED && !c->remove) {
+        so_test_check(end->end_s <= c->gone + 1e-6 && end->end_s >= c->gone - 3, __FILE__,
+                      __LINE__, "%s: warning ended at %.1f s (box gone at %.1f s)", c->name,
+                      end->end_s, c->gone);
+    }
+}
+
+static void test_warnings(void)
+{
+    for (size_t i = 0; i < sizeof(warn_cases) / sizeof(warn_cases[0]); i++) {
+        const struct warn_case *c = &warn_cases[i];
+        struct so_zone_cfg z = zone("a", c->kind, left_pts, c->dwell_s);
+        z.report_interval_s = 0;
+        z.warn_s = c->warn_s;
+        struct so_camera_cfg cam = {.id = (char *)"cam", .zones = &z, .n_zones = 1};
+        struct log log = {0};
+        struct so_static_model *m = so_static_model_create(W, H, NULL);
+        struct so_rules *r = so_rules_create(&cam, W, H, on_report, &log);
+        if (!m || !r) {
+            abort();
+        }
+        double t = 0;
+        run_boxes(r, m, &t, c->until, 10.0, c->gone);
+        if (c->remove) {
+            so_rules_set_camera(r, NULL);
+        }
+        check_warn_case(c, &log);
+        so_rules_destroy(r);
+        so_static_model_destroy(m);
     }
 }
 
@@ -253,6 +389,7 @@ int main(void)
 {
     test_components_in_view();
     test_row_of_vehicles();
+    test_warnings();
     struct so_zone_cfg z1[] = {zone("a", SO_ZONE_SIDEWALK_OCCUPIED, left_pts, 3),
                                zone("b", SO_ZONE_SIDEWALK_OCCUPIED, right_pts, 3)};
     struct so_camera_cfg cam1 = {.id = (char *)"cam", .zones = z1, .n_zones = 2};

@@ -128,6 +128,8 @@ static void blob_rules(struct so_camera_cfg *cam)
     so_live_init(&live);
     double confirming_age = -1, counts_age = -1, prev_age = -1;
     bool age_rises = true;
+    const char *walk_warned = NULL;     /* walk's episode in the JSON once warned (warn_s) */
+    json_t *warned_root = NULL;
     for (double t = 0; t < 30; t += 1.0 / FPS) {
         struct so_frame *f = scene_frame(t, t >= 10);
         so_static_model_update(m, f->gray, f->gray_stride, f->media_s);
@@ -135,6 +137,12 @@ static void blob_rules(struct so_camera_cfg *cam)
         so_live_publish(&live, f, 0.001, so_rules_open_count(r), NULL, 0, m, 0);
         so_live_publish_status(&live, so_rules_status(r), false);
         so_frame_unref(f);
+        const struct so_zone_status *walk = zone_named(so_rules_status(r), "walk");
+        if (walk && walk->warned && walk->ep_state == SO_EPISODE_CANDIDATE && !warned_root) {
+            warned_root = status_json(cam, &live);
+            walk_warned = json_string_value(json_object_get(
+                json_object_get(zone_json(warned_root, 1), "episode"), "state"));
+        }
         const struct so_zone_status *bay = zone_named(so_rules_status(r), "bay");
         if (bay && bay->n_cands == 1 && bay->cands[0].followed) {
             const struct so_cand_status *c = &bay->cands[0];
@@ -169,6 +177,11 @@ static void blob_rules(struct so_camera_cfg *cam)
     CHECK(!night->cands[0].counted && night->cands[0].ep_state != SO_EPISODE_OPEN);
     CHECK(walk->occupancy > walk->min_occupancy && walk->age_s > 10);
     CHECK_INT(walk->ep_state, SO_EPISODE_OPEN);
+    /* walk has a warn_s: warned before it opened, and the console said so */
+    so_test_check(walk_warned && strcmp(walk_warned, "warned") == 0, __FILE__, __LINE__,
+                  "walk's episode shows \"warned\" between its warning and its opening (%s)",
+                  walk_warned ? walk_warned : "never warned");
+    json_decref(warned_root);
     CHECK(walk->n_cands >= 1 && walk->cands[0].counted);
     /* the episode ids are the reports' */
     for (int i = 0; i < opened.n; i++) {
@@ -346,6 +359,7 @@ int main(void)
                                   zone("walk", SO_ZONE_SIDEWALK_OCCUPIED, walk_pts, 4),
                                   zone("night", SO_ZONE_ILLEGAL_PARKING, bay_pts, 6)};
     char err[128];
+    zones[1].warn_s = 2;
     so_schedule_init_empty(&zones[2].schedule);
     CHECK(so_schedule_add(&zones[2].schedule, "mon 00:00-00:01", err, sizeof(err)) == 0);
     struct so_camera_cfg cam = {.id = (char *)"cam", .zones = zones, .n_zones = 3};
