@@ -24,7 +24,7 @@
 #define SO_EVENT_MAX_EVIDENCE 3
 
 struct so_evidence {
-    char role[8];           /* rest | confirm | after */
+    char role[16];          /* rest | confirm | after | verification */
     uint8_t *jpeg;          /* malloc()ed JPEG bytes */
     size_t size;
     char sha256[65];
@@ -55,7 +55,7 @@ struct so_event {
     struct so_evidence evidence[SO_EVENT_MAX_EVIDENCE];
     int n_evidence;
     /* for the console line */
-    char camera_id[64], zone_id[64], kind[24], state[12], reason[16];
+    char camera_id[64], zone_id[64], kind[24], state[16], reason[16];
     double media_start_s, media_end_s, dwell_s, wall_s;
     double occupancy;
     double ready_mono;      /* when the frame that decided it was decoded (latency), 0 unknown */
@@ -77,7 +77,10 @@ struct so_event_ctx {
     const struct so_categories *categories;
 };
 
-/* Build the record and evidence for a report. NULL only when out of memory. */
+/* Build the record and evidence for a report. A verification (SO_EPISODE_VERIFIED) has state
+ * "verification", its "verification" object, and a "verification" still when it has a frame
+ * and its result is not "unknown"; without a frame (rep->now NULL) its times come from
+ * rep->wall_s and rep->media_s. NULL only when out of memory. */
 struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so_report *rep);
 
 /* Free an event and its evidence. Accepts NULL. */

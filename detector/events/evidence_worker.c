@@ -51,11 +51,14 @@ struct so_evidence_worker {
     bool busy;              /* an event is out of the queue, being grabbed for */
 };
 
-/* Replace the event's confirm (opened) / after (cleared) image with one from the main stream. */
+/* Replace the event's confirm (opened) / after (cleared) / verification image with one from
+ * the main stream (a verification without a still, result unknown, gets none). */
 static void grab_for(struct so_evidence_worker *w, struct so_event *ev)
 {
     const char *role = strcmp(ev->state, "opened") == 0    ? "confirm"
-                       : strcmp(ev->state, "cleared") == 0 ? "after" : NULL;
+                       : strcmp(ev->state, "cleared") == 0 ? "after"
+                       : strcmp(ev->state, "verification") == 0 && ev->n_evidence ? "verification"
+                                                                                  : NULL;
     if (!role || atomic_load(&w->stop)) {
         return;
     }

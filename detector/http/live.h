@@ -57,9 +57,9 @@ struct so_live_det {
 struct so_live_episode {
     char episode[33];
     char zone[64];
-    char state[12];                 /* opened, update, cleared */
+    char state[16];                 /* opened, update, cleared, verification */
     int n_files;
-    char roles[SO_EVENT_MAX_EVIDENCE][8];
+    char roles[SO_EVENT_MAX_EVIDENCE][16];
     char files[SO_EVENT_MAX_EVIDENCE][96];    /* names under the evidence folder */
 };
 

@@ -22,6 +22,7 @@ enum so_episode_action {
     SO_EPISODE_OPENED,
     SO_EPISODE_UPDATE,
     SO_EPISODE_CLEARED_NOW,
+    SO_EPISODE_VERIFIED,        /* not a step: a report of what a `verify` command saw */
 };
 
 struct so_episode_params {
