@@ -7,8 +7,10 @@
  *   thing that was dismissed (its place and look, taken when the episode opened) opens no new
  *   episode while it stays, until the dismissal's end. "The same thing" is decided like
  *   everywhere else in the rules (presence.h): its look is still there (light-invariant NCC),
- *   on a candidate whose box overlaps the place. A different thing there is not silenced; the
- *   place seen empty lifts the gate (the thing left: if it comes back, it is a new case).
+ *   on a candidate whose box overlaps the place. A different thing there is not silenced.
+ *   The thing leaving does not lift the gate: a false alarm that comes back every day (a
+ *   fixture, a permitted van) is exactly what an operator dismisses, so it stays silenced
+ *   whenever it stands there again, until the dismissal's end.
  * - permit gates a whole zone for a window; what is open when the window begins ends then
  *   (`cleared`, reason "permitted"), so a case is not left open through a market day.
  * - verify judges the episode's place on the last frame processed and reports it.
@@ -113,37 +115,28 @@ void rules_gates_step(struct so_rules *r, struct so_frame *frame)
     }
 }
 
-/* Does dismissed gate g still see its thing at `box` (NULL: anywhere in the zone)? Its place
- * seen empty ends it. */
-static bool gate_holds(struct so_rules *r, int i, struct so_frame *frame,
+/* Is the dismissed thing of gate g at `box` (NULL: anywhere in the zone) now? */
+static bool gate_holds(struct so_rules *r, const struct gate *g, struct so_frame *frame,
                        const struct so_box *box)
 {
-    struct gate *g = &r->gates[i];
     if (box && so_box_overlap_smaller(*box, g->place.box) < GATE_OVERLAP) {
         return false;
     }
     if (!g->place.look || !r->model) {
         return true;    /* no look to tell things apart: the place is what was dismissed */
     }
-    enum so_presence p = so_place_judge(&g->place, frame, r->model, r->look);
-    if (p == SO_PRESENCE_ABSENT) {
-        so_info(r->cam->id, "zone %s: the dismissed thing at %d,%d is gone: dismissal lifted",
-                g->zone_id, g->place.box.x, g->place.box.y);
-        gate_drop(r, i);
-        return false;
-    }
-    return p == SO_PRESENCE_PRESENT;
+    return so_place_judge(&g->place, frame, r->model, r->look) == SO_PRESENCE_PRESENT;
 }
 
 bool rules_gate_allows(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
                        const struct so_box *box)
 {
-    for (int i = r->n_gates - 1; i >= 0; i--) {
-        struct gate *g = &r->gates[i];
+    for (int i = 0; i < r->n_gates; i++) {
+        const struct gate *g = &r->gates[i];
         if (strcmp(g->zone_id, z->cfg->id) != 0) {
             continue;
         }
-        if (g->permit ? frame->wall_s >= g->from_wall : gate_holds(r, i, frame, box)) {
+        if (g->permit ? frame->wall_s >= g->from_wall : gate_holds(r, g, frame, box)) {
             return false;
         }
     }

@@ -106,9 +106,8 @@ int so_rules_set_camera(struct so_rules *r, const struct so_camera_cfg *camera);
  * (the "after" image: the last frame processed). 0, or -ENOENT when no such episode is open.
  *
  * so_rules_suppress: the thing that looks like `look` (tw x th, appearance.h; copied; NULL:
- * none) at `box` in zone `zone_id` opens no episode until `until_wall`, nor while it stays
- * there: the suppression ends when its place is seen empty (presence.h). A different thing in
- * the same place is raised as usual.
+ * none) at `box` in zone `zone_id` opens no episode until `until_wall`, whenever it stands
+ * there (it may leave and come back). A different thing in the same place is raised as usual.
  *
  * so_rules_permit: zone `zone_id` opens no episode from `from_wall` to `until_wall`; episodes
  * open when the window starts end then, `cleared` with reason "permitted".
