@@ -310,17 +310,19 @@ static int detect_step(struct camera_run *c, const struct so_frame *f, double *m
 }
 
 /* The platform's commands for this camera, between two frames; a verify while the view is
- * moved or tampered answers unknown, saying so. */
+ * moved or tampered answers unknown, saying so. A single frame the view check did not let
+ * through (blur, a flash) leaves them for the next one (a verify has its deadline). */
 static void run_commands(struct camera_run *c, int view)
 {
     char blind[200] = "";
-    if (!view && c->view_off) {
+    if (!view && !c->view_off) {
+        return;
+    }
+    if (!view) {
         pthread_mutex_lock(&c->health_lock);
         snprintf(blind, sizeof(blind), "the camera is %s: %s",
                  so_health_name(atomic_load(&c->health)), c->health_detail);
         pthread_mutex_unlock(&c->health_lock);
-    } else if (!view) {
-        snprintf(blind, sizeof(blind), "the frame could not be analysed (view check)");
     }
     so_commands_run(c->cmds, c->id, c->rules, view ? NULL : blind);
 }

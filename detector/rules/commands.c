@@ -233,6 +233,10 @@ int so_rules_verify(struct so_rules *r, const char *episode_id, const char *comm
         rep.objects[0] = obj;
         rep.n_objects = 1;
     }
+    for (int i = 0; !tr && p == SO_PRESENCE_PRESENT && i < z->n_places; i++) {
+        struct so_box b = z->places[i].place.box;   /* where the zone's things stand */
+        rep.objects[rep.n_objects++] = (struct so_object){"object", 0, {b.x, b.y, b.w, b.h}, -1};
+    }
     r->report(r->opaque, &rep);
     so_info(r->cam->id, "zone %s: episode %s verified: %s", z->cfg->id, episode_id, names[p]);
     return 0;
