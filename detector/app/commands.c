@@ -166,6 +166,8 @@ void so_commands_report(struct so_commands *d, const struct so_report *rep)
         e->stamp = ++d->stamp;
         if (rep->action == SO_EPISODE_CLEARED_NOW) {
             e->open = false;
+            free(e->look);      /* only a dismissal needs it, and only while it is open */
+            e->look = NULL;
             snprintf(e->cleared, sizeof(e->cleared), "%s", rep->reason ? rep->reason : "");
         }
     }

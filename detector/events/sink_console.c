@@ -18,7 +18,7 @@ char *so_sink_console_format(const struct so_event *ev, const json_t *rec, char 
     char when[40], dwell[32];
     so_time_iso8601(ev->wall_s, when, sizeof(when));
     so_time_duration(ev->dwell_s, dwell, sizeof(dwell));
-    char upper[12];
+    char upper[16];
     size_t i = 0;
     for (; ev->state[i] && i < sizeof(upper) - 1; i++) {
         upper[i] = (char)(ev->state[i] >= 'a' && ev->state[i] <= 'z' ? ev->state[i] - 32
@@ -35,6 +35,11 @@ char *so_sink_console_format(const struct so_event *ev, const json_t *rec, char 
                       ev->media_start_s, ev->media_end_s, ev->reason);
     } else {
         n += snprintf(line + n, size - (size_t)n, " media from %.1fs", ev->media_start_s);
+    }
+    const char *verified = json_string_value(
+        json_object_get(json_object_get(rec, "verification"), "result"));
+    if (verified && n < (int)size) {
+        n += snprintf(line + n, size - (size_t)n, "  verified: %s", verified);
     }
     if (ev->occupancy >= 0 && n < (int)size) {
         n += snprintf(line + n, size - (size_t)n, "  %.0f%% of zone",
