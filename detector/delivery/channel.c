@@ -230,34 +230,54 @@ static void handle_ack(struct so_channel *ch, const char *seqs, size_t seq_len)
     }
 }
 
-/* [ "CMD", id, json ]: hand it on, answer [ "CRES", id, answer ] (never waits: a platform
- * that does not read its answers loses them, and resends the command). */
-static void handle_command(struct so_channel *ch, struct message *m)
+/* Send [ "CRES", id, answer ] (never waits: a platform that does not read its answers loses
+ * them, and resends the command). Frees the answer. */
+static void answer(struct so_channel *ch, const char *id, char *json)
 {
-    size_t id_len = zmq_msg_size(&m->part[1]);
-    const char *idp = zmq_msg_data(&m->part[1]);
-    if (!so_command_id_valid(idp, id_len)) {
-        log_foreign(ch, "CMD with an invalid id");
-        return;
-    }
-    char id[SO_COMMAND_ID_MAX + 1];
-    memcpy(id, idp, id_len);
-    id[id_len] = '\0';
-    atomic_fetch_add(&ch->n_commands, 1);
-    char *answer = ch->on_command
-                       ? ch->on_command(ch->command_opaque, id, zmq_msg_data(&m->part[2]),
-                                        zmq_msg_size(&m->part[2]))
-                       : so_command_result(id, false, false, "this detector takes no commands");
-    if (!answer) {
+    if (!json) {
         return;
     }
     if (zmq_send(ch->dealer, "CRES", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         so_warn(WHO, "command %s: answer not sent (%s)", id, zmq_strerror(zmq_errno()));
     } else {
-        zmq_send(ch->dealer, id, id_len, ZMQ_SNDMORE);
-        zmq_send(ch->dealer, answer, strlen(answer), 0);
+        zmq_send(ch->dealer, id, strlen(id), ZMQ_SNDMORE);
+        zmq_send(ch->dealer, json, strlen(json), 0);
     }
-    free(answer);
+    free(json);
+}
+
+/* The id of a "CMD" message (its second frame) when it is a valid one, else false. */
+static bool command_id(struct message *m, char id[SO_COMMAND_ID_MAX + 1])
+{
+    size_t id_len = m->n > 1 ? zmq_msg_size(&m->part[1]) : 0;
+    if (!id_len || !so_command_id_valid(zmq_msg_data(&m->part[1]), id_len)) {
+        return false;
+    }
+    memcpy(id, zmq_msg_data(&m->part[1]), id_len);
+    id[id_len] = '\0';
+    return true;
+}
+
+/* [ "CMD", id, json ]: hand it on and answer. A "CMD" of another number of frames whose id can
+ * be read is garbage, answered ok:false; without a valid id it is only garbage. */
+static void handle_command(struct so_channel *ch, struct message *m)
+{
+    char id[SO_COMMAND_ID_MAX + 1];
+    if (!command_id(m, id)) {
+        log_foreign(ch, "CMD without a valid id");
+        return;
+    }
+    if (m->frames != 3) {
+        log_foreign(ch, "CMD that is not [\"CMD\", id, json]");
+        answer(ch, id, so_command_result(id, false, false, "a command is 3 frames: "
+                                         "[\"CMD\", id, json]"));
+        return;
+    }
+    atomic_fetch_add(&ch->n_commands, 1);
+    answer(ch, id, ch->on_command
+                       ? ch->on_command(ch->command_opaque, id, zmq_msg_data(&m->part[2]),
+                                        zmq_msg_size(&m->part[2]))
+                       : so_command_result(id, false, false, "this detector takes no commands"));
 }
 
 /* Read one whole message (false when there was none). */
@@ -290,7 +310,7 @@ static void handle_reply(struct so_channel *ch)
     }
     if (m.frames == 2 && frame_is(&m, 0, "ACK")) {
         handle_ack(ch, zmq_msg_data(&m.part[1]), zmq_msg_size(&m.part[1]));
-    } else if (m.frames == 3 && frame_is(&m, 0, "CMD")) {
+    } else if (frame_is(&m, 0, "CMD")) {
         handle_command(ch, &m);
     } else {
         char what[64];

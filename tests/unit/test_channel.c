@@ -220,9 +220,15 @@ static void test_commands(void)
     struct msg m, ev;
     CHECK(router_recv(r, &ev));     /* the record: now the ROUTER knows the detector */
     static const char *const bad_id[] = {"CMD", "a b", "{}"}, *const two[] = {"CMD", "x"},
-                             *const good[] = {"CMD", "c-1", "{\"k\":1}"};
+                             *const good[] = {"CMD", "c-1", "{\"k\":1}"},
+                             *const alone[] = {"CMD"};
     send_frames(r, &ev, bad_id, 3);
-    send_frames(r, &ev, two, 2);
+    send_frames(r, &ev, alone, 1);
+    send_frames(r, &ev, two, 2);    /* an id that can be read: answered ok:false */
+    CHECK(router_recv(r, &m));
+    CHECK_STR(m.f[0], "CRES");
+    CHECK_STR(m.f[1], "x");
+    CHECK_CONTAINS(m.f[2], "\"ok\":false");
     send_frames(r, &ev, good, 3);
     CHECK(router_recv(r, &m));
     CHECK_INT(m.frames, 4);
@@ -234,7 +240,7 @@ static void test_commands(void)
     struct so_channel_stats st;
     so_channel_get_stats(ch, &st);
     CHECK_INT(st.commands, 1);
-    CHECK_INT(st.garbage, 2);
+    CHECK_INT(st.garbage, 3);
     CHECK_INT(atomic_load(&commands_seen), 1);
     so_channel_destroy(ch);
     so_outbox_close(ob);
