@@ -251,7 +251,7 @@ def validate(records):
 
 
 def main():
-    binary, workdir = sys.argv[1], sys.argv[2]
+    binary, workdir = sys.argv[1], os.path.abspath(sys.argv[2])
     demo_yaml, video = clip(workdir)
     import tempfile
     with tempfile.TemporaryDirectory(prefix="so_cmd_") as tmp:
