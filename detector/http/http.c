@@ -39,15 +39,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,6 +52,7 @@
 #include "fsutil.h"
 #include "i18n.h"
 #include "log.h"
+#include "respond.h"
 #include "xalloc.h"
 
 #define WHO "http"
@@ -88,32 +86,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     so_warn(WHO, "%s", msg);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, const char *type,
-                             void *body, size_t len, enum MHD_ResponseMemoryMode mode)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
-    if (!r) {
-        if (mode == MHD_RESPMEM_MUST_FREE) {
-            free(body);
-        }
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-    }
-    enum MHD_Result rc = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return rc;
-}
-
-static enum MHD_Result text(struct MHD_Connection *conn, unsigned int status, const char *msg)
-{
-    return reply(conn, status, "text/plain; charset=utf-8", (void *)msg, strlen(msg),
-                 MHD_RESPMEM_PERSISTENT);
-}
-
 static const struct so_http_camera *find_camera(const struct so_http *h, const char *id,
                                                 size_t len)
 {
@@ -137,47 +109,20 @@ static enum MHD_Result jpeg_page(struct MHD_Connection *conn, const struct so_ht
     so_live_get(cam->live, true, &v);
     if (!v.frame) {
         so_live_view_finish(&v);
-        return text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no frame analysed yet\n");
+        return so_http_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no frame analysed yet\n");
     }
     uint8_t *jpeg = NULL;
     size_t size = 0;
     int rc = render(cam->cfg, &v, &jpeg, &size);
     so_live_view_finish(&v);
     if (rc == -ENOENT) {
-        return text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "not computed yet\n");
+        return so_http_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "not computed yet\n");
     }
     if (rc < 0) {
         so_warn(cam->cfg->id, "%s failed: %s", what, strerror(-rc));
-        return text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "image encoding failed\n");
+        return so_http_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "image encoding failed\n");
     }
-    return reply(conn, MHD_HTTP_OK, "image/jpeg", jpeg, size, MHD_RESPMEM_MUST_FREE);
-}
-
-/* One of the self-contained pages (inline script and style), with a policy that lets it load
- * nothing from elsewhere. */
-static enum MHD_Result html_page(struct MHD_Connection *conn, const char *body, size_t len)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
-    if (!r) {
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'none'; script-src 'unsafe-inline'; "
-                            "style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
-                            "form-action 'none'; frame-ancestors 'none'; base-uri 'none'");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return rc;
-}
-
-static enum MHD_Result json_reply(struct MHD_Connection *conn, char *body, size_t len)
-{
-    return reply(conn, MHD_HTTP_OK, "application/json; charset=utf-8", body, len,
-                 MHD_RESPMEM_MUST_FREE);
+    return so_http_reply(conn, MHD_HTTP_OK, "image/jpeg", jpeg, size, MHD_RESPMEM_MUST_FREE);
 }
 
 /* GET /evidence/<file>: an evidence JPEG the outputs wrote. Only plain names (letters, digits,
@@ -188,7 +133,7 @@ static enum MHD_Result evidence_file(struct so_http *h, struct MHD_Connection *c
     size_t n = strlen(name);
     if (!h->evidence_dir || n == 0 || n > 120 || name[0] == '.' ||
         strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n) {
-        return text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+        return so_http_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
     }
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", h->evidence_dir, name);
@@ -198,7 +143,7 @@ static enum MHD_Result evidence_file(struct so_http *h, struct MHD_Connection *c
         if (fd >= 0) {
             close(fd);
         }
-        return text(conn, MHD_HTTP_NOT_FOUND, "no such evidence file\n");
+        return so_http_text(conn, MHD_HTTP_NOT_FOUND, "no such evidence file\n");
     }
     struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
     if (!r) {
@@ -223,7 +168,7 @@ static enum MHD_Result status_page(struct MHD_Connection *conn,
     char *body = so_http_status_json(cam->cfg, &v, &con, so_http_health(cam), &len);
     so_live_console_finish(&con);
     so_live_view_finish(&v);
-    return json_reply(conn, body, len);
+    return so_http_json(conn, MHD_HTTP_OK, body, len);
 }
 
 /* GET /cameras/<id>/preview?polygon=x,y,...: what a draft zone would see now. */
@@ -238,12 +183,13 @@ static enum MHD_Result preview_page(struct MHD_Connection *conn,
     int rc = so_http_preview(&v, poly, &body, &len);
     so_live_view_finish(&v);
     if (rc == -EINVAL) {
-        return text(conn, MHD_HTTP_BAD_REQUEST, "expected ?polygon=x,y,x,y,x,y (fractions)\n");
+        return so_http_text(conn, MHD_HTTP_BAD_REQUEST,
+                            "expected ?polygon=x,y,x,y,x,y (fractions)\n");
     }
     if (rc < 0) {
-        return text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no frame analysed yet\n");
+        return so_http_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no frame analysed yet\n");
     }
-    return json_reply(conn, body, len);
+    return so_http_json(conn, MHD_HTTP_OK, body, len);
 }
 
 static enum MHD_Result i18n_page(struct MHD_Connection *conn)
@@ -279,25 +225,6 @@ enum so_auth_role so_http_url_role(const char *url)
     return SO_AUTH_VIEWER;
 }
 
-/* 401 with the Basic challenge the browsers answer by asking for a name and password. */
-static enum MHD_Result unauthorized(struct so_http *h, struct MHD_Connection *conn)
-{
-    atomic_fetch_add(&h->unauthorized, 1);
-    static const char msg[] = "credentials required\n";
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
-    if (!r) {
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                            "Basic realm=\"streetorder\", charset=\"UTF-8\"");
-    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, r);
-    MHD_destroy_response(r);
-    return rc;
-}
-
 /* The access check (see the design block): MHD_YES with *done false when the request may go
  * on; otherwise the 401/403 was queued (or failed) and that is the answer. */
 static enum MHD_Result gate(struct so_http *h, struct MHD_Connection *conn, const char *url,
@@ -316,11 +243,12 @@ static enum MHD_Result gate(struct so_http *h, struct MHD_Connection *conn, cons
         return MHD_YES;
     case SO_AUTH_UNAUTHORIZED:
         *done = true;
-        return unauthorized(h, conn);
+        atomic_fetch_add(&h->unauthorized, 1);
+        return so_http_challenge(conn);
     default:
         *done = true;
         atomic_fetch_add(&h->forbidden, 1);
-        return text(conn, MHD_HTTP_FORBIDDEN, "this needs the operator role\n");
+        return so_http_text(conn, MHD_HTTP_FORBIDDEN, "this needs the operator role\n");
     }
 }
 
@@ -340,8 +268,8 @@ static enum MHD_Result metrics_page(struct so_http *h, struct MHD_Connection *co
         "streetorder_http_forbidden_total %llu\n",
         body, atomic_load(&h->unauthorized), atomic_load(&h->forbidden));
     free(body);
-    return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", all, strlen(all),
-                 MHD_RESPMEM_MUST_FREE);
+    return so_http_reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", all,
+                         strlen(all), MHD_RESPMEM_MUST_FREE);
 }
 
 /* /cameras/<id>/<leaf>: the id is everything up to the last '/'; 404 for anything else. */
@@ -355,7 +283,7 @@ static enum MHD_Result camera_page(struct so_http *h, struct MHD_Connection *con
     size_t plen = sizeof(prefix) - 1;
     const char *slash = strrchr(url, '/');
     if (strncmp(url, prefix, plen) != 0 || slash < url + plen + 1) {
-        return text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+        return so_http_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
     }
     const char *leaf = slash + 1;
     size_t k = 0;
@@ -363,15 +291,15 @@ static enum MHD_Result camera_page(struct so_http *h, struct MHD_Connection *con
         k++;
     }
     if (k == sizeof(leaves) / sizeof(leaves[0])) {
-        return text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+        return so_http_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
     }
     const struct so_http_camera *cam = find_camera(h, url + plen, (size_t)(slash - url - plen));
     if (!cam) {
-        return text(conn, MHD_HTTP_NOT_FOUND, "no such camera\n");
+        return so_http_text(conn, MHD_HTTP_NOT_FOUND, "no such camera\n");
     }
     switch (k) {
     case 0:
-        return html_page(conn, so_http_camera_html, so_http_camera_html_len);
+        return so_http_html(conn, so_http_camera_html, so_http_camera_html_len);
     case 1:
         return jpeg_page(conn, cam, so_http_snapshot, "snapshot");
     case 2:
@@ -381,7 +309,8 @@ static enum MHD_Result camera_page(struct so_http *h, struct MHD_Connection *con
     case 4: {
         size_t len = 0;
         char *body = so_http_zones_json(cam->cfg, &len);
-        return reply(conn, MHD_HTTP_OK, "application/json", body, len, MHD_RESPMEM_MUST_FREE);
+        return so_http_reply(conn, MHD_HTTP_OK, "application/json", body, len,
+                             MHD_RESPMEM_MUST_FREE);
     }
     case 5:
         return status_page(conn, cam);
@@ -389,12 +318,12 @@ static enum MHD_Result camera_page(struct so_http *h, struct MHD_Connection *con
         size_t len = 0;
         const char *zones = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "zones");
         char *body = so_http_check_zones(cam->cfg->id, zones, &len);
-        return json_reply(conn, body, len);
+        return so_http_json(conn, MHD_HTTP_OK, body, len);
     }
     case 7:
         return preview_page(conn, cam);
     default:
-        return html_page(conn, so_http_editor_html, so_http_editor_html_len);
+        return so_http_html(conn, so_http_editor_html, so_http_editor_html_len);
     }
 }
 
@@ -409,23 +338,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return rc;
     }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+        return so_http_not_allowed(conn, "GET, HEAD");
     }
     if (strcmp(url, "/healthz") == 0) {
         return atomic_load(&h->stopping)
-                   ? text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n")
-                   : text(conn, MHD_HTTP_OK, "ok\n");
+                   ? so_http_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n")
+                   : so_http_text(conn, MHD_HTTP_OK, "ok\n");
     }
     if (strcmp(url, "/metrics") == 0) {
         return metrics_page(h, conn);
     }
     if (strcmp(url, "/") == 0) {
-        return html_page(conn, so_http_grid_html, so_http_grid_html_len);
+        return so_http_html(conn, so_http_grid_html, so_http_grid_html_len);
     }
     if (strcmp(url, "/cameras.json") == 0) {
         size_t len = 0;
         char *body = so_http_cameras_json(h->cams, h->n_cams, h->outputs, &len);
-        return json_reply(conn, body, len);
+        return so_http_json(conn, MHD_HTTP_OK, body, len);
     }
     if (strcmp(url, "/i18n.json") == 0) {
         return i18n_page(conn);
@@ -433,7 +362,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (strcmp(url, "/fields.json") == 0) {
         size_t len = 0;
         char *body = so_http_fields_json(&len);
-        return json_reply(conn, body, len);
+        return so_http_json(conn, MHD_HTTP_OK, body, len);
     }
     static const char evidence[] = "/evidence/";
     if (strncmp(url, evidence, sizeof(evidence) - 1) == 0) {
@@ -454,73 +383,6 @@ static enum MHD_Result handle_guarded(void *cls, struct MHD_Connection *conn, co
                                 req_cls);
     pthread_rwlock_unlock(&h->cams_lock);
     return rc;
-}
-
-/* Split "HOST:PORT" ("[v6]:PORT" too), resolve and bind a listening socket. -1 after logging. */
-static int bind_listen(const char *listen_at, bool *ipv6)
-{
-    char host[256];
-    const char *colon = strrchr(listen_at, ':');
-    if (!colon || (size_t)(colon - listen_at) >= sizeof(host)) {
-        so_err(WHO, "listen address %s: expected HOST:PORT", listen_at);
-        return -1;
-    }
-    size_t hlen = (size_t)(colon - listen_at);
-    memcpy(host, listen_at, hlen);
-    host[hlen] = 0;
-    char *node = host;
-    if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
-        host[hlen - 1] = 0;
-        node = host + 1;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    int gai = getaddrinfo(*node ? node : NULL, colon + 1, &hints, &res);
-    if (gai != 0) {
-        so_err(WHO, "listen address %s: %s", listen_at, gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1, err = 0;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0) {
-            *ipv6 = ai->ai_family == AF_INET6;
-            break;
-        }
-        err = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0) {
-        so_err(WHO, "cannot listen on %s: %s", listen_at, strerror(err));
-    }
-    return fd;
-}
-
-/* Whether the bound socket listens on a loopback address only. */
-static bool is_loopback(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-        return false;
-    }
-    if (ss.ss_family == AF_INET) {
-        return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (ss.ss_family == AF_INET6) {
-        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-    }
-    return false;
 }
 
 /* http.tls_cert/tls_key into h (PEM texts): false after logging why. */
@@ -563,13 +425,11 @@ static void free_server(struct so_http *h)
 struct so_http *so_http_create(const struct so_http_opts *opts)
 {
     bool ipv6 = false;
-    int fd = bind_listen(opts->listen, &ipv6);
+    int fd = so_http_listen_socket(opts->listen, &ipv6,
+                                   opts->auth ? NULL : "sees the camera images (http.auth, "
+                                                       "docs/http.md)");
     if (fd < 0) {
         return NULL;
-    }
-    if (!opts->auth && !is_loopback(fd)) {
-        so_warn(WHO, "%s is not a loopback address and http.auth is not set: anyone who can "
-                "reach it sees the camera images (docs/http.md)", opts->listen);
     }
     struct so_http *h = calloc(1, sizeof(*h));
     if (!h) {

@@ -3,7 +3,7 @@
  * to and a working example for case-platform integrators (ARCHITECTURE "Delivery").
  *
  *   streetorder-intake --bind ENDPOINT --db FILE [--curve-secret KEY [--allow-keys FILE]]
- *                      [--quiet]
+ *                      [--http HOST:PORT [--users FILE] [--no-auto-close]] [--quiet]
  *   streetorder-intake --db FILE --verify
  *
  * Why it is built this way: an ACK tells the detector it may forget the event, so the ACK goes
@@ -18,6 +18,15 @@
  * that knows that public key may deliver; with it, the intake also answers ZAP requests (RFC 27)
  * on inproc://zeromq.zap.01, in the same thread and poll loop as the ROUTER, and only detectors
  * whose public keys are listed complete the handshake (zap.c decides).
+ *
+ * The case desk (--http, desk.c, cases.c): every stored event also updates its episode's case
+ * in the same transaction, and the desk's HTTP server runs in this same thread (libmicrohttpd
+ * polled beside the ROUTER), so its actions write the database and send their commands
+ * ([routing id, "CMD", id, json], docs/desk.md) on the ROUTER without a hand-off. The ROUTER
+ * learns which routing id is which detector from the `detector_id` of the events it receives;
+ * ZMQ_ROUTER_MANDATORY makes a send to a detector that has gone fail (EHOSTUNREACH) instead of
+ * vanishing, so the command stays pending and goes out when that detector delivers again.
+ * The detector answers at once with [ "CRES", id, json ], recorded on the command's row.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,6 +41,10 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "auth.h"
+#include "cases.h"
+#include "config.h"
+#include "desk.h"
 #include "log.h"
 #include "message.h"
 #include "timeutil.h"
@@ -39,6 +52,9 @@
 
 #define WHO "intake"
 #define MAX_FRAMES 32
+#define MAX_PEERS 256
+#define COMMAND_RETRY_S 15.0    /* a sent command unanswered this long is sent again */
+#define COMMAND_MAX_SENDS 8     /* ... and failed after this many sends */
 
 static atomic_bool stop_flag;
 
@@ -75,6 +91,15 @@ static const char schema_sql[] =
     "  jpeg BLOB NOT NULL,"
     "  PRIMARY KEY (event_id, idx));";
 
+/* A detector as the ROUTER knows it: the routing id of the connection its events came on. */
+struct peer {
+    char detector_id[65];
+    uint8_t rid[256];
+    size_t rid_len;
+    bool connected;             /* false once a send to it failed with EHOSTUNREACH */
+    char last_seen[40];
+};
+
 struct intake {
     sqlite3 *db;
     sqlite3_stmt *ins_event, *ins_evidence;
@@ -84,6 +109,11 @@ struct intake {
     bool quiet;
     unsigned long stored, duplicates, ignored, refused;
     double refused_logged_at;           /* monotonic, to log refusals at most once a second */
+    struct so_cases *cases;
+    struct peer peers[MAX_PEERS];
+    size_t n_peers;
+    unsigned long answers, bad_answers;
+    double bad_answer_logged_at;        /* monotonic, as refused_logged_at */
 };
 
 static sqlite3 *open_db(const char *path)
@@ -144,6 +174,12 @@ static int store(struct intake *in, const struct so_intake_event *ev, const char
     }
     sqlite3_bind_text(s, 12, when, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 13, json, (int)json_len, SQLITE_STATIC);
+    const char *episode = json_string_value(json_object_get(ev->record, "episode_id"));
+    if (episode) {
+        sqlite3_bind_text(s, 14, episode, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(s, 14);
+    }
     int rc = sqlite3_step(s);
     int result = 0;
     if (rc != SQLITE_DONE) {
@@ -163,6 +199,9 @@ static int store(struct intake *in, const struct so_intake_event *ev, const char
                 result = -EIO;
             }
         }
+        if (result == 1 && so_cases_on_event(in->cases, ev->record, ev->event_id, when) < 0) {
+            result = -EIO;
+        }
     }
     if (result < 0) {
         so_err(WHO, "cannot store event %s: %s", ev->event_id, sqlite3_errmsg(in->db));
@@ -175,6 +214,144 @@ static int store(struct intake *in, const struct so_intake_event *ev, const char
         return -EIO;
     }
     return result;
+}
+
+static struct peer *find_peer(struct intake *in, const char *detector_id)
+{
+    for (size_t i = 0; i < in->n_peers; i++) {
+        if (strcmp(in->peers[i].detector_id, detector_id) == 0) {
+            return &in->peers[i];
+        }
+    }
+    return NULL;
+}
+
+/* The detector `detector_id` delivers on the connection `rid`: remember it. True when that is
+ * news (a new detector, a new connection, or one that was gone), when commands may be due. */
+static bool learn_peer(struct intake *in, const char *detector_id, const uint8_t *rid,
+                       size_t rid_len)
+{
+    struct peer *p = find_peer(in, detector_id);
+    if (!p && in->n_peers < MAX_PEERS && strlen(detector_id) < sizeof(p->detector_id) &&
+        rid_len <= sizeof(p->rid)) {
+        p = &in->peers[in->n_peers++];
+        snprintf(p->detector_id, sizeof(p->detector_id), "%s", detector_id);
+    }
+    if (!p || rid_len > sizeof(p->rid)) {
+        return false;
+    }
+    so_time_iso8601(so_time_wall(), p->last_seen, sizeof(p->last_seen));
+    bool news = !p->connected || p->rid_len != rid_len || memcmp(p->rid, rid, rid_len) != 0;
+    memcpy(p->rid, rid, rid_len);
+    p->rid_len = rid_len;
+    p->connected = true;
+    return news;
+}
+
+/* so_cases_send_fn: [rid, "CMD", id, json] on the detector's connection. */
+static int send_command(void *ctx, const char *detector_id, const char *id, const char *json)
+{
+    struct intake *in = ctx;
+    struct peer *p = find_peer(in, detector_id);
+    if (!p || !p->connected) {
+        return -ENOTCONN;
+    }
+    if (zmq_send(in->router, p->rid, p->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        int err = zmq_errno();
+        if (err == EHOSTUNREACH) {
+            p->connected = false;
+            so_warn(WHO, "detector %s has disconnected: commands to it wait until it delivers "
+                    "again", detector_id);
+            return -ENOTCONN;
+        }
+        return -err;
+    }
+    zmq_send(in->router, "CMD", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(in->router, id, strlen(id), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(in->router, json, strlen(json), ZMQ_DONTWAIT);
+    if (!in->quiet) {
+        printf("command   %s %s %s\n", detector_id, id, json);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static void flush_commands(void *ctx)
+{
+    struct intake *in = ctx;
+    if (in->cases) {
+        so_cases_commands_due(in->cases, COMMAND_RETRY_S, COMMAND_MAX_SENDS, send_command, in);
+    }
+}
+
+static json_t *peers_json(void *ctx)
+{
+    struct intake *in = ctx;
+    json_t *list = json_array();
+    for (size_t i = 0; i < in->n_peers; i++) {
+        json_array_append_new(list, json_pack("{s:s, s:b, s:s}", "detector_id",
+                                              in->peers[i].detector_id, "connected",
+                                              in->peers[i].connected, "last_seen",
+                                              in->peers[i].last_seen));
+    }
+    return json_pack("{s:o}", "detectors", list);
+}
+
+/* Whether command `id` went to the detector on connection `rid`: 0, -ENOENT (an id never
+ * sent), -EPERM (another connection answers: only the commanded detector may). */
+static int answer_from_its_detector(struct intake *in, const char *id,
+                                    const struct so_intake_frame *rid)
+{
+    bool missing = false;
+    json_t *cmd = so_cases_command(in->cases, id, &missing);
+    const char *det = json_string_value(json_object_get(cmd, "detector_id"));
+    struct peer *p = det ? find_peer(in, det) : NULL;
+    int rc = !cmd ? (missing ? -ENOENT : -EIO)
+             : p && p->rid_len == rid->size && memcmp(p->rid, rid->data, rid->size) == 0
+                 ? 0
+                 : -EPERM;
+    json_decref(cmd);
+    return rc;
+}
+
+/* [rid, "CRES", id, json]: a detector's answer to a command (caseloop wire format). */
+static void handle_answer(struct intake *in, const struct so_intake_frame *f, size_t n)
+{
+    json_t *res = n == 4 ? json_loadb((const char *)f[3].data, f[3].size, 0, NULL) : NULL;
+    const char *id = json_string_value(json_object_get(res, "id"));
+    const char *schema = json_string_value(json_object_get(res, "schema"));
+    json_t *ok = json_object_get(res, "ok");
+    int rc = -EBADMSG;
+    if (id && schema && strcmp(schema, "streetorder.command_result.v1") == 0 &&
+        json_is_boolean(ok) && strlen(id) == f[2].size && memcmp(id, f[2].data, f[2].size) == 0) {
+        rc = answer_from_its_detector(in, id, &f[0]);
+    }
+    if (rc == 0) {
+        rc = so_cases_command_answer(in->cases, id, json_is_true(ok),
+                                     json_is_true(json_object_get(res, "duplicate")),
+                                     json_string_value(json_object_get(res, "error")));
+    }
+    if (rc == 0) {
+        in->answers++;
+        if (!in->quiet) {
+            printf("answer    %s %s\n", id, json_is_true(ok) ? "ok" : "failed");
+            fflush(stdout);
+        }
+    } else {
+        /* Anything that completed the handshake can send these: at most a line a second. */
+        in->bad_answers++;
+        double now = so_time_mono();
+        if (now - in->bad_answer_logged_at >= 1.0) {
+            so_warn(WHO, "ignored a command answer: %s (%lu ignored so far)",
+                    rc == -ENOENT   ? "unknown command id"
+                    : rc == -EBADMSG ? "malformed"
+                    : rc == -EPERM   ? "not from the connection of the detector it was sent to"
+                                     : "database error",
+                    in->bad_answers);
+            in->bad_answer_logged_at = now;
+        }
+    }
+    json_decref(res);
 }
 
 static void handle_message(struct intake *in)
@@ -204,6 +381,13 @@ static void handle_message(struct intake *in)
     for (size_t i = 0; i < n; i++) {
         frames[i] = (struct so_intake_frame){zmq_msg_data(&msgs[i]), zmq_msg_size(&msgs[i])};
     }
+    if (n >= 2 && frames[1].size == 4 && memcmp(frames[1].data, "CRES", 4) == 0 && in->cases) {
+        handle_answer(in, frames, n);
+        for (size_t i = 0; i < n; i++) {
+            zmq_msg_close(&msgs[i]);
+        }
+        return;
+    }
     char why[200] = "";
     struct so_intake_event ev;
     int rc = total > n ? -EBADMSG : so_intake_parse(frames + 1, n - 1, &ev, why, sizeof(why));
@@ -219,9 +403,16 @@ static void handle_message(struct intake *in)
             /* Durable: acknowledge. */
             char seqs[24];
             int len = snprintf(seqs, sizeof(seqs), "%" PRIu64, ev.seq);
-            zmq_send(in->router, frames[0].data, frames[0].size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-            zmq_send(in->router, "ACK", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-            zmq_send(in->router, seqs, (size_t)len, ZMQ_DONTWAIT);
+            /* The ROUTER is mandatory: the identity frame fails (and nothing more may follow)
+             * when the detector has gone since; it will resend. */
+            if (zmq_send(in->router, frames[0].data, frames[0].size,
+                         ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+                zmq_send(in->router, "ACK", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+                zmq_send(in->router, seqs, (size_t)len, ZMQ_DONTWAIT);
+            }
+            if (in->cases && learn_peer(in, ev.detector_id, frames[0].data, frames[0].size)) {
+                flush_commands(in);
+            }
             if (rc == 1) {
                 in->stored++;
             } else {
@@ -303,6 +494,47 @@ static void handle_zap(struct intake *in)
     }
 }
 
+/* The one loop of the intake's thread: the ROUTER, the ZAP handler, the desk's HTTP server, and
+ * once a second the commands that are due. 0 when stopped by a signal, -1 on a poll error. */
+static int run(struct intake *in, struct so_desk *desk)
+{
+    zmq_pollitem_t items[3] = {{.socket = in->router, .events = ZMQ_POLLIN}};
+    int n_items = 1, zap_at = -1;
+    if (in->zap) {
+        zap_at = n_items;
+        items[n_items++] = (zmq_pollitem_t){.socket = in->zap, .events = ZMQ_POLLIN};
+    }
+    if (desk) {
+        items[n_items++] = (zmq_pollitem_t){.fd = so_desk_fd(desk), .events = ZMQ_POLLIN};
+    }
+    double flushed_at = 0;
+    while (!atomic_load(&stop_flag)) {
+        int rc = zmq_poll(items, n_items, desk ? so_desk_timeout_ms(desk, 200) : 200);
+        if (rc < 0) {
+            if (zmq_errno() == EINTR) {
+                continue;
+            }
+            so_err(WHO, "poll: %s", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        if (rc > 0 && zap_at > 0 && (items[zap_at].revents & ZMQ_POLLIN)) {
+            handle_zap(in);
+        }
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            handle_message(in);
+        }
+        if (desk) {
+            so_desk_run(desk);
+        }
+        double now = so_time_mono();
+        if (now - flushed_at >= 1.0) {
+            flush_commands(in);
+            flushed_at = now;
+        }
+    }
+    return 0;
+}
+
 /* --verify: per detector, the seq range received and every gap in it. 0 = no gaps. */
 static int verify(const char *path)
 {
@@ -367,11 +599,25 @@ static int verify(const char *path)
     return total_gaps ? 1 : 0;
 }
 
+/* --users: the desk's users file (auth.h), its every mistake logged as FILE:LINE:COLUMN. */
+static struct so_auth *load_users(const char *path)
+{
+    struct so_config_errors errors = {0};
+    struct so_auth *auth = so_auth_load(path, &errors);
+    for (size_t i = 0; i < errors.n; i++) {
+        so_err(WHO, "%s:%d:%d: %s", errors.items[i].file, errors.items[i].line,
+               errors.items[i].column, errors.items[i].message);
+    }
+    so_config_errors_finish(&errors);
+    return auth;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: streetorder-intake --bind ENDPOINT --db FILE [--curve-secret KEY\n"
-            "                          [--allow-keys FILE]] [--quiet]\n"
+            "                          [--allow-keys FILE]] [--http HOST:PORT [--users FILE]\n"
+            "                          [--no-auto-close]] [--quiet]\n"
             "       streetorder-intake --db FILE --verify\n"
             "\n"
             "Receives streetorder events on a ZeroMQ ROUTER socket, stores each with its images\n"
@@ -383,13 +629,19 @@ static void usage(FILE *out)
             "  --allow-keys FILE   with --curve-secret: only detectors whose CURVE public key\n"
             "                      is in FILE (one Z85 key per line, '#' comments) may connect;\n"
             "                      the others complete no handshake and deliver nothing\n"
+            "  --http HOST:PORT    serve the case desk (queue, cases, actions, statistics, JSON\n"
+            "                      API: docs/desk.md) there; HOST 127.0.0.1 unless you mean it\n"
+            "  --users FILE        the desk asks for HTTP Basic credentials of these users\n"
+            "                      (\"NAME viewer|operator HASH\" lines, docs/http.md)\n"
+            "  --no-auto-close     keep a case open when the detector reports the place empty\n"
             "  --verify            print, per detector, the seq range received and its gaps;\n"
             "                      exit 1 when there is a gap\n");
 }
 
 /*
  * Long on purpose: the option parsing of the reference intake (a getopt loop, one case per
- * option) followed by the ROUTER loop's setup; kept in main as an integrator reads it.
+ * option) followed by the setup of the database, the ROUTER (CURVE, ZAP) and the desk, in the
+ * order they depend on each other; kept in main as an integrator reads it.
  */
 int main(int argc, char **argv)
 {
@@ -400,11 +652,15 @@ int main(int argc, char **argv)
         {"curve-secret", required_argument, NULL, 'k'},
         {"allow-keys", required_argument, NULL, 'a'},
         {"quiet", no_argument, NULL, 'q'},
+        {"http", required_argument, NULL, 'H'},
+        {"users", required_argument, NULL, 'u'},
+        {"no-auto-close", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     const char *bind = NULL, *db_path = NULL, *secret = NULL, *allow_path = NULL;
-    bool do_verify = false, quiet = false;
+    const char *http = NULL, *users = NULL;
+    bool do_verify = false, quiet = false, auto_close = true;
     int c;
     while ((c = getopt_long(argc, argv, "b:d:qh", longopts, NULL)) != -1) {
         switch (c) {
@@ -426,6 +682,15 @@ int main(int argc, char **argv)
         case 'q':
             quiet = true;
             break;
+        case 'H':
+            http = optarg;
+            break;
+        case 'u':
+            users = optarg;
+            break;
+        case 'n':
+            auto_close = false;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -441,13 +706,17 @@ int main(int argc, char **argv)
     if (do_verify) {
         return verify(db_path);
     }
+    if (users && !http) {
+        fprintf(stderr, "streetorder-intake: --users needs --http (it guards the desk)\n");
+        return 2;
+    }
     if (allow_path && !secret) {
         fprintf(stderr, "streetorder-intake: --allow-keys needs --curve-secret (keys are only "
                 "checked during a CURVE handshake)\n");
         return 2;
     }
 
-    struct intake in = {.quiet = quiet, .refused_logged_at = -1e9};
+    struct intake in = {.quiet = quiet, .refused_logged_at = -1e9, .bad_answer_logged_at = -1e9};
     int status = 1;
     if (allow_path) {
         char err[512];
@@ -457,15 +726,22 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    in.db = open_db(db_path);
-    if (!in.db) {
+    struct so_auth *auth = NULL;
+    struct so_desk *desk = NULL;
+    if (users && !(auth = load_users(users))) {
+        so_zap_allow_destroy(in.allow);
         return 1;
+    }
+    in.db = open_db(db_path);
+    in.cases = in.db ? so_cases_open(in.db, auto_close) : NULL;
+    if (!in.cases) {
+        goto cleanup;
     }
     if (sqlite3_prepare_v2(in.db,
                            "INSERT OR IGNORE INTO events (event_id, seq, detector_id, camera_id, "
                            "zone_id, kind, state, category_code, grid, media_start_s, "
-                           "media_end_s, received_at, json) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "media_end_s, received_at, json, episode_id) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &in.ins_event, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(in.db,
                            "INSERT INTO evidence (event_id, idx, role, sha256, jpeg) "
@@ -482,6 +758,8 @@ int main(int argc, char **argv)
     }
     int linger = 500;
     zmq_setsockopt(in.router, ZMQ_LINGER, &linger, sizeof(linger));
+    int mandatory = 1;      /* a command to a gone detector fails rather than vanishes */
+    zmq_setsockopt(in.router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof(mandatory));
     if (secret) {
         int one = 1;
         char pub[41];
@@ -516,29 +794,23 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    so_info(WHO, "listening on %s, storing into %s", bind, db_path);
-    zmq_pollitem_t items[2] = {{.socket = in.router, .events = ZMQ_POLLIN},
-                               {.socket = in.zap, .events = ZMQ_POLLIN}};
-    while (!atomic_load(&stop_flag)) {
-        int rc = zmq_poll(items, in.zap ? 2 : 1, 200);
-        if (rc < 0) {
-            if (zmq_errno() == EINTR) {
-                continue;
-            }
-            so_err(WHO, "poll: %s", zmq_strerror(zmq_errno()));
+    if (http) {
+        struct so_desk_opts dopts = {.listen = http, .cases = in.cases, .auth = auth, .ctx = &in,
+                                     .flush = flush_commands, .detectors = peers_json};
+        desk = so_desk_create(&dopts);
+        if (!desk) {
             goto cleanup;
         }
-        if (rc > 0 && in.zap && (items[1].revents & ZMQ_POLLIN)) {
-            handle_zap(&in);
-        }
-        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
-            handle_message(&in);
-        }
     }
-    so_info(WHO, "stopping: %lu stored, %lu duplicates acknowledged again, %lu ignored, "
-            "%lu clients refused", in.stored, in.duplicates, in.ignored, in.refused);
-    status = 0;
+    so_info(WHO, "listening on %s, storing into %s", bind, db_path);
+    if (run(&in, desk) == 0) {
+        so_info(WHO, "stopping: %lu stored, %lu duplicates acknowledged again, %lu ignored, "
+                "%lu clients refused, %lu command answers (%lu ignored)", in.stored,
+                in.duplicates, in.ignored, in.refused, in.answers, in.bad_answers);
+        status = 0;
+    }
 cleanup:
+    so_desk_destroy(desk);
     if (in.router) {
         zmq_close(in.router);
     }
@@ -550,7 +822,9 @@ cleanup:
     }
     sqlite3_finalize(in.ins_event);
     sqlite3_finalize(in.ins_evidence);
+    so_cases_destroy(in.cases);
     sqlite3_close(in.db);
     so_zap_allow_destroy(in.allow);
+    so_auth_destroy(auth);
     return status;
 }

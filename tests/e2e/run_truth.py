@@ -86,10 +86,11 @@ def reencode(truth_path, cfg, tmp, start=0.0, gop_s=None, width=None):
     truth = yaml.safe_load(open(truth_path))
     cam = cfg["cameras"][0]
     clip = os.path.join(tmp, "reencoded.mp4")
-    enc = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18"]
+    enc = ["-c:v", "libx264", "-threads", "1", "-preset", "veryfast", "-crf", "18"]
     if width:
-        enc = ["-vf", f"fps=25,scale={width}:-2:flags=bicubic", "-c:v", "libx264", "-preset",
-               "veryfast", "-bf", "0", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+        enc = ["-vf", f"fps=25,scale={width}:-2:flags=bicubic", "-c:v", "libx264",
+               "-threads", "1", "-preset", "veryfast", "-bf", "0", "-g", "50", "-keyint_min", "50",
+               "-sc_threshold", "0",
                "-b:v", "4000k", "-maxrate", "4000k", "-bufsize", "8000k"]
     if gop_s:
         gop = str(int(round(gop_s * 25)))

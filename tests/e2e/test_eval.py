@@ -142,6 +142,20 @@ def test_false_clear_split_episode():
     assert not ev.passes(r)
 
 
+def test_false_clear_judged_on_the_matched_event():
+    # cars A (8-75) and B (24-, stays) in one zone: A's episode clearing at 75.5 is right,
+    # although B is still there; B's episode clearing at 50 is a false clear
+    t = truth(("illegal_parking", "z1", 8.0, 75.0), ("illegal_parking", "z1", 24.0, None))
+    r = ev.score(t, episode("a", "illegal_parking", "z1", 8.5, 75.5)
+                 + episode("b", "illegal_parking", "z1", 24.5))
+    assert (r["tp"], r["fp"], r["fn"], r["false_clears"]) == (2, 0, 0, 0), r
+    assert ev.passes(r)
+    r = ev.score(t, episode("a", "illegal_parking", "z1", 8.5, 75.5)
+                 + episode("b", "illegal_parking", "z1", 24.5, 50.0))
+    assert r["false_clears"] == 1, r
+    assert any(m.startswith("FALSE-CLEAR") and "episode b" in m for m in r["mismatches"]), r
+
+
 def test_false_clear_when_end_null_and_not_for_other_reasons():
     recs = episode("a", "sidewalk_occupied", "w", 10.0, 50.0)
     r = ev.score(truth(("sidewalk_occupied", "w", 10.0, None)), recs)
