@@ -136,7 +136,7 @@ static int parse_object(json_t *o, const char *id, double now, struct so_command
     const char *name = json_is_string(cmd) ? json_string_value(cmd) : "";
     if (strcmp(name, "verify") == 0) {
         c->kind = SO_COMMAND_VERIFY;
-        c->from_wall = now;
+        c->from_wall = c->until_wall = now;     /* the journal keeps its id from then */
         return get_episode(o, c, err, size);
     }
     if (strcmp(name, "dismiss") == 0) {

@@ -32,8 +32,8 @@ struct so_command {
     char reason[16];            /* dismiss: false_alarm | permitted | fixture */
     char camera_id[64];         /* permit */
     char zone_id[64];           /* permit */
-    double from_wall;           /* permit: window start; dismiss: when it was received */
-    double until_wall;          /* dismiss, permit: window end */
+    double from_wall;           /* permit: window start; dismiss, verify: when received */
+    double until_wall;          /* dismiss, permit: window end; verify: when received */
 };
 
 /* Is id[0..len) a command id: 1..SO_COMMAND_ID_MAX characters of [A-Za-z0-9._-]? */

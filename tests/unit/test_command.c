@@ -45,7 +45,8 @@ static void test_parse(void)
         const char *error;      /* part of the message when refused */
         double from, until;     /* when accepted (0: not checked) */
     } rows[] = {
-        {HEAD "\"command\":\"verify\",\"episode_id\":\"" EP "\"}", SO_COMMAND_VERIFY, NULL, 0, 0},
+        {HEAD "\"command\":\"verify\",\"episode_id\":\"" EP "\"}", SO_COMMAND_VERIFY, NULL, NOW,
+         NOW},
         {HEAD "\"command\":\"dismiss\",\"episode_id\":\"" EP "\",\"reason\":\"fixture\"}",
          SO_COMMAND_DISMISS, NULL, NOW, NOW + 86400},
         {HEAD "\"command\":\"dismiss\",\"episode_id\":\"" EP "\",\"reason\":\"false_alarm\","
