@@ -431,6 +431,24 @@ static bool set_opt(void *s, int opt, const void *v, size_t sz, const char *name
     return true;
 }
 
+/* The DEALER's options: no linger, no queueing while unconnected, reconnect backoff, CURVE. */
+static bool dealer_options(void *dealer, const struct so_channel_opts *opts)
+{
+    int zero = 0, one = 1, ivl = 100, ivl_max = 5000, hwm = 4 * WINDOW;
+    bool ok = set_opt(dealer, ZMQ_LINGER, &zero, sizeof(zero), "linger") &&
+              set_opt(dealer, ZMQ_IMMEDIATE, &one, sizeof(one), "immediate") &&
+              set_opt(dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl), "reconnect_ivl") &&
+              set_opt(dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max),
+                      "reconnect_ivl_max") &&
+              set_opt(dealer, ZMQ_SNDHWM, &hwm, sizeof(hwm), "sndhwm");
+    if (ok && opts->server_key) {
+        ok = set_opt(dealer, ZMQ_CURVE_SERVERKEY, opts->server_key, 40, "CURVE server key") &&
+             set_opt(dealer, ZMQ_CURVE_PUBLICKEY, opts->public_key, 40, "CURVE public key") &&
+             set_opt(dealer, ZMQ_CURVE_SECRETKEY, opts->secret_key, 40, "CURVE secret key");
+    }
+    return ok;
+}
+
 void so_channel_notify(struct so_channel *ch, uint64_t seq)
 {
     if (!ch) {
@@ -536,19 +554,8 @@ struct so_channel *so_channel_create(const struct so_channel_opts *opts)
         so_err(WHO, "cannot create the DEALER socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
-    int zero = 0, one = 1, ivl = 100, ivl_max = 5000, hwm = 4 * WINDOW;
-    bool ok = set_opt(ch->dealer, ZMQ_LINGER, &zero, sizeof(zero), "linger") &&
-              set_opt(ch->dealer, ZMQ_IMMEDIATE, &one, sizeof(one), "immediate") &&
-              set_opt(ch->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl), "reconnect_ivl") &&
-              set_opt(ch->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max),
-                      "reconnect_ivl_max") &&
-              set_opt(ch->dealer, ZMQ_SNDHWM, &hwm, sizeof(hwm), "sndhwm");
-    if (ok && opts->server_key) {
-        ok = set_opt(ch->dealer, ZMQ_CURVE_SERVERKEY, opts->server_key, 40, "CURVE server key") &&
-             set_opt(ch->dealer, ZMQ_CURVE_PUBLICKEY, opts->public_key, 40, "CURVE public key") &&
-             set_opt(ch->dealer, ZMQ_CURVE_SECRETKEY, opts->secret_key, 40, "CURVE secret key");
-    }
-    if (!ok) {
+    int zero = 0;
+    if (!dealer_options(ch->dealer, opts)) {
         goto fail;
     }
     char mon[64];
