@@ -237,8 +237,9 @@ void rules_status_rejected(struct so_rules *r, struct zone_state *z, const struc
 void rules_status_blob(struct so_rules *r, struct zone_state *z, const struct socv_blob *bl,
                        enum so_status_why why);
 
-/* A vehicle the zone follows, as its episode stepped this frame. */
+/* A vehicle the zone follows, as its episode stepped this frame (`silenced`: by a dismissal
+ * or a permit window, commands.c). */
 void rules_status_vehicle(struct so_rules *r, struct zone_state *z, const struct track *tr,
-                          bool enforced, bool followed);
+                          bool enforced, bool followed, bool silenced);
 
 #endif

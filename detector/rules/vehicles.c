@@ -109,11 +109,11 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
             continue;
         }
         bool followed = now - tr->first_seen_s >= confirm_s;
+        bool silenced = enforced && followed && !gate_allows(r, z, tr, frame);
         enum so_episode_action a = so_episode_observe(&tr->ep, &p, now, observe(r, tr, frame),
                                                       tr->start_est, tr->last_seen_s,
-                                                      enforced && followed &&
-                                                          gate_allows(r, z, tr, frame));
-        rules_status_vehicle(r, z, tr, enforced, followed);
+                                                      enforced && followed && !silenced);
+        rules_status_vehicle(r, z, tr, enforced, followed, silenced);
         if (a == SO_EPISODE_OPENED) {
             struct so_box b = {tr->box[0], tr->box[1], tr->box[2], tr->box[3]};
             so_place_take(&tr->place, frame, b, tr->before);
