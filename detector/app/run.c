@@ -20,6 +20,8 @@
 #include <time.h>
 
 #include "app.h"
+#include "cmdjournal.h"
+#include "commands.h"
 #include "config.h"
 #include "detector.h"
 #include "event.h"
@@ -49,6 +51,7 @@ struct camera_run {
     const char *id;                     /* the camera id, fixed (the decode thread's on_health) */
     pthread_mutex_t analysis_lock;      /* held by the analysis thread while it works on a frame */
     struct so_outputs *outputs;
+    struct so_commands *cmds;           /* commands from the platform; NULL without delivery */
     struct so_evidence_worker *evidence; /* with an evidence_url: events go out through it */
     struct so_event_ctx ectx;
     struct so_source *source;
@@ -91,12 +94,15 @@ static void on_report(void *opaque, const struct so_report *rep)
 {
     struct camera_run *c = opaque;
     so_live_count(&c->live, rep->action, rep->episode->warned_s >= 0);
+    so_commands_report(c->cmds, rep);
     struct so_event *ev = so_event_create(&c->ectx, rep);
     if (!ev) {
         so_err(c->cfg->id, "out of memory building an event for zone %s", rep->zone->id);
         return;
     }
-    so_live_episode(&c->live, ev);
+    if (rep->action != SO_EPISODE_VERIFIED) {
+        so_live_episode(&c->live, ev);
+    }
     if (c->evidence) {  /* high-resolution confirm/after images, in the camera's order */
         so_evidence_worker_submit(c->evidence, ev);
     } else {
@@ -123,6 +129,7 @@ static int setup_analysis(struct camera_run *c, const struct so_frame *f)
     c->model = so_static_model_create(width, height, NULL);
     if (c->model) {
         c->rules = so_rules_create(c->cfg, width, height, on_report, c);
+        so_commands_replay(c->cmds, c->id, c->rules, width, height);
     }
     if (c->detector) {
         so_scheduler_set_zones(c->sched, c->cfg, width, height);
@@ -302,6 +309,24 @@ static int detect_step(struct camera_run *c, const struct so_frame *f, double *m
     return n;
 }
 
+/* The platform's commands for this camera, between two frames; a verify while the view is
+ * moved or tampered answers unknown, saying so. A single frame the view check did not let
+ * through (blur, a flash) leaves them for the next one (a verify has its deadline). */
+static void run_commands(struct camera_run *c, int view)
+{
+    char blind[200] = "";
+    if (!view && !c->view_off) {
+        return;
+    }
+    if (!view) {
+        pthread_mutex_lock(&c->health_lock);
+        snprintf(blind, sizeof(blind), "the camera is %s: %s",
+                 so_health_name(atomic_load(&c->health)), c->health_detail);
+        pthread_mutex_unlock(&c->health_lock);
+    }
+    so_commands_run(c->cmds, c->id, c->rules, view ? NULL : blind);
+}
+
 static void *analysis_main(void *arg)
 {
     struct camera_run *c = arg;
@@ -345,6 +370,7 @@ static void *analysis_main(void *arg)
         if (view) {
             so_rules_process(c->rules, f, c->model, tracks, n_tracks);
         }
+        run_commands(c, view);
         lap(c, SO_STAGE_RULES, &mark);
         if (c->debug_dir) {
             debug_dump(c, f);
@@ -391,6 +417,7 @@ struct runner {
     struct so_config **configs;
     size_t n_configs;
     struct so_outputs *outputs;
+    struct so_commands *cmds;           /* with outputs.deliver: commands from the platform */
     struct so_model_desc *model;        /* NULL: class-agnostic */
     struct so_netshare *nets;           /* the network(s), shared by the cameras' detectors */
     struct so_http *http;
@@ -398,6 +425,7 @@ struct runner {
     size_t n_cams;
     pthread_mutex_t wake_lock;
     pthread_cond_t wake;
+    struct so_event_ctx ectx;           /* for the command desk's verification records */
 };
 
 /* A zone class the object detector does not know never matches: say so (a warning). */
@@ -430,6 +458,7 @@ static struct camera_run *camera_start(struct runner *rn, const struct so_camera
     c->cfg = cfg;
     c->id = cfg->id;
     c->outputs = rn->outputs;
+    c->cmds = rn->cmds;
     if (cfg->evidence_url) {    /* its lifetime is the camera's: a restart makes a new one */
         struct so_evidence_worker_opts eo = {.url = cfg->evidence_url, .camera_id = cfg->id,
                                              .outputs = rn->outputs};
@@ -781,11 +810,57 @@ static void reload(struct runner *rn)
     }
     rn->configs = configs;
     rn->configs[rn->n_configs++] = cfg;
+    so_commands_set_config(rn->cmds, cfg);
     so_info("run", "reload applied in %.0f ms: %zu camera%s, %zu with new zones, %zu restarted, "
             "%zu added, %zu removed%s", (so_time_mono() - t0) * 1000, rn->n_cams,
             rn->n_cams == 1 ? "" : "s", plan.n_zones, plan.n_restart, plan.n_add, plan.n_remove,
             n_failed ? " (some cameras could not start: see above)" : "");
     so_reload_plan_finish(&plan);
+}
+
+/* The outputs (the delivery channel with them), then the command desk it called. */
+static void stop_outputs(struct runner *rn)
+{
+    so_commands_stop(rn->cmds);
+    so_outputs_destroy(rn->outputs);
+    so_commands_destroy(rn->cmds);
+    rn->outputs = NULL;
+    rn->cmds = NULL;
+}
+
+/*
+ * The outputs and, with outputs.deliver, the command desk (app/commands.h): it journals in
+ * <state_dir>/commands.jsonl and answers on the delivery channel, so it is made first and
+ * outlives the outputs. 0 or -1 (logged).
+ */
+static int start_outputs(struct runner *rn)
+{
+    const struct so_config *cfg = rn->base;
+    if (cfg->deliver.endpoint) {
+        char *path = so_outputs_resolve(cfg, SO_CMDJOURNAL_FILE);
+        rn->cmds = so_commands_create(path);
+        free(path);
+        if (!rn->cmds) {
+            return -1;
+        }
+        so_commands_set_config(rn->cmds, cfg);
+    }
+    struct so_outputs_opts oo = {
+        .config = cfg,
+        .events_path = rn->opts->events_path,
+        .console = !rn->opts->quiet,
+        .wait_when_full = rn->opts->fast,
+        .on_command = rn->cmds ? so_commands_handle : NULL,
+        .command_opaque = rn->cmds,
+    };
+    rn->outputs = so_outputs_create(&oo);
+    rn->ectx = (struct so_event_ctx){.detector_id = cfg->detector_id, .model = cfg->model,
+                                     .categories = cfg->categories};
+    if (!rn->outputs || (rn->cmds && so_commands_start(rn->cmds, rn->outputs, &rn->ectx) < 0)) {
+        stop_outputs(rn);
+        return -1;
+    }
+    return 0;
 }
 
 /* While draining delivery: keep waiting unless SIGINT/SIGTERM arrived (they do not drain). */
@@ -841,14 +916,7 @@ int so_cmd_run(const struct so_run_opts *opts)
         abort();
     }
     rn.configs[rn.n_configs++] = cfg;
-    struct so_outputs_opts oo = {
-        .config = cfg,
-        .events_path = opts->events_path,
-        .console = !opts->quiet,
-        .wait_when_full = opts->fast,
-    };
-    rn.outputs = so_outputs_create(&oo);
-    if (!rn.outputs) {
+    if (start_outputs(&rn) < 0) {
         free(rn.configs);
         so_config_destroy(cfg);
         return 1;
@@ -862,7 +930,7 @@ int so_cmd_run(const struct so_run_opts *opts)
         rn.model = so_model_open(cfg->model, cfg->weights_dir, err, sizeof(err));
         if (!rn.model) {
             so_err("run", "model %s: %s", cfg->model, err);
-            so_outputs_destroy(rn.outputs);
+            stop_outputs(&rn);
             free(rn.configs);
             so_config_destroy(cfg);
             return 1;
@@ -951,10 +1019,11 @@ int so_cmd_run(const struct so_run_opts *opts)
     }
     so_netshare_destroy(rn.nets);       /* after the last detector */
     so_model_destroy(rn.model);
+    so_commands_stop(rn.cmds);          /* no verification records from here on */
     if (!signalled) {   /* inputs ended: give the platform drain_s to acknowledge */
         so_outputs_drain(rn.outputs, cfg->deliver.drain_s, no_stop_signal, &sigs);
     }
-    so_outputs_destroy(rn.outputs);
+    stop_outputs(&rn);
     so_info("run", "%s", signalled ? "stopped" : "all inputs ended");
     free(rn.cams);
     pthread_cond_destroy(&rn.wake);

@@ -14,7 +14,12 @@
  * - Resend: an in-flight record without an ACK after resend_s is sent again, the timeout
  *   doubling up to 60 s; after a (re)connection every in-flight record is resent at once
  *   (the old connection may have swallowed them).
- * - Replies are validated: anything but [ "ACK", <digits> ] is logged and ignored.
+ * - Replies are validated: anything but [ "ACK", <digits> ] or [ "CMD", id, json ] is
+ *   logged (at most once a second) and ignored, and counted on /metrics. A command with a
+ *   valid id goes to opts.on_command (the command desk: parsing, journal, hand-off to the
+ *   cameras, none of which waits on a camera) and its answer goes back at once as
+ *   [ "CRES", id, json ]; the answer is not queued nor resent: a platform that missed it
+ *   resends the command, and the journal answers the same again.
  * - Stop is immediate (no drain here): so_channel_drain() is the caller's explicit wait.
  */
 #include "channel.h"
@@ -31,12 +36,14 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "command.h"
 #include "log.h"
 #include "timeutil.h"
 
 #define WHO "deliver"
 #define WINDOW 128
 #define RESEND_MAX_S 60.0
+#define MAX_FRAMES 4    /* frames of a message from the platform looked at; more is garbage */
 
 struct flight {
     uint64_t seq;
@@ -50,6 +57,8 @@ struct so_channel {
     double resend_s;
     void (*on_ack)(void *opaque, uint64_t seq);
     void *opaque;
+    char *(*on_command)(void *opaque, const char *id, const char *json, size_t len);
+    void *command_opaque;
     void *zctx, *dealer, *monitor;
     int wake_rd, wake_wr;
     pthread_t thread;
@@ -57,6 +66,7 @@ struct so_channel {
     atomic_bool stop;
     atomic_uint_fast64_t appended;   /* highest seq the outputs told us about */
     atomic_uint_fast64_t n_sent, n_resent, n_acked;  /* for so_channel_get_stats() */
+    atomic_uint_fast64_t n_commands, n_garbage;
     atomic_int_fast64_t last_ack_ms;    /* wall time of the last acknowledgement, 0: none */
     /* drain waiters */
     pthread_mutex_t lock;
@@ -66,7 +76,6 @@ struct so_channel {
     int n_flights;
     uint64_t sent_upto;             /* every pending seq <= this has been sent at least once */
     bool connected;
-    unsigned long foreign;          /* ignored messages */
     double foreign_logged;
 };
 
@@ -166,54 +175,39 @@ static bool resend_due(struct so_channel *ch)
 
 static void log_foreign(struct so_channel *ch, const char *what)
 {
-    ch->foreign++;
+    uint64_t n = atomic_fetch_add(&ch->n_garbage, 1) + 1;
     double now = so_time_mono();
     if (now - ch->foreign_logged >= 1.0) {
-        so_warn(WHO, "ignored a message from %s that is not [\"ACK\", seq]: %s (%lu so far)",
-                ch->endpoint, what, ch->foreign);
+        so_warn(WHO, "ignored a message from %s that is neither [\"ACK\", seq] nor "
+                "[\"CMD\", id, json]: %s (%" PRIu64 " so far)", ch->endpoint, what, n);
         ch->foreign_logged = now;
     }
 }
 
-static void handle_reply(struct so_channel *ch)
+/* A message from the platform: its first MAX_FRAMES frames, and how many it had. */
+struct message {
+    zmq_msg_t part[MAX_FRAMES];
+    int n, frames;
+};
+
+static bool frame_is(const struct message *m, int i, const char *text)
 {
-    char head[8] = "", seqs[24] = "";
-    int frames = 0;
-    size_t head_len = 0, seq_len = 0;
-    int more = 1;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, ch->dealer, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            if (frames == 0) {
-                return;
-            }
-            break;
-        }
-        size_t sz = zmq_msg_size(&m);
-        if (frames == 0) {
-            head_len = sz;
-            memcpy(head, zmq_msg_data(&m), sz < sizeof(head) - 1 ? sz : sizeof(head) - 1);
-        } else if (frames == 1) {
-            seq_len = sz;
-            memcpy(seqs, zmq_msg_data(&m), sz < sizeof(seqs) - 1 ? sz : sizeof(seqs) - 1);
-        }
-        frames++;
-        more = zmq_msg_more(&m);
-        zmq_msg_close(&m);
-    }
-    if (frames != 2 || head_len != 3 || memcmp(head, "ACK", 3) != 0) {
-        char what[64];
-        snprintf(what, sizeof(what), "%d frame%s", frames, frames == 1 ? "" : "s");
-        log_foreign(ch, what);
-        return;
-    }
+    size_t len = strlen(text);
+    return zmq_msg_size((zmq_msg_t *)&m->part[i]) == len &&
+           memcmp(zmq_msg_data((zmq_msg_t *)&m->part[i]), text, len) == 0;
+}
+
+static void handle_ack(struct so_channel *ch, const char *seqs, size_t seq_len)
+{
     bool digits = seq_len > 0 && seq_len < 21;
     for (size_t i = 0; digits && i < seq_len; i++) {
         digits = seqs[i] >= '0' && seqs[i] <= '9';
     }
-    uint64_t seq = digits ? strtoull(seqs, NULL, 10) : 0;
+    char buf[24] = "";
+    if (digits) {
+        memcpy(buf, seqs, seq_len);
+    }
+    uint64_t seq = digits ? strtoull(buf, NULL, 10) : 0;
     if (!seq) {
         log_foreign(ch, "ACK without a decimal seq");
         return;
@@ -233,6 +227,98 @@ static void handle_reply(struct so_channel *ch)
         pthread_mutex_lock(&ch->lock);
         pthread_cond_broadcast(&ch->acked);
         pthread_mutex_unlock(&ch->lock);
+    }
+}
+
+/* Send [ "CRES", id, answer ] (never waits: a platform that does not read its answers loses
+ * them, and resends the command). Frees the answer. */
+static void answer(struct so_channel *ch, const char *id, char *json)
+{
+    if (!json) {
+        return;
+    }
+    if (zmq_send(ch->dealer, "CRES", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        so_warn(WHO, "command %s: answer not sent (%s)", id, zmq_strerror(zmq_errno()));
+    } else {
+        zmq_send(ch->dealer, id, strlen(id), ZMQ_SNDMORE);
+        zmq_send(ch->dealer, json, strlen(json), 0);
+    }
+    free(json);
+}
+
+/* The id of a "CMD" message (its second frame) when it is a valid one, else false. */
+static bool command_id(struct message *m, char id[SO_COMMAND_ID_MAX + 1])
+{
+    size_t id_len = m->n > 1 ? zmq_msg_size(&m->part[1]) : 0;
+    if (!id_len || !so_command_id_valid(zmq_msg_data(&m->part[1]), id_len)) {
+        return false;
+    }
+    memcpy(id, zmq_msg_data(&m->part[1]), id_len);
+    id[id_len] = '\0';
+    return true;
+}
+
+/* [ "CMD", id, json ]: hand it on and answer. A "CMD" of another number of frames whose id can
+ * be read is garbage, answered ok:false; without a valid id it is only garbage. */
+static void handle_command(struct so_channel *ch, struct message *m)
+{
+    char id[SO_COMMAND_ID_MAX + 1];
+    if (!command_id(m, id)) {
+        log_foreign(ch, "CMD without a valid id");
+        return;
+    }
+    if (m->frames != 3) {
+        log_foreign(ch, "CMD that is not [\"CMD\", id, json]");
+        answer(ch, id, so_command_result(id, false, false, "a command is 3 frames: "
+                                         "[\"CMD\", id, json]"));
+        return;
+    }
+    atomic_fetch_add(&ch->n_commands, 1);
+    answer(ch, id, ch->on_command
+                       ? ch->on_command(ch->command_opaque, id, zmq_msg_data(&m->part[2]),
+                                        zmq_msg_size(&m->part[2]))
+                       : so_command_result(id, false, false, "this detector takes no commands"));
+}
+
+/* Read one whole message (false when there was none). */
+static bool receive(struct so_channel *ch, struct message *m)
+{
+    m->n = m->frames = 0;
+    for (int more = 1; more;) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, ch->dealer, m->frames ? 0 : ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            return m->frames > 0;
+        }
+        more = zmq_msg_more(&part);
+        m->frames++;
+        if (m->n < MAX_FRAMES) {
+            m->part[m->n++] = part;     /* moved: closed by the caller */
+        } else {
+            zmq_msg_close(&part);
+        }
+    }
+    return true;
+}
+
+static void handle_reply(struct so_channel *ch)
+{
+    struct message m;
+    if (!receive(ch, &m)) {
+        return;
+    }
+    if (m.frames == 2 && frame_is(&m, 0, "ACK")) {
+        handle_ack(ch, zmq_msg_data(&m.part[1]), zmq_msg_size(&m.part[1]));
+    } else if (frame_is(&m, 0, "CMD")) {
+        handle_command(ch, &m);
+    } else {
+        char what[64];
+        snprintf(what, sizeof(what), "%d frame%s", m.frames, m.frames == 1 ? "" : "s");
+        log_foreign(ch, what);
+    }
+    for (int i = 0; i < m.n; i++) {
+        zmq_msg_close(&m.part[i]);
     }
 }
 
@@ -345,6 +431,24 @@ static bool set_opt(void *s, int opt, const void *v, size_t sz, const char *name
     return true;
 }
 
+/* The DEALER's options: no linger, no queueing while unconnected, reconnect backoff, CURVE. */
+static bool dealer_options(void *dealer, const struct so_channel_opts *opts)
+{
+    int zero = 0, one = 1, ivl = 100, ivl_max = 5000, hwm = 4 * WINDOW;
+    bool ok = set_opt(dealer, ZMQ_LINGER, &zero, sizeof(zero), "linger") &&
+              set_opt(dealer, ZMQ_IMMEDIATE, &one, sizeof(one), "immediate") &&
+              set_opt(dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl), "reconnect_ivl") &&
+              set_opt(dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max),
+                      "reconnect_ivl_max") &&
+              set_opt(dealer, ZMQ_SNDHWM, &hwm, sizeof(hwm), "sndhwm");
+    if (ok && opts->server_key) {
+        ok = set_opt(dealer, ZMQ_CURVE_SERVERKEY, opts->server_key, 40, "CURVE server key") &&
+             set_opt(dealer, ZMQ_CURVE_PUBLICKEY, opts->public_key, 40, "CURVE public key") &&
+             set_opt(dealer, ZMQ_CURVE_SECRETKEY, opts->secret_key, 40, "CURVE secret key");
+    }
+    return ok;
+}
+
 void so_channel_notify(struct so_channel *ch, uint64_t seq)
 {
     if (!ch) {
@@ -422,12 +526,16 @@ struct so_channel *so_channel_create(const struct so_channel_opts *opts)
     ch->resend_s = opts->resend_s > 0 ? opts->resend_s : 5.0;
     ch->on_ack = opts->on_ack;
     ch->opaque = opts->opaque;
+    ch->on_command = opts->on_command;
+    ch->command_opaque = opts->command_opaque;
     ch->wake_rd = ch->wake_wr = -1;
     atomic_init(&ch->stop, false);
     atomic_init(&ch->appended, so_outbox_last_seq(opts->outbox));
     atomic_init(&ch->n_sent, 0);
     atomic_init(&ch->n_resent, 0);
     atomic_init(&ch->n_acked, 0);
+    atomic_init(&ch->n_commands, 0);
+    atomic_init(&ch->n_garbage, 0);
     atomic_init(&ch->last_ack_ms, 0);
     pthread_mutex_init(&ch->lock, NULL);
     pthread_cond_init(&ch->acked, NULL);
@@ -446,19 +554,8 @@ struct so_channel *so_channel_create(const struct so_channel_opts *opts)
         so_err(WHO, "cannot create the DEALER socket: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
-    int zero = 0, one = 1, ivl = 100, ivl_max = 5000, hwm = 4 * WINDOW;
-    bool ok = set_opt(ch->dealer, ZMQ_LINGER, &zero, sizeof(zero), "linger") &&
-              set_opt(ch->dealer, ZMQ_IMMEDIATE, &one, sizeof(one), "immediate") &&
-              set_opt(ch->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl), "reconnect_ivl") &&
-              set_opt(ch->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max),
-                      "reconnect_ivl_max") &&
-              set_opt(ch->dealer, ZMQ_SNDHWM, &hwm, sizeof(hwm), "sndhwm");
-    if (ok && opts->server_key) {
-        ok = set_opt(ch->dealer, ZMQ_CURVE_SERVERKEY, opts->server_key, 40, "CURVE server key") &&
-             set_opt(ch->dealer, ZMQ_CURVE_PUBLICKEY, opts->public_key, 40, "CURVE public key") &&
-             set_opt(ch->dealer, ZMQ_CURVE_SECRETKEY, opts->secret_key, 40, "CURVE secret key");
-    }
-    if (!ok) {
+    int zero = 0;
+    if (!dealer_options(ch->dealer, opts)) {
         goto fail;
     }
     char mon[64];
@@ -501,5 +598,7 @@ void so_channel_get_stats(struct so_channel *ch, struct so_channel_stats *out)
     out->sent = atomic_load(&ch->n_sent);
     out->resent = atomic_load(&ch->n_resent);
     out->acked = atomic_load(&ch->n_acked);
+    out->commands = atomic_load(&ch->n_commands);
+    out->garbage = atomic_load(&ch->n_garbage);
     out->last_ack_wall = (double)atomic_load(&ch->last_ack_ms) / 1000;
 }

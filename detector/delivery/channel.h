@@ -5,6 +5,11 @@
  * acknowledged records are released from the outbox. Unacknowledged ones are resent after a
  * timeout (doubling up to 60 s), at once after a reconnect, and first thing after a restart.
  *
+ * The platform may also command the detector on the same connection (docs/delivery.md
+ * "Commands"): [ "CMD", id, json ] is handed to opts.on_command on the channel thread and its
+ * answer goes back at once as [ "CRES", id, json ]. Only the connected platform can command:
+ * it is the DEALER's only peer (with CURVE, the server key authenticates it).
+ *
  * Threads: the channel runs one thread of its own, which owns the DEALER (and its monitor
  * socket). so_channel_notify() and so_channel_drain() may be called from any thread;
  * create/destroy from the owning thread.
@@ -15,6 +20,7 @@
 #define SO_DELIVERY_CHANNEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "outbox.h"
@@ -31,6 +37,12 @@ struct so_channel_opts {
      * NULL): for metrics and the benchmark. */
     void (*on_ack)(void *opaque, uint64_t seq);
     void *opaque;
+    /* Called on the channel thread for each [ "CMD", id, json ] whose id is valid
+     * (command.h); returns the answer's JSON (malloc()ed, sent as [ "CRES", id, json ]), or
+     * NULL for no answer. It must not block for long (a journal fsync is the most). NULL:
+     * every command is answered ok:false. */
+    char *(*on_command)(void *opaque, const char *id, const char *json, size_t len);
+    void *command_opaque;
 };
 
 /* Connect (asynchronously) and start the thread. NULL after logging the reason. */
@@ -50,6 +62,8 @@ size_t so_channel_drain(struct so_channel *ch, double timeout_s);
  * last acknowledgement came. */
 struct so_channel_stats {
     uint64_t sent, resent, acked;
+    uint64_t commands;          /* [ "CMD", id, json ] with a valid id, handed on */
+    uint64_t garbage;           /* messages ignored: neither a valid ACK nor a valid CMD */
     double last_ack_wall;       /* wall time of the last acknowledgement; 0 before one */
 };
 

@@ -98,7 +98,8 @@ static int render_scene(const struct so_evidence_scene *sc, const struct socv_vi
 static void scene_of(const struct so_report *rep, struct so_evidence_scene *sc)
 {
     *sc = (struct so_evidence_scene){.camera = rep->camera, .zone = rep->zone,
-                                     .width = rep->now->width, .height = rep->now->height,
+                                     .width = rep->now ? rep->now->width : 0,
+                                     .height = rep->now ? rep->now->height : 0,
                                      .zone_xy = rep->zone_xy, .zone_xy_n = rep->zone_xy_n};
     for (int i = 0; i < rep->n_objects && i < SO_REPORT_MAX_OBJECTS; i++) {
         memcpy(sc->boxes[i], rep->objects[i].box, sizeof(sc->boxes[i]));
@@ -165,13 +166,22 @@ int so_event_replace_evidence(struct so_event *ev, const char *role,
     return 0;
 }
 
-static json_t *time_or_null(const struct so_frame *now, double media)
+/* The report's clock: its frame's, else the moment it gives (a verification without one). */
+static void report_clock(const struct so_report *rep, double *wall, double *media)
+{
+    *wall = rep->now ? rep->now->wall_s : rep->wall_s;
+    *media = rep->now ? rep->now->media_s : rep->media_s;
+}
+
+static json_t *time_or_null(const struct so_report *rep, double media)
 {
     if (media < 0) {
         return json_null();
     }
+    double wall, now;
+    report_clock(rep, &wall, &now);
     char buf[40];
-    return json_string(so_time_iso8601(now->wall_s - (now->media_s - media), buf, sizeof(buf)));
+    return json_string(so_time_iso8601(wall - (now - media), buf, sizeof(buf)));
 }
 
 static json_t *seconds_or_null(double media)
@@ -192,6 +202,8 @@ static const char *state_name(enum so_episode_action a)
         return "warning";
     case SO_EPISODE_WARNING_CLEARED:
         return "warning_cleared";
+    case SO_EPISODE_VERIFIED:
+        return "verification";
     default:
         return "none";
     }
@@ -210,6 +222,41 @@ static json_t *objects_json(const struct so_report *rep)
         json_array_append_new(arr, obj);
     }
     return arr;
+}
+
+/* Evidence: rest + confirm when opened, after when cleared, confirm for updates; a
+ * verification's still when it has a frame and saw something (present or gone). */
+static int evidence_frames(const struct so_report *rep, const char **roles,
+                           struct so_frame **frames)
+{
+    int n = 0;
+    if (rep->action == SO_EPISODE_VERIFIED) {
+        if (rep->now && strcmp(rep->verified, "unknown") != 0) {
+            roles[n] = "verification";
+            frames[n++] = rep->now;
+        }
+    } else if (rep->action == SO_EPISODE_OPENED) {
+        if (rep->rest) {
+            roles[n] = "rest";
+            frames[n++] = rep->rest;
+        }
+        roles[n] = "confirm";
+        frames[n++] = rep->now;
+    } else {
+        /* after when it ended (a warning's too), warning for a warning, confirm for updates */
+        roles[n] = so_episode_ended(rep->action)           ? "after"
+                   : rep->action == SO_EPISODE_WARNING ? "warning"
+                                                       : "confirm";
+        frames[n++] = rep->now;
+    }
+    return n;
+}
+
+/* The "verification" object of a verification record. */
+static json_t *verification_json(const struct so_report *rep)
+{
+    return json_pack("{s:s, s:s, s:s}", "command_id", rep->command_id, "result", rep->verified,
+                     "reason", rep->verify_reason);
 }
 
 /*
@@ -234,28 +281,9 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
     snprintf(ev->topic, sizeof(ev->topic), "%s.%s.%s", warning ? "warning" : "event", kind,
              rep->camera->id);
 
-    /* Evidence: rest + confirm when opened, after when cleared (a warning's too), warning for a
-     * warning, confirm for updates. */
     const char *roles[SO_EVENT_MAX_EVIDENCE];
     struct so_frame *frames[SO_EVENT_MAX_EVIDENCE];
-    int n = 0;
-    if (rep->action == SO_EPISODE_OPENED) {
-        if (rep->rest) {
-            roles[n] = "rest";
-            frames[n++] = rep->rest;
-        }
-        roles[n] = "confirm";
-        frames[n++] = rep->now;
-    } else if (so_episode_ended(rep->action)) {
-        roles[n] = "after";
-        frames[n++] = rep->now;
-    } else if (rep->action == SO_EPISODE_WARNING) {
-        roles[n] = "warning";
-        frames[n++] = rep->now;
-    } else {
-        roles[n] = "confirm";
-        frames[n++] = rep->now;
-    }
+    int n = evidence_frames(rep, roles, frames);
     json_t *evidence = json_array();
     for (int i = 0; i < n; i++) {
         struct so_evidence *e = &ev->evidence[ev->n_evidence];
@@ -283,13 +311,15 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
     }
     memcpy(ev->scene_xy, rep->zone_xy, sizeof(int) * 2 * (size_t)rep->zone_xy_n);
     ev->scene.zone_xy = ev->scene_xy;
-    ev->media_s = rep->now->media_s;
+    double now_wall, now_media;
+    report_clock(rep, &now_wall, &now_media);
+    ev->media_s = now_media;
     ev->quality = quality;
 
     struct so_category cat;
     so_categories_lookup(ctx->categories, so_category_code(zone), &cat);
     double end = so_episode_ended(rep->action) ? ep->end_s : -1;
-    double dwell_to = end >= 0 ? end : rep->now->media_s;
+    double dwell_to = end >= 0 ? end : now_media;
     json_t *r = json_object();
     json_object_set_new(r, "schema", json_string(SO_EVENT_SCHEMA));
     json_object_set_new(r, "event_id", json_string(ev->event_id));
@@ -309,13 +339,13 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
     json_object_set_new(r, "media_start_s", seconds_or_null(ep->start_s));
     json_object_set_new(r, "media_confirmed_s", seconds_or_null(ep->confirmed_s));
     json_object_set_new(r, "media_end_s", seconds_or_null(end));
-    json_object_set_new(r, "started_at", time_or_null(rep->now, ep->start_s));
-    json_object_set_new(r, "confirmed_at", time_or_null(rep->now, ep->confirmed_s));
-    json_object_set_new(r, "ended_at", time_or_null(rep->now, end));
+    json_object_set_new(r, "started_at", time_or_null(rep, ep->start_s));
+    json_object_set_new(r, "confirmed_at", time_or_null(rep, ep->confirmed_s));
+    json_object_set_new(r, "ended_at", time_or_null(rep, end));
     json_object_set_new(r, "dwell_s", seconds_or_null(dwell_to - ep->start_s));
     if (ep->warned_s >= 0) {    /* a warned episode says when (absent when not warned) */
         json_object_set_new(r, "media_warned_s", seconds_or_null(ep->warned_s));
-        json_object_set_new(r, "warned_at", time_or_null(rep->now, ep->warned_s));
+        json_object_set_new(r, "warned_at", time_or_null(rep, ep->warned_s));
     }
     json_object_set_new(r, "occupancy", rep->occupancy >= 0
                                             ? json_real(((long long)(rep->occupancy * 10000 + 0.5))
@@ -324,9 +354,13 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
     json_object_set_new(r, "objects", objects_json(rep));
     json_object_set_new(r, "evidence", evidence);
     json_object_set_new(r, "model", ctx->model ? json_string(ctx->model) : json_null());
-    json_object_set_new(r, "frame",
-                        json_pack("{s:i, s:i}", "width", rep->now->width, "height",
-                                  rep->now->height));
+    if (rep->now) {
+        json_object_set_new(r, "frame", json_pack("{s:i, s:i}", "width", rep->now->width,
+                                                  "height", rep->now->height));
+    }
+    if (rep->action == SO_EPISODE_VERIFIED) {
+        json_object_set_new(r, "verification", verification_json(rep));
+    }
     ev->record = r;
 
     snprintf(ev->camera_id, sizeof(ev->camera_id), "%s", rep->camera->id);
@@ -338,7 +372,7 @@ struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so
     ev->media_end_s = end;
     ev->media_warned_s = ep->warned_s;
     ev->dwell_s = dwell_to - ep->start_s;
-    ev->wall_s = rep->now->wall_s;
+    ev->wall_s = now_wall;
     ev->occupancy = rep->occupancy;
     return ev;
 }

@@ -24,7 +24,7 @@
 #define SO_EVENT_MAX_EVIDENCE 3
 
 struct so_evidence {
-    char role[8];           /* rest | confirm | after | warning */
+    char role[16];          /* rest | confirm | after | warning | verification */
     uint8_t *jpeg;          /* malloc()ed JPEG bytes */
     size_t size;
     char sha256[65];
@@ -79,7 +79,10 @@ struct so_event_ctx {
     const struct so_categories *categories;
 };
 
-/* Build the record and evidence for a report. NULL only when out of memory. */
+/* Build the record and evidence for a report. A verification (SO_EPISODE_VERIFIED) has state
+ * "verification", its "verification" object, and a "verification" still when it has a frame
+ * and its result is not "unknown"; without a frame (rep->now NULL) its times come from
+ * rep->wall_s and rep->media_s. NULL only when out of memory. */
 struct so_event *so_event_create(const struct so_event_ctx *ctx, const struct so_report *rep);
 
 /* Free an event and its evidence. Accepts NULL. */

@@ -51,13 +51,16 @@ struct so_evidence_worker {
     bool busy;              /* an event is out of the queue, being grabbed for */
 };
 
-/* Replace the event's confirm (opened) / after (cleared) / warning (warning) image with one
- * from the main stream. */
+/* Replace the event's confirm (opened) / after (cleared) / warning (warning) / verification
+ * image with one from the main stream (a verification without a still, result unknown, gets
+ * none). */
 static void grab_for(struct so_evidence_worker *w, struct so_event *ev)
 {
     const char *role = strcmp(ev->state, "opened") == 0    ? "confirm"
                        : strcmp(ev->state, "cleared") == 0 ? "after"
-                       : strcmp(ev->state, "warning") == 0 ? "warning" : NULL;
+                       : strcmp(ev->state, "warning") == 0 ? "warning"
+                       : strcmp(ev->state, "verification") == 0 && ev->n_evidence ? "verification"
+                                                                                  : NULL;
     if (!role || atomic_load(&w->stop)) {
         return;
     }

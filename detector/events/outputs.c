@@ -437,7 +437,8 @@ struct so_outputs *so_outputs_create(const struct so_outputs_opts *opts)
     }
     o->seq = so_sink_files_seq_load(o->files);
     if (cfg->deliver.endpoint) {
-        o->outbox = so_sink_outbox_create(cfg, &o->seq);
+        o->outbox = so_sink_outbox_create(cfg, &o->seq, opts->on_command,
+                                          opts->command_opaque);
         if (!o->outbox) {
             goto fail;
         }

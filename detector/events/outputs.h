@@ -33,6 +33,10 @@ struct so_outputs_opts {
     bool wait_when_full;                /* a full queue makes so_outputs_submit() wait (file
                                            runs with --fast) instead of dropping (live) */
     size_t queue_max;                   /* 0 = SO_OUTPUTS_QUEUE_MAX (tests set small ones) */
+    /* Commands from the platform on the delivery channel (delivery/channel.h: called on the
+     * channel thread); NULL: every command is answered ok:false. */
+    char *(*on_command)(void *opaque, const char *id, const char *json, size_t len);
+    void *command_opaque;
 };
 
 /*
@@ -88,6 +92,7 @@ struct so_delivery_stats {
     double oldest_age_s;        /* age of the oldest of them, 0 when none */
     uint64_t outbox_bytes;      /* size of the segment files */
     uint64_t sent, resent, acked;   /* since start (delivery/channel.h) */
+    uint64_t commands, garbage;     /* commands handed on; messages ignored as garbage */
     double last_ack_wall;           /* wall time of the last acknowledgement, 0 before one */
 };
 

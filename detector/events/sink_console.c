@@ -40,6 +40,11 @@ char *so_sink_console_format(const struct so_event *ev, const json_t *rec, char 
     } else {
         n += snprintf(line + n, size - (size_t)n, " media from %.1fs", ev->media_start_s);
     }
+    const char *verified = json_string_value(
+        json_object_get(json_object_get(rec, "verification"), "result"));
+    if (verified && n < (int)size) {
+        n += snprintf(line + n, size - (size_t)n, "  verified: %s", verified);
+    }
     if (ev->occupancy >= 0 && n < (int)size) {
         n += snprintf(line + n, size - (size_t)n, "  %.0f%% of zone",
                       ev->occupancy * 100.0);

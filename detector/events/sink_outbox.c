@@ -72,7 +72,10 @@ void so_sink_outbox_destroy(struct so_sink_outbox *s)
 }
 
 struct so_sink_outbox *so_sink_outbox_create(const struct so_config *cfg,
-                                             unsigned long long *seq)
+                                             unsigned long long *seq,
+                                             char *(*on_command)(void *opaque, const char *id,
+                                                                 const char *json, size_t len),
+                                             void *command_opaque)
 {
     struct so_sink_outbox *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -110,6 +113,8 @@ struct so_sink_outbox *so_sink_outbox_create(const struct so_config *cfg,
         .secret_key = cfg->deliver.secret_key,
         .on_ack = on_ack,
         .opaque = s,
+        .on_command = on_command,
+        .command_opaque = command_opaque,
     };
     s->channel = so_channel_create(&co);
     if (!s->channel) {
@@ -167,6 +172,8 @@ void so_sink_outbox_stats(struct so_sink_outbox *s, struct so_delivery_stats *ou
     out->sent = cs.sent;
     out->resent = cs.resent;
     out->acked = cs.acked;
+    out->commands = cs.commands;
+    out->garbage = cs.garbage;
     out->last_ack_wall = cs.last_ack_wall;
 }
 

@@ -22,10 +22,14 @@
 /*
  * Open (recover) <state_dir>/outbox and start the channel to cfg->deliver.endpoint. `*seq` is
  * raised to the journal's last seq when that is higher (the journal is the source of truth for
- * numbering). Returns NULL after logging the reason.
+ * numbering). `on_command` and its opaque go to the channel (delivery/channel.h; may be
+ * NULL). Returns NULL after logging the reason.
  */
 struct so_sink_outbox *so_sink_outbox_create(const struct so_config *cfg,
-                                             unsigned long long *seq);
+                                             unsigned long long *seq,
+                                             char *(*on_command)(void *opaque, const char *id,
+                                                                 const char *json, size_t len),
+                                             void *command_opaque);
 
 /* Stop the channel at once (unacknowledged records stay in the journal, with a log line
  * saying how many) and close the journal. Accepts NULL. */

@@ -147,6 +147,8 @@ static const struct row rows[] = {
     {"why.upright", "upright like a person", "直立如行人"},
     {"why.needs_class", "unlabelled (require_class)", "未识别类别（require_class）"},
     {"why.suspended", "suspended while the camera is moved", "摄像机被移动，暂停"},
+    {"why.silenced", "silenced by the platform (dismissed, or a permit window)",
+     "平台已屏蔽（已驳回或许可时段）"},
 };
 
 /* English names of the built-in GB/T 30428.2 codes (the Chinese ones: categories.c). */

@@ -57,9 +57,10 @@ struct so_live_det {
 struct so_live_episode {
     char episode[33];
     char zone[64];
-    char state[16];                 /* opened, update, cleared, warning, warning_cleared */
+    char state[16];                 /* opened, update, cleared, warning, warning_cleared,
+                                     * verification */
     int n_files;
-    char roles[SO_EVENT_MAX_EVIDENCE][8];
+    char roles[SO_EVENT_MAX_EVIDENCE][16];
     char files[SO_EVENT_MAX_EVIDENCE][96];    /* names under the evidence folder */
 };
 

@@ -225,6 +225,12 @@ static void delivery_families(FILE *f, struct so_outputs *outputs)
     family(f, "streetorder_delivery_resends_total", "counter",
            "Events resent after an acknowledgement timeout since start.");
     fprintf(f, "streetorder_delivery_resends_total %llu\n", (unsigned long long)d.resent);
+    family(f, "streetorder_commands_total", "counter",
+           "Commands from the platform with a valid id since start (each answered).");
+    fprintf(f, "streetorder_commands_total %llu\n", (unsigned long long)d.commands);
+    family(f, "streetorder_commands_garbage_total", "counter",
+           "Messages from the platform ignored since start: neither an ACK nor a command.");
+    fprintf(f, "streetorder_commands_garbage_total %llu\n", (unsigned long long)d.garbage);
 }
 
 char *so_http_metrics(const struct so_http_camera *cams, size_t n_cams,

@@ -271,6 +271,9 @@ void rules_zone_coverage(struct so_rules *r, struct zone_state *z, struct so_fra
         z->gone_s < end) {
         end = z->gone_s;
     }
+    if (enforced && z->ep.state == SO_EPISODE_CANDIDATE && r->n_gates) {
+        enforced = rules_gate_allows(r, z, frame, NULL);
+    }
     enum so_episode_action a = so_episode_step(&z->ep, &p, now, present, start, end, enforced);
     if (z->ep.state == SO_EPISODE_CANDIDATE) {
         if (z->ep.start_s >= 0 && !was_candidate) {

@@ -28,6 +28,7 @@ enum so_episode_action {
     SO_EPISODE_CLEARED_NOW,
     SO_EPISODE_WARNING,         /* a candidate at rest for warn_s: warn before filing */
     SO_EPISODE_WARNING_CLEARED, /* a warned candidate gone before it opened: no case */
+    SO_EPISODE_VERIFIED,        /* not a step: a report of what a `verify` command saw */
 };
 
 /* The episode (or its warning) has ended: its owner reports it, then forgets it. */

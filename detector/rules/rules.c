@@ -97,6 +97,7 @@ void so_rules_destroy(struct so_rules *r)
         so_frame_unref(r->ring[i]);
     }
     so_frame_unref(r->last);
+    rules_gates_finish(r);
     free(r->zones);
     free(r->status.zones);
     free(r->mask);
@@ -224,6 +225,7 @@ void so_rules_process(struct so_rules *r, struct so_frame *frame, struct so_stat
     r->last = so_frame_ref(frame);
     r->model = model;
     rules_status_begin(r, frame);
+    rules_gates_step(r, frame);
     rules_rest_mask(r, model, frame->media_s);
     for (size_t i = 0; i < r->n_zones; i++) {
         struct zone_state *z = &r->zones[i];
@@ -263,8 +265,8 @@ int so_rules_open_count(const struct so_rules *r)
  * frame as the "after" image; new zones start with nothing seen. The masks are built before
  * anything changes, so a failure leaves the rules as they were.
  */
-static void close_zone(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
-                       const char *reason)
+void rules_close_zone(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                      const char *reason)
 {
     double now = frame->media_s;
     struct so_object none[1];
@@ -273,6 +275,10 @@ static void close_zone(struct so_rules *r, struct zone_state *z, struct so_frame
         rules_emit(r, z, &z->ep, a, reason, -1, none, 0, z->rest, frame);
         so_info(r->cam->id, "zone %s: episode %s %s (%s)", z->cfg->id, z->ep.id,
                 a == SO_EPISODE_CLEARED_NOW ? "cleared" : "warning cleared", reason);
+        so_frame_unref(z->rest);
+        z->rest = NULL;
+        rules_zone_places_drop(z);
+        so_episode_init(&z->ep);
     }
     for (int t = 0; t < MAX_TRACKS; t++) {
         struct track *tr = &z->tracks[t];
@@ -290,14 +296,14 @@ static void close_zone(struct so_rules *r, struct zone_state *z, struct so_frame
 static void close_removed_zone(struct so_rules *r, struct zone_state *z)
 {
     if (r->last) {  /* no frame processed yet: nothing can be open */
-        close_zone(r, z, r->last, REASON_ZONE_REMOVED);
+        rules_close_zone(r, z, r->last, REASON_ZONE_REMOVED);
     }
 }
 
 void so_rules_view_changed(struct so_rules *r, struct so_frame *frame)
 {
     for (size_t i = 0; r && i < r->n_zones; i++) {
-        close_zone(r, &r->zones[i], frame, REASON_VIEW_CHANGED);
+        rules_close_zone(r, &r->zones[i], frame, REASON_VIEW_CHANGED);
     }
 }
 

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 
+#include "box.h"
 #include "config.h"
 #include "episode.h"
 #include "frame.h"
@@ -41,7 +42,7 @@ struct so_object {
 struct so_report {
     enum so_episode_action action;      /* any but NONE (episode.h) */
     const char *reason;                 /* cleared, warning_cleared: "left", "zone_removed",
-                                         * "view_changed"; else NULL */
+                                         * "view_changed", "dismissed", "permitted"; else NULL */
     const struct so_camera_cfg *camera;
     const struct so_zone_cfg *zone;
     const struct so_episode *episode;
@@ -51,7 +52,11 @@ struct so_report {
     struct so_object objects[SO_REPORT_MAX_OBJECTS];
     int n_objects;
     struct so_frame *rest;              /* frame when it came to rest (may be NULL) */
-    struct so_frame *now;               /* current frame (confirm / after image) */
+    struct so_frame *now;               /* current frame (confirm / after image); NULL only
+                                         * for a verification without a frame */
+    /* SO_EPISODE_VERIFIED: the command, "present" | "gone" | "unknown", and why */
+    const char *command_id, *verified, *verify_reason;
+    double wall_s, media_s;             /* when `now` is NULL: the moment of the report */
 };
 
 typedef void (*so_report_fn)(void *opaque, const struct so_report *report);
@@ -96,5 +101,35 @@ int so_rules_open_count(const struct so_rules *r);
 void so_rules_view_changed(struct so_rules *r, struct so_frame *frame);
 
 int so_rules_set_camera(struct so_rules *r, const struct so_camera_cfg *camera);
+
+/*
+ * Commands from the platform (rules/commands.c, docs/delivery.md "Commands"), between two
+ * so_rules_process() calls on the analysis thread.
+ *
+ * so_rules_dismiss: the open episode `episode_id` ends now, `cleared` with reason "dismissed"
+ * (the "after" image: the last frame processed). 0, or -ENOENT when no such episode is open.
+ *
+ * so_rules_suppress: the thing that looks like `look` (tw x th, appearance.h; copied; NULL:
+ * none) at `box` in zone `zone_id` opens no episode until `until_wall`, whenever it stands
+ * there (it may leave and come back). A different thing in the same place is raised as usual.
+ *
+ * so_rules_permit: zone `zone_id` opens no episode from `from_wall` to `until_wall`; episodes
+ * open when the window starts end then, `cleared` with reason "permitted".
+ *
+ * Each returns 0, or -ENOSPC when SO_RULES_GATES_MAX are held already (logged).
+ */
+#define SO_RULES_GATES_MAX 64
+int so_rules_dismiss(struct so_rules *r, const char *episode_id);
+int so_rules_suppress(struct so_rules *r, const char *zone_id, struct so_box box,
+                      const float *look, int tw, int th, double until_wall);
+int so_rules_permit(struct so_rules *r, const char *zone_id, double from_wall, double until_wall);
+
+/*
+ * A `verify` command on the last frame processed: is the thing of episode `episode_id` still
+ * there (present / gone / unknown, presence.h), reported at once (SO_EPISODE_VERIFIED, with
+ * that frame). Returns 0, or -ENOENT when these rules do not follow the episode (nothing
+ * reported: the caller says unknown).
+ */
+int so_rules_verify(struct so_rules *r, const char *episode_id, const char *command_id);
 
 #endif

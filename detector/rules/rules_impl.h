@@ -52,6 +52,8 @@ static inline struct so_frame *so_frame_ref_maybe(struct so_frame *f)
 #define REASON_LEFT "left"      /* reason of a cleared report: what the rule saw is gone */
 #define REASON_ZONE_REMOVED "zone_removed"  /* reason: the zone went away on reload */
 #define REASON_VIEW_CHANGED "view_changed"  /* reason: the camera's view was re-learnt */
+#define REASON_DISMISSED "dismissed"        /* reason: the platform dismissed it (commands.c) */
+#define REASON_PERMITTED "permitted"        /* reason: a permit window began (commands.c) */
 #define CLASS_UNCLASSIFIED "unclassified"   /* an object at rest the network did not label */
 
 /* A vehicle a zone follows (a tracker track, or a static blob without a model) and its
@@ -92,6 +94,15 @@ struct zone_state {
     struct track tracks[MAX_TRACKS];
 };
 
+/* What a command silences in a zone (commands.c): a dismissed thing (its place and look) or,
+ * `permit`, the whole zone for a window. */
+struct gate {
+    char zone_id[64];
+    bool permit;
+    double from_wall, until_wall;
+    struct so_place place;      /* dismissed: where it stood, its look */
+};
+
 struct so_rules {
     const struct so_camera_cfg *cam;
     int w, h;
@@ -113,6 +124,8 @@ struct so_rules {
     struct so_static_model *model;      /* this frame's, for the place checks */
     float look[2 * SO_LOOK_MAX * SO_LOOK_MAX]; /* scratch of the place checks */
     struct so_rules_status status;      /* what this frame decided (status.c) */
+    struct gate gates[SO_RULES_GATES_MAX];
+    int n_gates;
 };
 
 /* rules.c */
@@ -143,6 +156,25 @@ void rules_forget_box(struct so_rules *r, struct so_box b);
 /* Is the thing in box b in zone z by the share of its ground footprint (`followed`: with the
  * lower share of a vehicle already followed)? */
 bool rules_grounded(const struct zone_state *z, const struct so_box *b, bool followed);
+
+/* End every open episode of zone z now, `cleared` with `reason`, "after" image `frame`; a
+ * per-zone kind starts afresh (nothing seen). */
+void rules_close_zone(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                      const char *reason);
+
+/* commands.c */
+
+/* Start of a frame: gates past their end go; a permit window that begins ends the zone's open
+ * episodes ("permitted"). */
+void rules_gates_step(struct so_rules *r, struct so_frame *frame);
+
+/* May zone z open an episode for the thing at `box` (NULL: the zone's occupation) now? False
+ * in a permit window, or when a dismissed thing still stands there. */
+bool rules_gate_allows(struct so_rules *r, struct zone_state *z, struct so_frame *frame,
+                       const struct so_box *box);
+
+/* Release the gates' looks. */
+void rules_gates_finish(struct so_rules *r);
 
 /* rest_mask.c */
 
@@ -213,8 +245,9 @@ void rules_status_rejected(struct so_rules *r, struct zone_state *z, const struc
 void rules_status_blob(struct so_rules *r, struct zone_state *z, const struct socv_blob *bl,
                        enum so_status_why why);
 
-/* A vehicle the zone follows, as its episode stepped this frame. */
+/* A vehicle the zone follows, as its episode stepped this frame (`silenced`: by a dismissal
+ * or a permit window, commands.c). */
 void rules_status_vehicle(struct so_rules *r, struct zone_state *z, const struct track *tr,
-                          bool enforced, bool followed);
+                          bool enforced, bool followed, bool silenced);
 
 #endif

@@ -40,6 +40,7 @@ static const char *const why_names[SO_WHY_COUNT_] = {
     [SO_WHY_UPRIGHT] = "upright",
     [SO_WHY_NEEDS_CLASS] = "needs_class",
     [SO_WHY_SUSPENDED] = "suspended",
+    [SO_WHY_SILENCED] = "silenced",
 };
 
 const char *so_status_why_name(enum so_status_why why)
@@ -215,13 +216,14 @@ void rules_status_blob(struct so_rules *r, struct zone_state *z, const struct so
 }
 
 void rules_status_vehicle(struct so_rules *r, struct zone_state *z, const struct track *tr,
-                          bool enforced, bool followed)
+                          bool enforced, bool followed, bool silenced)
 {
     struct so_zone_status *zs = zone_of(r, z);
     if (!zs) {
         return;
     }
     enum so_status_why why = !enforced  ? SO_WHY_NOT_ENFORCED
+                             : silenced  ? SO_WHY_SILENCED
                              : !followed ? SO_WHY_CONFIRMING
                              : !tr->seen ? SO_WHY_UNSEEN
                                          : SO_WHY_COUNTS;

@@ -41,6 +41,7 @@ enum so_status_why {
     SO_WHY_UPRIGHT,             /* a blob upright like a standing person */
     SO_WHY_NEEDS_CLASS,         /* unlabelled, and the zone has `require_class` */
     SO_WHY_SUSPENDED,           /* the camera is moved or tampered with: rules suspended */
+    SO_WHY_SILENCED,            /* a dismissed thing, or a permit window (platform commands) */
     SO_WHY_COUNT_
 };
 

@@ -37,6 +37,17 @@ void rules_track_reset(struct track *tr)
     *tr = (struct track){0};
 }
 
+/* Only a candidate about to open is asked (the gates' look checks cost a little). */
+static bool gate_allows(struct so_rules *r, struct zone_state *z, const struct track *tr,
+                        struct so_frame *frame)
+{
+    if (tr->ep.state != SO_EPISODE_CANDIDATE || !r->n_gates) {
+        return true;
+    }
+    struct so_box b = {tr->box[0], tr->box[1], tr->box[2], tr->box[3]};
+    return rules_gate_allows(r, z, frame, &b);
+}
+
 /*
  * What this frame says about a followed vehicle. Seen by what follows it (its track, its static
  * blob, unless its place is seen empty): present. Otherwise, once its episode is open, its place is judged (presence.c): its
@@ -134,14 +145,15 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
             continue;
         }
         bool followed = now - tr->first_seen_s >= confirm_s;
+        bool silenced = enforced && followed && !gate_allows(r, z, tr, frame);
         enum so_episode_action a = so_episode_observe(&tr->ep, &p, now, observe(r, tr, frame),
                                                       tr->start_est, tr->last_seen_s,
-                                                      enforced && followed);
+                                                      enforced && followed && !silenced);
         if (a == SO_EPISODE_WARNING && warned_already(z, tr)) {
             so_episode_withdraw_warning(&tr->ep);
             a = SO_EPISODE_NONE;
         }
-        rules_status_vehicle(r, z, tr, enforced, followed);
+        rules_status_vehicle(r, z, tr, enforced, followed, silenced);
         if (a == SO_EPISODE_OPENED) {
             struct so_box b = {tr->box[0], tr->box[1], tr->box[2], tr->box[3]};
             so_place_take(&tr->place, frame, b, tr->before);

@@ -1,8 +1,10 @@
 /* Clock helpers: one place for realtime/monotonic reads and the ISO-8601 form of the contract. */
 #include "timeutil.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -62,6 +64,48 @@ char *so_time_iso8601(double unix_time, char *buf, size_t size)
         snprintf(buf, size, "%s.%03dZ", date, ms);
     }
     return buf;
+}
+
+int so_time_parse_iso8601(const char *s, double *out)
+{
+    struct tm tm = {0};
+    int n = 0, sec = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &n) != 5 || n != 16) {
+        return -EINVAL;
+    }
+    const char *p = s + n;
+    double frac = 0;
+    if (*p == ':') {
+        int m = 0;
+        if (sscanf(p, ":%2d%n", &sec, &m) != 1 || m != 3) {
+            return -EINVAL;
+        }
+        p += m;
+        if (*p == '.') {
+            char *end;
+            frac = strtod(p, &end);
+            p = end;
+        }
+    }
+    int off = 0, oh = 0, om = 0, m = 0;
+    if (*p == 'Z' && !p[1]) {
+        off = 0;
+    } else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) == 2 &&
+               m == 5 && !p[6]) {
+        off = (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+    } else {
+        return -EINVAL;
+    }
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || sec > 60 || oh > 23 || om > 59) {
+        return -EINVAL;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_sec = sec;
+    *out = (double)timegm(&tm) - off + frac;
+    return 0;
 }
 
 char *so_time_duration(double seconds, char *buf, size_t size)

@@ -23,6 +23,10 @@ struct timespec so_time_timespec(double seconds);
  * in the process time zone (TZ). Returns buf. */
 char *so_time_iso8601(double unix_time, char *buf, size_t size);
 
+/* Parse an ISO-8601 time with an offset ("2026-11-27T12:03:41.200+08:00", "...Z"; seconds and
+ * their fraction optional): 0 and the Unix time in *out, or -EINVAL (no offset: ambiguous). */
+int so_time_parse_iso8601(const char *s, double *out);
+
 /* "1h02m05s", "3m00s", "42s" for a duration in seconds. Returns buf. */
 char *so_time_duration(double seconds, char *buf, size_t size);
 

@@ -3,7 +3,9 @@
  * by the test: a journalled event is sent as [ "SOE1", seq, json, parts ], acknowledged and
  * released from the outbox; a foreign reply is ignored; an event left unacknowledged when the
  * platform goes away is resent as soon as a new platform listens on the endpoint. Every wait
- * is bounded (5 s), so a broken channel fails the test instead of hanging it.
+ * is bounded (5 s), so a broken channel fails the test instead of hanging it. Commands
+ * [ "CMD", id, json ] reach on_command and are answered [ "CRES", id, answer ]; a CMD with a
+ * bad id or the wrong number of frames is garbage: counted, nothing handed on.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -180,6 +182,72 @@ static void test_send_ack_resend(void)
     zmq_ctx_term(zctx);
 }
 
+static atomic_int commands_seen;
+
+static char *on_command(void *opaque, const char *id, const char *json, size_t len)
+{
+    (void)opaque;
+    atomic_fetch_add(&commands_seen, 1);
+    char *out = malloc(64 + len);
+    snprintf(out, 64 + len, "answer %s to %.*s", id, (int)len, json);
+    return out;
+}
+
+static void send_frames(void *r, const struct msg *to, const char *const *f, int n)
+{
+    zmq_send(r, to->ident, to->ident_len, ZMQ_SNDMORE);
+    for (int i = 0; i < n; i++) {
+        zmq_send(r, f[i], strlen(f[i]), i + 1 < n ? ZMQ_SNDMORE : 0);
+    }
+}
+
+/* Commands flow the other way on the same connection, between records and their ACKs. */
+static void test_commands(void)
+{
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/outbox-cmd", root);
+    struct so_outbox_opts bo = {.dir = dir, .fsync = false};
+    struct so_outbox *ob = so_outbox_open(&bo);
+    void *zctx = zmq_ctx_new();
+    char endpoint[256] = "";
+    void *r = router_bind(zctx, "tcp://127.0.0.1:*", endpoint, sizeof(endpoint));
+    CHECK(ob && r);
+    CHECK_INT(append(ob, 1), 0);
+    struct so_channel_opts co = {.endpoint = endpoint, .outbox = ob, .resend_s = 30,
+                                 .on_command = on_command};
+    struct so_channel *ch = so_channel_create(&co);
+    so_channel_notify(ch, 1);
+    struct msg m, ev;
+    CHECK(router_recv(r, &ev));     /* the record: now the ROUTER knows the detector */
+    static const char *const bad_id[] = {"CMD", "a b", "{}"}, *const two[] = {"CMD", "x"},
+                             *const good[] = {"CMD", "c-1", "{\"k\":1}"},
+                             *const alone[] = {"CMD"};
+    send_frames(r, &ev, bad_id, 3);
+    send_frames(r, &ev, alone, 1);
+    send_frames(r, &ev, two, 2);    /* an id that can be read: answered ok:false */
+    CHECK(router_recv(r, &m));
+    CHECK_STR(m.f[0], "CRES");
+    CHECK_STR(m.f[1], "x");
+    CHECK_CONTAINS(m.f[2], "\"ok\":false");
+    send_frames(r, &ev, good, 3);
+    CHECK(router_recv(r, &m));
+    CHECK_INT(m.frames, 4);
+    CHECK_STR(m.f[0], "CRES");
+    CHECK_STR(m.f[1], "c-1");
+    CHECK_STR(m.f[2], "answer c-1 to {\"k\":1}");
+    router_reply(r, &ev, "ACK", "1");
+    CHECK_INT(so_channel_drain(ch, WAIT_MS / 1000.0), 0);
+    struct so_channel_stats st;
+    so_channel_get_stats(ch, &st);
+    CHECK_INT(st.commands, 1);
+    CHECK_INT(st.garbage, 3);
+    CHECK_INT(atomic_load(&commands_seen), 1);
+    so_channel_destroy(ch);
+    so_outbox_close(ob);
+    zmq_close(r);
+    zmq_ctx_term(zctx);
+}
+
 /* Nothing listening: records stay pending, drain gives up in time and says how many. */
 static void test_no_platform(void)
 {
@@ -214,6 +282,7 @@ int main(void)
         return 1;
     }
     test_send_ack_resend();
+    test_commands();
     test_no_platform();
     so_test_rm_rf(root);
     return so_test_done();

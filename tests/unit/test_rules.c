@@ -15,11 +15,18 @@
  * one episode id; one that goes between warn_s and dwell_s gets warning then warning_cleared
  * (its end when it went) and no case; without warn_s, exactly what it got before; a zone
  * removed while warned ends its warning (zone_removed).
+ *
+ * And the platform's commands (rules/commands.c): verify reports
+ * what it sees, dismiss ends an episode "dismissed", a dismissed thing kept by its place and
+ * look opens nothing while one not kept reopens, a permit window ends what is open
+ * ("permitted") and opens nothing until it ends.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "appearance.h"
 #include "rules.h"
 #include "socv.h"
 #include "static_model.h"
@@ -38,6 +45,7 @@ struct seen {
     double now_s;       /* media time of the report's current frame */
     double warned_s;
     double start_s;
+    char verified[16];
 };
 
 struct log {
@@ -60,6 +68,7 @@ static void on_report(void *opaque, const struct so_report *rep)
     s->now_s = rep->now ? rep->now->media_s : -1;
     s->warned_s = rep->episode->warned_s;
     s->start_s = rep->episode->start_s;
+    snprintf(s->verified, sizeof(s->verified), "%s", rep->verified ? rep->verified : "");
 }
 
 static int count(const struct log *l, const char *zone, enum so_episode_action a)
@@ -385,11 +394,79 @@ static void test_row_of_vehicles(void)
     so_static_model_destroy(m);
 }
 
+/* The left box's look on a frame with the boxes (what the command desk keeps when it opens). */
+static float *left_look(struct so_box b, int *tw, int *th)
+{
+    so_look_grid(b.w, b.h, tw, th);
+    float *look = malloc(sizeof(float) * (size_t)*tw * *th);
+    struct so_frame *f = frame(20, true);
+    CHECK(look && so_look_sample(f, b, *tw, *th, look));
+    so_frame_unref(f);
+    return look;
+}
+
+static void test_commands(void)
+{
+    struct so_zone_cfg zs[] = {zone("a", SO_ZONE_SIDEWALK_OCCUPIED, left_pts, 3),
+                               zone("b", SO_ZONE_SIDEWALK_OCCUPIED, right_pts, 3)};
+    struct so_camera_cfg cam = {.id = (char *)"cam", .zones = zs, .n_zones = 2};
+    struct log log = {0};
+    struct so_static_model *m = so_static_model_create(W, H, NULL);
+    struct so_rules *r = so_rules_create(&cam, W, H, on_report, &log);
+    double t = 0;
+    CHECK_INT(so_rules_verify(r, "00000000000000000000000000000000", "v0"), -ENOENT);
+    run(r, m, &t, 30);
+    const struct seen *oa = last(&log, "a", SO_EPISODE_OPENED);
+    const struct seen *ob = last(&log, "b", SO_EPISODE_OPENED);
+    char ep_a[33], ep_b[33];
+    snprintf(ep_a, sizeof(ep_a), "%s", oa ? oa->episode : "");
+    snprintf(ep_b, sizeof(ep_b), "%s", ob ? ob->episode : "");
+    CHECK_INT(so_rules_verify(r, ep_a, "v1"), 0);
+    const struct seen *va = last(&log, "a", SO_EPISODE_VERIFIED);
+    CHECK_STR(va ? va->verified : "", "present");
+    /* a: dismissed and kept by its place and look; b: dismissed, kept with another thing's
+     * look (the empty ground there): what stands in b now is a different thing. */
+    int tw, th, tw2, th2;
+    struct so_box box = {14, 49, 52, 37};     /* the box and the ground around it */
+    float *look = left_look(box, &tw, &th);
+    struct so_box empty = {94, 49, 52, 37};
+    so_look_grid(empty.w, empty.h, &tw2, &th2);
+    float *other = malloc(sizeof(float) * (size_t)tw2 * th2);
+    struct so_frame *f0 = frame(0, false);
+    CHECK(other && so_look_sample(f0, empty, tw2, th2, other));
+    so_frame_unref(f0);
+    CHECK_INT(so_rules_suppress(r, "b", empty, other, tw2, th2, 1.7e9 + 1000), 0);
+    CHECK_INT(so_rules_dismiss(r, ep_a), 0);
+    CHECK_INT(so_rules_dismiss(r, ep_a), -ENOENT);
+    CHECK_INT(so_rules_suppress(r, "a", box, look, tw, th, 1.7e9 + 1000), 0);
+    CHECK_INT(so_rules_dismiss(r, ep_b), 0);
+    const struct seen *ca = last(&log, "a", SO_EPISODE_CLEARED_NOW);
+    CHECK_STR(ca ? ca->reason : "", "dismissed");
+    CHECK_INT(so_rules_open_count(r), 0);
+    run(r, m, &t, 40);
+    CHECK_INT(count(&log, "a", SO_EPISODE_OPENED), 1);     /* silenced */
+    CHECK_INT(count(&log, "b", SO_EPISODE_OPENED), 2);     /* a different thing: raised */
+    /* A permit window on b from now for 10 s: what is open ends, nothing opens meanwhile. */
+    CHECK_INT(so_rules_permit(r, "b", 1.7e9 + t, 1.7e9 + t + 10), 0);
+    run(r, m, &t, 49);
+    const struct seen *cb = last(&log, "b", SO_EPISODE_CLEARED_NOW);
+    CHECK_STR(cb ? cb->reason : "", "permitted");
+    CHECK_INT(count(&log, "b", SO_EPISODE_OPENED), 2);
+    run(r, m, &t, 56);
+    CHECK_INT(count(&log, "b", SO_EPISODE_OPENED), 3);     /* after the window */
+    CHECK_INT(count(&log, "a", SO_EPISODE_OPENED), 1);
+    free(look);
+    free(other);
+    so_rules_destroy(r);
+    so_static_model_destroy(m);
+}
+
 int main(void)
 {
     test_components_in_view();
     test_row_of_vehicles();
     test_warnings();
+    test_commands();
     struct so_zone_cfg z1[] = {zone("a", SO_ZONE_SIDEWALK_OCCUPIED, left_pts, 3),
                                zone("b", SO_ZONE_SIDEWALK_OCCUPIED, right_pts, 3)};
     struct so_camera_cfg cam1 = {.id = (char *)"cam", .zones = z1, .n_zones = 2};
