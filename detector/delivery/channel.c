@@ -54,6 +54,7 @@ struct flight {
 struct so_channel {
     struct so_outbox *outbox;
     char *endpoint;
+    char *detector_id;          /* NULL: no HELO */
     double resend_s;
     void (*on_ack)(void *opaque, uint64_t seq);
     void *opaque;
@@ -322,6 +323,18 @@ static void handle_reply(struct so_channel *ch)
     }
 }
 
+/* [ "HELO", detector_id ] on a new connection: the platform learns which connection is this
+ * detector before it has delivered anything, so that it can command a quiet detector (a permit
+ * for tomorrow's market). Best effort: the next record says the same. */
+static void say_hello(struct so_channel *ch)
+{
+    if (ch->detector_id && (zmq_send(ch->dealer, "HELO", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+                            zmq_send(ch->dealer, ch->detector_id, strlen(ch->detector_id),
+                                     ZMQ_DONTWAIT) < 0)) {
+        so_debug(WHO, "HELO not sent: %s", zmq_strerror(zmq_errno()));
+    }
+}
+
 /* Handle one monitor event; false when there was none. */
 static bool handle_monitor(struct so_channel *ch)
 {
@@ -354,6 +367,7 @@ static bool handle_monitor(struct so_channel *ch)
         for (int i = 0; i < ch->n_flights; i++) {
             ch->flights[i].deadline = 0;    /* the old connection may have lost them */
         }
+        say_hello(ch);
         break;
     case ZMQ_EVENT_DISCONNECTED:
         if (ch->connected) {
@@ -512,6 +526,7 @@ void so_channel_destroy(struct so_channel *ch)
     pthread_mutex_destroy(&ch->lock);
     pthread_cond_destroy(&ch->acked);
     free(ch->endpoint);
+    free(ch->detector_id);
     free(ch);
 }
 
@@ -523,6 +538,7 @@ struct so_channel *so_channel_create(const struct so_channel_opts *opts)
     }
     ch->outbox = opts->outbox;
     ch->endpoint = strdup(opts->endpoint);
+    ch->detector_id = opts->detector_id ? strdup(opts->detector_id) : NULL;
     ch->resend_s = opts->resend_s > 0 ? opts->resend_s : 5.0;
     ch->on_ack = opts->on_ack;
     ch->opaque = opts->opaque;

@@ -29,6 +29,8 @@
 
 struct so_channel_opts {
     const char *endpoint;       /* the platform's ROUTER, e.g. tcp://platform:5560 */
+    const char *detector_id;    /* said in [ "HELO", detector_id ] on every connection (may be
+                                 * NULL: nothing said) */
     struct so_outbox *outbox;   /* borrowed */
     double resend_s;            /* first resend timeout; 0 = 5 s */
     /* CURVE, Z85 keys; all NULL = plain. */

@@ -106,6 +106,7 @@ struct so_sink_outbox *so_sink_outbox_create(const struct so_config *cfg,
     refresh_figures(s);     /* before the channel thread can acknowledge anything */
     struct so_channel_opts co = {
         .endpoint = cfg->deliver.endpoint,
+        .detector_id = cfg->detector_id,
         .outbox = s->outbox,
         .resend_s = cfg->deliver.resend_s,
         .server_key = cfg->deliver.server_key,

@@ -23,9 +23,11 @@
  * in the same transaction, and the desk's HTTP server runs in this same thread (libmicrohttpd
  * polled beside the ROUTER), so its actions write the database and send their commands
  * ([routing id, "CMD", id, json], docs/desk.md) on the ROUTER without a hand-off. The ROUTER
- * learns which routing id is which detector from the `detector_id` of the events it receives;
- * ZMQ_ROUTER_MANDATORY makes a send to a detector that has gone fail (EHOSTUNREACH) instead of
- * vanishing, so the command stays pending and goes out when that detector delivers again.
+ * learns which routing id is which detector from the [ "HELO", detector_id ] a detector says on
+ * every (re)connection, and from the `detector_id` of the events it receives; a detector with
+ * nothing to deliver can be commanded all the same. ZMQ_ROUTER_MANDATORY makes a send to a
+ * detector that has gone fail (EHOSTUNREACH) instead of vanishing, so the command stays pending
+ * and goes out when that detector connects or delivers again.
  * The detector answers at once with [ "CRES", id, json ], recorded on the command's row.
  */
 #include <errno.h>
@@ -314,6 +316,22 @@ static int answer_from_its_detector(struct intake *in, const char *id,
     return rc;
 }
 
+/* [rid, "HELO", detector_id]: a detector says which it is on a new connection, before it has
+ * delivered anything; commands waiting for it go out now. Nothing is answered. */
+static void handle_hello(struct intake *in, const struct so_intake_frame *frames)
+{
+    char id[65];
+    if (!in->cases || frames[2].size == 0 || frames[2].size >= sizeof(id)) {
+        return;
+    }
+    memcpy(id, frames[2].data, frames[2].size);
+    id[frames[2].size] = 0;
+    if (learn_peer(in, id, frames[0].data, frames[0].size)) {
+        so_info(WHO, "detector %s connected", id);
+        flush_commands(in);
+    }
+}
+
 /* [rid, "CRES", id, json]: a detector's answer to a command (caseloop wire format). */
 static void handle_answer(struct intake *in, const struct so_intake_frame *f, size_t n)
 {
@@ -380,6 +398,13 @@ static void handle_message(struct intake *in)
     struct so_intake_frame frames[MAX_FRAMES];
     for (size_t i = 0; i < n; i++) {
         frames[i] = (struct so_intake_frame){zmq_msg_data(&msgs[i]), zmq_msg_size(&msgs[i])};
+    }
+    if (n == 3 && frames[1].size == 4 && memcmp(frames[1].data, "HELO", 4) == 0) {
+        handle_hello(in, frames);
+        for (size_t i = 0; i < n; i++) {
+            zmq_msg_close(&msgs[i]);
+        }
+        return;
     }
     if (n >= 2 && frames[1].size == 4 && memcmp(frames[1].data, "CRES", 4) == 0 && in->cases) {
         handle_answer(in, frames, n);

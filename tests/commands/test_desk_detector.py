@@ -8,7 +8,8 @@ The demo scene cut to 65 s (bay-1's dwell shortened to 5 s) in real time: the pa
 case appears; `verify` from the desk reaches the detector, whose `verification` record
 (present, with its still) shows on the case; `reject` sends `dismiss`, the detector ends the
 episode `dismissed`, the case is rejected, and the same car raises no new case for the rest
-of the clip. About 45 s. Exit 0 = pass (TAP).
+of the clip. Before that, a detector with nothing to deliver is known to the desk as connected
+(its HELO). About 50 s. Exit 0 = pass (TAP).
 """
 import os
 import sys
@@ -19,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 from detector_peer import DeskIntake  # noqa: E402
-from sotest import Daemon, check, finish, load_config, wait_for  # noqa: E402
+from sotest import Daemon, check, finish, free_port, load_config, wait_for  # noqa: E402
 from test_commands import clip  # noqa: E402
 
 
@@ -56,6 +57,28 @@ def loop(desk, d):
     check(len(cases(desk, "bay-1")) == 1, "the same car raised no new case")
 
 
+def quiet_detector(binary, desk, tmp):
+    """A detector with nothing to deliver (its camera's RTSP URL is served by nobody) is known
+    to the desk as connected all the same: it says HELO on connecting, so that commands (a
+    permit for tomorrow's market) can reach it before it has any case."""
+    cfg = {"detector": {"id": "det-quiet", "state_dir": os.path.join(tmp, "quiet-state")},
+           "outputs": {"deliver": {"endpoint": desk.endpoint, "drain_s": 1}},
+           "cameras": [{"id": "far", "url": f"rtsp://127.0.0.1:{free_port()}/nobody",
+                        "zones": [{"id": "z", "kind": "illegal_parking", "dwell_s": 60,
+                                   "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5],
+                                               [0.1, 0.5]]}]}]}
+
+    def known():
+        status, body = desk.api("/api/detectors")
+        return status == 200 and any(x["detector_id"] == "det-quiet" and x["connected"]
+                                     for x in body["detectors"])
+    with Daemon(binary, cfg, tmp, config_name="quiet.yaml", events="quiet.jsonl",
+                log="quiet.log") as d:
+        check(wait_for(known, 15), "a detector that has delivered nothing is known to the desk "
+                                   "as connected (HELO)")
+        d.stop()
+
+
 def main():
     binary, intake, workdir = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
     demo_yaml, video = clip(workdir)
@@ -63,6 +86,7 @@ def main():
         desk = DeskIntake(intake, tmp)
         try:
             check(desk.ready(), "the desk answers")
+            quiet_detector(binary, desk, tmp)
             cam = load_config(demo_yaml)["cameras"][0]
             cam["url"] = video
             cam["zones"] = [z for z in cam["zones"] if z["id"] == "bay-1"]

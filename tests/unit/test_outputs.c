@@ -465,24 +465,29 @@ static bool wait_pending(struct so_outputs *o, size_t pending, struct so_deliver
     return false;
 }
 
-/* Acknowledge the next record the channel sends to ROUTER `r`: [id, SOE1, seq, json...]. */
+/* Acknowledge the next record the channel sends to ROUTER `r`: [id, SOE1, seq, json...]; a
+ * [id, HELO, detector_id] (said on connecting) is read past. */
 static bool ack_next(void *r)
 {
-    char id[256], seq[32] = "";
-    int id_len = zmq_recv(r, id, sizeof(id), 0);
-    int more = 1, frames = 0, n;
-    size_t sz = sizeof(more);
-    while (id_len >= 0 && more) {
-        char buf[2048];
-        n = zmq_recv(r, buf, sizeof(buf) - 1, 0);
-        if (n < 0) {
-            return false;
+    char id[256], tag[8] = "", seq[32] = "";
+    int id_len;
+    do {
+        id_len = zmq_recv(r, id, sizeof(id), 0);
+        int more = 1, frames = 0, n;
+        size_t sz = sizeof(more);
+        while (id_len >= 0 && more) {
+            char buf[2048];
+            n = zmq_recv(r, buf, sizeof(buf) - 1, 0);
+            if (n < 0) {
+                return false;
+            }
+            if (++frames <= 2) {
+                snprintf(frames == 1 ? tag : seq, frames == 1 ? sizeof(tag) : sizeof(seq),
+                         "%.*s", n, buf);
+            }
+            zmq_getsockopt(r, ZMQ_RCVMORE, &more, &sz);
         }
-        if (++frames == 2) {
-            snprintf(seq, sizeof(seq), "%.*s", n, buf);
-        }
-        zmq_getsockopt(r, ZMQ_RCVMORE, &more, &sz);
-    }
+    } while (id_len >= 0 && strcmp(tag, "HELO") == 0);
     return id_len >= 0 && seq[0] && zmq_send(r, id, (size_t)id_len, ZMQ_SNDMORE) >= 0
            && zmq_send(r, "ACK", 3, ZMQ_SNDMORE) >= 0 && zmq_send(r, seq, strlen(seq), 0) >= 0;
 }
