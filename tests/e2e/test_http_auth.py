@@ -188,7 +188,7 @@ def main():
             st = wait_for(lambda: http_get(f"http://127.0.0.1:{port}/cameras.json")[0], 15)
             check(st == 200, f"without http.auth the pages answer without credentials ({st})")
             daemon.stop()
-            check("is not a loopback address and http.auth is not set" in daemon.text(),
+            check("is not a loopback address and no users file is set" in daemon.text(),
                   "binding 0.0.0.0 without http.auth logs a warning")
         finally:
             daemon.kill()
