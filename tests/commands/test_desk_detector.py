@@ -57,6 +57,17 @@ def loop(desk, d):
     check(len(cases(desk, "bay-1")) == 1, "the same car raised no new case")
 
 
+def bay_config(demo_yaml, video, detector_id, tmp, deliver):
+    """The demo scene's camera on `video` with bay-1 only, its dwell shortened to 5 s, delivering
+    as `deliver` (outputs.deliver) under `detector_id`, its state in TMP/state."""
+    cam = load_config(demo_yaml)["cameras"][0]
+    cam["url"] = video
+    cam["zones"] = [z for z in cam["zones"] if z["id"] == "bay-1"]
+    cam["zones"][0]["dwell_s"] = 5
+    return {"detector": {"id": detector_id, "state_dir": os.path.join(tmp, "state")},
+            "outputs": {"deliver": deliver}, "cameras": [cam]}
+
+
 def quiet_detector(binary, desk, tmp):
     """A detector with nothing to deliver (its camera's RTSP URL is served by nobody) is known
     to the desk as connected all the same: it says HELO on connecting, so that commands (a
@@ -87,13 +98,8 @@ def main():
         try:
             check(desk.ready(), "the desk answers")
             quiet_detector(binary, desk, tmp)
-            cam = load_config(demo_yaml)["cameras"][0]
-            cam["url"] = video
-            cam["zones"] = [z for z in cam["zones"] if z["id"] == "bay-1"]
-            cam["zones"][0]["dwell_s"] = 5
-            cfg = {"detector": {"id": "det-desk", "state_dir": os.path.join(tmp, "state")},
-                   "outputs": {"deliver": {"endpoint": desk.endpoint, "drain_s": 5}},
-                   "cameras": [cam]}
+            cfg = bay_config(demo_yaml, video, "det-desk", tmp,
+                             {"endpoint": desk.endpoint, "drain_s": 5})
             with Daemon(binary, cfg, tmp) as d:
                 loop(desk, d)
                 d.stop()

@@ -23,8 +23,9 @@ import zmq
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from sotest import Daemon, check, finish, free_port, load_config, note  # noqa: E402
+from sotest import Daemon, check, finish, free_port, note  # noqa: E402
 from test_commands import clip  # noqa: E402
+from test_desk_detector import bay_config  # noqa: E402
 
 
 def router(ctx, endpoint, secret):
@@ -90,18 +91,13 @@ def main():
     impostor = zmq.curve_keypair()
     detector = zmq.curve_keypair()
     endpoint = f"tcp://127.0.0.1:{free_port()}"
-    cam = load_config(demo_yaml)["cameras"][0]
-    cam["url"] = video
-    cam["zones"] = [z for z in cam["zones"] if z["id"] == "bay-1"]
-    cam["zones"][0]["dwell_s"] = 5
     import tempfile
     with tempfile.TemporaryDirectory(prefix="so_wrongkey_") as tmp:
-        cfg = {"detector": {"id": "det-key", "state_dir": os.path.join(tmp, "state")},
-               "outputs": {"deliver": {"endpoint": endpoint, "drain_s": 60, "resend_s": 1,
-                                       "server_key": platform[0].decode(),
-                                       "public_key": detector[0].decode(),
-                                       "secret_key": detector[1].decode()}},
-               "cameras": [cam]}
+        cfg = bay_config(demo_yaml, video, "det-key", tmp,
+                         {"endpoint": endpoint, "drain_s": 60, "resend_s": 1,
+                          "server_key": platform[0].decode(),
+                          "public_key": detector[0].decode(),
+                          "secret_key": detector[1].decode()})
         ctx = zmq.Context()
         try:
             with Daemon(binary, cfg, tmp, args=["--fast"]) as d:

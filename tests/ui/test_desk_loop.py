@@ -17,7 +17,7 @@ desk-detector, which does the same through the JSON API). About 80 s.
 Needs Debian's chromium, chromium-driver and python3-selenium; skipped without them unless CI
 is set.
 
-Usage: test_desk_detector.py STREETORDER INTAKE WORKDIR     (TAP output)
+Usage: test_desk_loop.py STREETORDER INTAKE WORKDIR     (TAP output)
 """
 import os
 import sys
@@ -29,9 +29,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "commands"))
 sys.path.insert(0, HERE)
 from detector_peer import DeskIntake  # noqa: E402
-from sotest import Daemon, check, finish, load_config  # noqa: E402
+from sotest import Daemon, check, finish  # noqa: E402
 from test_auth import send_as  # noqa: E402
 from test_commands import clip  # noqa: E402
+from test_desk_detector import bay_config  # noqa: E402
 from test_desk import rows, state_of  # noqa: E402
 from test_editor import in_browser, need_browser  # noqa: E402
 
@@ -89,13 +90,8 @@ def main():
         desk = DeskIntake(intake, tmp)
         try:
             check(desk.ready(), "the desk answers")
-            cam = load_config(demo_yaml)["cameras"][0]
-            cam["url"] = video
-            cam["zones"] = [z for z in cam["zones"] if z["id"] == "bay-1"]
-            cam["zones"][0]["dwell_s"] = 5
-            cfg = {"detector": {"id": "det-ui", "state_dir": os.path.join(tmp, "state")},
-                   "outputs": {"deliver": {"endpoint": desk.endpoint, "drain_s": 5}},
-                   "cameras": [cam]}
+            cfg = bay_config(demo_yaml, video, "det-ui", tmp,
+                             {"endpoint": desk.endpoint, "drain_s": 5})
             with Daemon(binary, cfg, tmp) as d:
                 in_browser(steps, desk, d, size=(1366, 900))
                 d.stop()
