@@ -219,16 +219,18 @@ static void handle_ack(struct so_channel *ch, const char *seqs, size_t seq_len)
             break;
         }
     }
+    /* Under the lock: so_channel_drain() reads the pending count under it, so whoever it
+     * wakes sees this acknowledgement whole (counted, timed, on_ack called), not half. */
+    pthread_mutex_lock(&ch->lock);
     if (so_outbox_ack(ch->outbox, seq) == 0) {
         atomic_fetch_add(&ch->n_acked, 1);
         atomic_store(&ch->last_ack_ms, (int_fast64_t)(so_time_wall() * 1000));
         if (ch->on_ack) {
             ch->on_ack(ch->opaque, seq);
         }
-        pthread_mutex_lock(&ch->lock);
         pthread_cond_broadcast(&ch->acked);
-        pthread_mutex_unlock(&ch->lock);
     }
+    pthread_mutex_unlock(&ch->lock);
 }
 
 /* Send [ "CRES", id, answer ] (never waits: a platform that does not read its answers loses

@@ -36,7 +36,8 @@ struct so_channel_opts {
     /* CURVE, Z85 keys; all NULL = plain. */
     const char *server_key, *public_key, *secret_key;
     /* Called on the channel thread after each acknowledgement has been recorded (may be
-     * NULL): for metrics and the benchmark. */
+     * NULL): for metrics and the benchmark. so_channel_drain() returns only after it; it must
+     * not call back into the channel. */
     void (*on_ack)(void *opaque, uint64_t seq);
     void *opaque;
     /* Called on the channel thread for each [ "CMD", id, json ] whose id is valid

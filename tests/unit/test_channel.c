@@ -25,9 +25,12 @@ static char root[256];
 static atomic_int acks_seen;
 static atomic_ullong last_acked;
 
+/* Slow on purpose: so_channel_drain() must not return before the callback has run. */
 static void on_ack(void *opaque, uint64_t seq)
 {
     (void)opaque;
+    struct timespec ts = {0, 30 * 1000000L};
+    nanosleep(&ts, NULL);
     atomic_fetch_add(&acks_seen, 1);
     atomic_store(&last_acked, seq);
 }
@@ -134,6 +137,8 @@ static void test_send_ack_resend(void)
     CHECK_INT(m.f_len[3], 4);
     router_reply(r, &m, "NOPE", NULL);      /* foreign: logged and ignored */
     router_reply(r, &m, "ACK", "1");
+    struct timespec mid_ack = {0, 10 * 1000000L};   /* drain called while on_ack runs */
+    nanosleep(&mid_ack, NULL);
     CHECK_INT(so_channel_drain(ch, WAIT_MS / 1000.0), 0);
     CHECK_INT(so_outbox_pending(ob), 0);
     CHECK_INT(so_outbox_acked(ob), 1);
