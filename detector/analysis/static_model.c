@@ -93,6 +93,11 @@ void so_static_params_default(struct so_static_params *p)
     };
 }
 
+double so_static_params_min_fps(const struct so_static_params *p)
+{
+    return fmax(WARMUP_SAMPLES / p->warmup_s, 1.0 / p->fast_tau_s);
+}
+
 void so_static_model_destroy(struct so_static_model *m)
 {
     if (!m) {

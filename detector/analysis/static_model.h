@@ -36,6 +36,11 @@ struct so_static_params {
 /* Fill defaults. */
 void so_static_params_default(struct so_static_params *p);
 
+/* The fewest frames a second the model works as designed with: its warm-up takes a sample every
+ * warmup_s / 16 seconds, and its "moving" test averages frames over fast_tau_s (sampled less
+ * often it compares single noisy frames). 2 with the defaults. */
+double so_static_params_min_fps(const struct so_static_params *p);
+
 struct so_static_model;
 
 /* A model for width x height frames (both >= 8); NULL if out of memory or bad size. `params`

@@ -143,7 +143,7 @@ static int setup_analysis(struct camera_run *c, const struct so_frame *f)
     c->width = width;
     c->height = height;
     so_info(c->cfg->id, "analysing %dx%d at %.3g fps (decoded %dx%d)", width, height,
-            c->cfg->analysis.fps, f->src_width, f->src_height);
+            c->cfg->analysis.rate, f->src_width, f->src_height);
     return 0;
 }
 
@@ -495,7 +495,7 @@ static struct camera_run *camera_start(struct runner *rn, const struct so_camera
     struct so_source_opts so = {
         .url = cfg->resolved_url,
         .camera_id = cfg->id,
-        .fps = cfg->analysis.fps,
+        .fps = cfg->analysis.rate,
         .max_width = cfg->analysis.width,
         .fast = rn->opts->fast,
         .keyframes_only = cfg->decode == SO_DECODE_KEYFRAMES,

@@ -545,6 +545,10 @@ static void load_camera(struct so_yaml_loader *ld, struct so_config *cfg, yaml_n
         }
     }
     so_yaml_path_pop(ld, mark);
+    cam->analysis.rate = cam->analysis.fps > 0 ? cam->analysis.fps
+                                               : so_analysis_fps_for_zones(cam->zones,
+                                                                           cam->n_zones,
+                                                                           cam->analysis.detect_fps);
 
     v = so_yaml_enter(ld, node, "privacy_masks", false, "a list of polygons", &mark);
     if (v && v->type != YAML_SEQUENCE_NODE) {
@@ -970,6 +974,23 @@ const struct so_zone_cfg *so_camera_find_zone(const struct so_camera_cfg *cam, c
     return NULL;
 }
 
+double so_analysis_fps_for_zones(const struct so_zone_cfg *zones, size_t n_zones,
+                                 double detect_fps)
+{
+    double shortest = INFINITY;
+    for (size_t i = 0; zones && i < n_zones; i++) {
+        shortest = fmin(shortest, zones[i].dwell_s);
+        if (zones[i].warn_s > 0) {
+            shortest = fmin(shortest, zones[i].warn_s);
+        }
+    }
+    double fps = SO_FRAMES_PER_SHORTEST / shortest;     /* no zones: 0, the minimum */
+    fps = fmax(SO_ANALYSIS_FPS_MIN, fmin(SO_ANALYSIS_FPS_MAX, fps));
+    /* in tenths, rounded up: "1.5 fps", not "1.4634 fps" */
+    fps = ceil(fps * 10 - 1e-9) / 10;
+    return fmax(fps, detect_fps);
+}
+
 /* Comparisons for reloading: NULL equals NULL only. */
 static bool str_eq(const char *a, const char *b)
 {
@@ -986,6 +1007,7 @@ bool so_camera_stream_equal(const struct so_camera_cfg *a, const struct so_camer
     if (!str_eq(a->id, b->id) || !str_eq(a->resolved_url, b->resolved_url) ||
         !str_eq(a->evidence_url, b->evidence_url) || a->decode != b->decode ||
         !so_fields_equal(&so_analysis_fields, &a->analysis, &b->analysis) ||
+        a->analysis.rate != b->analysis.rate ||     /* derived from zones that changed */
         a->n_privacy_masks != b->n_privacy_masks) {
         return false;
     }

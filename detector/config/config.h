@@ -66,9 +66,10 @@ struct so_zone_cfg {
 
 /* A camera's `analysis` mapping; rows in so_analysis_fields (fields.c). */
 struct so_analysis_cfg {
-    double fps;
+    double fps;         /* as written; 0 (absent) = the rate the zones need */
     int width;          /* never upscaled */
     double detect_fps;
+    double rate;        /* what is analysed: fps, or when 0 so_analysis_fps_for_zones() */
 };
 
 struct so_camera_cfg {
@@ -173,6 +174,24 @@ void so_config_errors_print(const struct so_config_errors *errors, FILE *out);
 /* Print a human summary: detector id, state dir, outputs, each camera (redacted url, analysis
  * settings) and each zone (kind, points, dwell, schedule, grid, address). */
 void so_config_print_summary(const struct so_config *cfg, FILE *out);
+
+/*
+ * The analysis rate a camera's zones need when `analysis.fps` is absent (or 0): at least
+ * SO_FRAMES_PER_SHORTEST analysed frames in the shortest time a zone asks for (its dwell_s, or
+ * its warn_s when set), between SO_ANALYSIS_FPS_MIN and SO_ANALYSIS_FPS_MAX, and never fewer
+ * frames than the network's looks (detect_fps). Why it is safe: every timer of the analysis
+ * runs on media time, not frame counts (the static model's ages, the rules' confirm, clear and
+ * ring periods, the detector's ticks), so fewer frames only coarsen when a thing is seen. The
+ * floor is the static model's own (so_static_params_min_fps(): its warm-up samples and its
+ * "moving" test's time constant; test_config checks they agree): at 1 fps it compared single
+ * noisy frames and a speck of noise after an exposure step became a false sidewalk episode.
+ * docs/performance.md has the accuracy table.
+ */
+#define SO_FRAMES_PER_SHORTEST 30.0
+#define SO_ANALYSIS_FPS_MIN 2.0
+#define SO_ANALYSIS_FPS_MAX 5.0
+double so_analysis_fps_for_zones(const struct so_zone_cfg *zones, size_t n_zones,
+                                 double detect_fps);
 
 /* Look up a camera / zone by id; NULL if absent. */
 const struct so_camera_cfg *so_config_find_camera(const struct so_config *cfg, const char *id);

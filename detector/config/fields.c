@@ -81,12 +81,20 @@ const struct so_field_table so_zone_fields = {zone_rows, ARRAY_LEN(zone_rows), z
 
 #define ANALYSIS(m) offsetof(struct so_analysis_cfg, m)
 
+/* "5 fps" as written, "1.5 fps (from the zones)" when absent (the rate analysed). */
+static void print_fps(const struct so_field *f, const void *base, FILE *out)
+{
+    const struct so_analysis_cfg *a = base;
+    bool derived = so_field_is_default(f, base);
+    fprintf(out, "%g fps%s", derived ? a->rate : a->fps, derived ? " (from the zones)" : "");
+}
+
 /* One line, after the camera's "    decode full". */
 static const struct so_field_line analysis_lines[] = {{"", false}};
 
 static const struct so_field analysis_rows[] = {
-    {"fps", SO_FIELD_NUMBER, false, ANALYSIS(fps), .range = {0, 60, true}, .def = 5,
-     .label = ", analysis ", .unit = " fps"},
+    {"fps", SO_FIELD_NUMBER, false, ANALYSIS(fps), .range = {0, 60}, .def = 0,
+     .label = ", analysis ", .print = print_fps},
     {"width", SO_FIELD_INT, false, ANALYSIS(width), .range = {16, 4096, false, true},
      .def = 640, .label = " at width "},
     {"detect_fps", SO_FIELD_NUMBER, false, ANALYSIS(detect_fps), .range = {0, 30}, .def = 1,

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #endif
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "categories.h"
 #include "auth.h"
 #include "config.h"
+#include "static_model.h"
 #include "so_build_config.h"
 #include "testlib.h"
 
@@ -189,10 +191,10 @@ static const struct err_case err_cases[] = {
      "cameras[0].zones[0].report_interval_s", "expected a number >= 0, got \"-1\"", 1},
     {"negative clear_s", VALID "        clear_s: -5\n", 9, 18, "cameras[0].zones[0].clear_s",
      "expected a number >= 0, got \"-5\"", 1},
-    {"analysis.fps zero", VALID "    analysis: {fps: 0}\n", 9, 21, "cameras[0].analysis.fps",
-     "expected a number greater than 0 and at most 60, got \"0\"", 1},
+    {"analysis.fps negative", VALID "    analysis: {fps: -1}\n", 9, 21, "cameras[0].analysis.fps",
+     "expected a number from 0 to 60, got \"-1\"", 1},
     {"analysis.fps too high", VALID "    analysis: {fps: 61}\n", 9, 21, "analysis.fps",
-     "expected a number greater than 0 and at most 60, got \"61\"", 1},
+     "expected a number from 0 to 60, got \"61\"", 1},
     {"analysis.width too small", VALID "    analysis: {width: 8}\n", 9, 23,
      "cameras[0].analysis.width", "expected an integer from 16 to 4096, got \"8\"", 1},
     {"analysis.width not an integer", VALID "    analysis: {width: 640.5}\n", 9, 23,
@@ -313,7 +315,7 @@ static void test_many_errors(void)
     CHECK(cfg == NULL);
     CHECK_INT(errors.n, 10);
     CHECK(has_error(&errors, 1, 1, "detecter", "did you mean \"detector\""));
-    CHECK(has_error(&errors, 5, 21, "cameras[0].analysis.fps", "at most 60"));
+    CHECK(has_error(&errors, 5, 21, "cameras[0].analysis.fps", "from 0 to 60"));
     CHECK(has_error(&errors, 8, 15, "cameras[0].zones[0].kind", "expected one of"));
     CHECK(has_error(&errors, 9, 26, "cameras[0].zones[0].polygon[1][0]", "from 0 to 1"));
     CHECK(has_error(&errors, 10, 18, "cameras[0].zones[0].dwell_s", "from 1 to 86400"));
@@ -510,7 +512,9 @@ static void test_full_config(void)
     CHECK_STR(cfg->dir, dir);
     CHECK(c2->evidence_url == NULL);
     CHECK_INT(c2->decode, SO_DECODE_FULL);
-    CHECK_DBL(c2->analysis.fps, 5, 0);
+    CHECK_DBL(c2->analysis.fps, 0, 0);     /* absent */
+    CHECK_DBL(c2->analysis.rate, 2, 0);    /* from its one zone's dwell of 60 s: the floor */
+    CHECK_DBL(cam->analysis.rate, 2.5, 0); /* as written */
     CHECK_INT(c2->analysis.width, 640);
     CHECK_DBL(c2->analysis.detect_fps, 1, 0);
     CHECK_INT(c2->n_privacy_masks, 0);
@@ -525,6 +529,7 @@ static void test_full_config(void)
     CHECK_CONTAINS(buf, "enforced: mon-fri 07:00-20:00, sat,sun 09:00-18:00");
     CHECK_CONTAINS(buf, "grid 620102001001001, address 永定路东口北侧");
     CHECK_CONTAINS(buf, "decode keyframes, analysis 2.5 fps at width 960");
+    CHECK_CONTAINS(buf, "decode full, analysis 2 fps (from the zones) at width 640");
     free(buf);
     so_config_destroy(cfg);
 }
@@ -830,6 +835,44 @@ static void test_example(void)
                          "polygon: [[0,0],[0.5,0],[0.5,0.5]], dwell_s: 9" z2 "}\n"
 #define RL_BASE RL_HEAD RL_A RL_ZONES("", "") RL_B
 
+/* The analysis rate a camera's zones need when analysis.fps is absent. */
+static void test_fps_for_zones(void)
+{
+    static const struct {
+        const char *name;
+        double dwell[3], warn[3];   /* dwell 0 ends the zones */
+        double detect_fps, fps;
+    } rows[] = {
+        {"slow kerb (60 s): the floor", {60}, {0}, 1, 2},
+        {"30 s", {30}, {0}, 1, 2},
+        {"10 s: 3", {10}, {0}, 1, 3},
+        {"8 s, rounded up in tenths", {8}, {0}, 1, 3.8},
+        {"short dwell: the most", {5}, {0}, 1, 5},
+        {"1 s", {1}, {0}, 1, 5},
+        {"the shortest zone decides", {120, 12, 60}, {0}, 1, 2.5},
+        {"an early warning counts", {60}, {10}, 1, 3},
+        {"never fewer frames than looks", {60}, {0}, 3, 3},
+        {"class-agnostic (no looks)", {60}, {0}, 0, 2},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct so_zone_cfg z[3] = {{0}};
+        size_t n = 0;
+        while (n < 3 && rows[i].dwell[n] > 0) {
+            z[n].dwell_s = rows[i].dwell[n];
+            z[n].warn_s = rows[i].warn[n];
+            n++;
+        }
+        double got = so_analysis_fps_for_zones(z, n, rows[i].detect_fps);
+        so_test_check(fabs(got - rows[i].fps) < 1e-9, __FILE__, __LINE__,
+                      "fps for zones, %s: %g (got %g)", rows[i].name, rows[i].fps, got);
+    }
+    CHECK_DBL(so_analysis_fps_for_zones(NULL, 0, 1), SO_ANALYSIS_FPS_MIN, 0);
+    /* the floor is the static model's (config/ sits below analysis/, so it is written twice) */
+    struct so_static_params sp;
+    so_static_params_default(&sp);
+    CHECK_DBL(SO_ANALYSIS_FPS_MIN, so_static_params_min_fps(&sp), 1e-9);
+}
+
 static void test_reload_compare(void)
 {
     static const struct {
@@ -848,6 +891,11 @@ static void test_reload_compare(void)
          true, ""},
         {"decode", RL_HEAD RL_A "    decode: keyframes\n" RL_ZONES("", "") RL_B, false, true,
          ""},
+        /* a slower zone lowers the rate derived from the zones (5 -> 3.4 fps): a restart */
+        {"zone dwell, derived fps", RL_HEAD RL_A "    zones:\n      - {id: z1, kind: "
+         "illegal_parking, polygon: [[0,0],[1,0],[1,1]], dwell_s: 60}\n      - {id: z2, kind: "
+         "sidewalk_occupied, polygon: [[0,0],[0.5,0],[0.5,0.5]], dwell_s: 9}\n" RL_B, false,
+         false, ""},
         {"privacy mask", RL_HEAD RL_A "    privacy_masks: [[[0,0],[0.1,0],[0.1,0.1]]]\n"
          RL_ZONES("", "") RL_B, false, true, ""},
         {"zone interval", RL_HEAD RL_A RL_ZONES(", report_interval_s: 30", "") RL_B, true, false,
@@ -929,6 +977,7 @@ int main(void)
     test_categories_key();
     test_http_auth_key();
     test_example();
+    test_fps_for_zones();
     test_reload_compare();
     return so_test_done();
 }

@@ -65,7 +65,7 @@ static const struct sample zone_samples[] = {
 };
 
 static const struct sample analysis_samples[] = {
-    {"fps", NULL, "10", "0", "expected a number greater than 0 and at most 60, got \"0\""},
+    {"fps", NULL, "10", "-1", "expected a number from 0 to 60, got \"-1\""},
     {"width", NULL, "320", "15", "expected an integer from 16 to 4096, got \"15\""},
     {"detect_fps", NULL, "0", "30.5", "expected a number from 0 to 30, got \"30.5\""},
 };
@@ -359,7 +359,7 @@ static const struct summary_case {
      "    zone z1: illegal_parking, 3 points, 32.0% of the frame, dwell 60 s\n"
      "      min occupancy 0.02, updates every 60 s, clear after 10 s\n"
      "      enforced: always\n",
-     ", analysis 5 fps at width 640, detector 1 fps\n"},
+     ", analysis 2 fps (from the zones) at width 640, detector 1 fps\n"},
     {{"*"},
      "    zone z2: sidewalk_occupied, 3 points, 28.0% of the frame, dwell 61 s\n"
      "      min occupancy 0.5, updates 0 (none), clear after 4 s\n"
@@ -374,7 +374,7 @@ static const struct summary_case {
      "      enforced: always\n"
      "      objects: min score 0.5, box 0..0 px, labelled only: no\n"
      "      grid -, address x, category (kind default)\n",
-     ", analysis 5 fps at width 640, detector 1 fps\n"},
+     ", analysis 2 fps (from the zones) at width 640, detector 1 fps\n"},
 };
 
 static void check_summary(void)
