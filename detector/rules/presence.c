@@ -127,6 +127,13 @@ enum so_presence so_place_judge(const struct so_place *p, const struct so_frame 
         return SO_PRESENCE_ABSENT;      /* it looks again like the place before it came */
     }
     double bg_ncc = textured ? background_ncc(f, m, p->box, p->tw, p->th, scratch) : -2;
+    if (bg_ncc > -2 && so_look_ncc(scratch + n, p->look, n) >= SO_PLACE_SAME) {
+        /* The learnt background there looks like the thing itself: it stood there while the
+         * model learnt the place (parked before the analysis began). Looking like the
+         * background is then no sign of absence: a car that never moved, seen through a gust
+         * or a blur, matched the background better than its own look, and was "gone". */
+        return SO_PRESENCE_UNKNOWN;
+    }
     if (bg_ncc >= SO_PLACE_SAME && bg_ncc > ncc + SO_PLACE_MARGIN) {
         /* It looks like the learnt empty place, light-invariantly, whatever the model's
          * foreground says (an exposure ramp while the thing stood: the ground it uncovered is

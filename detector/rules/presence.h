@@ -12,6 +12,9 @@
  *            model, which normalises the light) AND the thing's look is gone (NCC below
  *            SO_PLACE_OTHER, or the place is flat now) or the place correlates better, by
  *            SO_PLACE_MARGIN, with the background than with the thing's look;
+ *            None of this when the learnt background there looks like the thing's look
+ *            (NCC >= SO_PLACE_SAME): the thing stood there while the model learnt the place,
+ *            and looking like the background is then no sign of absence (UNKNOWN).
  *            Or: nothing moves over it AND it looks again like the place did before the
  *            thing came (NCC >= SO_PLACE_SAME with that look and better than with the
  *            thing's by SO_PLACE_MARGIN; or, the thing's look gone, better by twice that):
