@@ -73,7 +73,8 @@ struct so_static_model {
     double last_t, t0;
     double first_s;         /* media time of the first frame (t0 moves over gaps; this not) */
     /* warm-up */
-    uint8_t *samples;       /* WARMUP_SAMPLES planes, sorted per pixel (warmup_add_sample) */
+    uint8_t *samples;       /* WARMUP_SAMPLES planes, sorted per pixel (warmup_add_sample);
+                             * NULL once warmed up */
     int n_samples;
     double next_sample_t;
     bool warming;
@@ -680,6 +681,11 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
         }
         if (media_s - m->t0 >= m->p.warmup_s) {
             m->warming = false;
+            /* The samples served the warm-up median only: their planes (3.5 MiB at 640x360)
+             * go back now, and re-registering a shaken frame stops moving them. */
+            free(m->samples);
+            m->samples = NULL;
+            m->n_samples = 0;
         }
         for (int x = 0; x < w; x++) {
             m->gain_row[x] = 1.0f;
