@@ -372,47 +372,18 @@ static void handle_answer(struct intake *in, const struct so_intake_frame *f, si
     json_decref(res);
 }
 
-static void handle_message(struct intake *in)
+/* Is frame f exactly `text`? */
+static bool frame_is(const struct so_intake_frame *f, const char *text)
 {
-    zmq_msg_t msgs[MAX_FRAMES];
-    size_t n = 0, total = 0;
-    int more = 1;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, in->router, 0) < 0) {
-            zmq_msg_close(&m);
-            break;
-        }
-        more = zmq_msg_more(&m);
-        total++;
-        if (n < MAX_FRAMES) {
-            msgs[n++] = m;
-        } else {
-            zmq_msg_close(&m);
-        }
-    }
-    if (n == 0) {
-        return;
-    }
-    struct so_intake_frame frames[MAX_FRAMES];
-    for (size_t i = 0; i < n; i++) {
-        frames[i] = (struct so_intake_frame){zmq_msg_data(&msgs[i]), zmq_msg_size(&msgs[i])};
-    }
-    if (n == 3 && frames[1].size == 4 && memcmp(frames[1].data, "HELO", 4) == 0) {
-        handle_hello(in, frames);
-        for (size_t i = 0; i < n; i++) {
-            zmq_msg_close(&msgs[i]);
-        }
-        return;
-    }
-    if (n >= 2 && frames[1].size == 4 && memcmp(frames[1].data, "CRES", 4) == 0 && in->cases) {
-        handle_answer(in, frames, n);
-        for (size_t i = 0; i < n; i++) {
-            zmq_msg_close(&msgs[i]);
-        }
-        return;
-    }
+    size_t len = strlen(text);
+    return f->size == len && memcmp(f->data, text, len) == 0;
+}
+
+/* [rid, "SOE1", seq, json, parts...]: store the event (durably), acknowledge it, learn which
+ * detector the connection is; `total` frames arrived, the first n are in `frames`. */
+static void handle_event(struct intake *in, const struct so_intake_frame *frames, size_t n,
+                         size_t total)
+{
     char why[200] = "";
     struct so_intake_event ev;
     int rc = total > n ? -EBADMSG : so_intake_parse(frames + 1, n - 1, &ev, why, sizeof(why));
@@ -452,6 +423,42 @@ static void handle_message(struct intake *in)
             }
         }
         so_intake_event_finish(&ev);
+    }
+}
+
+static void handle_message(struct intake *in)
+{
+    zmq_msg_t msgs[MAX_FRAMES];
+    size_t n = 0, total = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, in->router, 0) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        more = zmq_msg_more(&m);
+        total++;
+        if (n < MAX_FRAMES) {
+            msgs[n++] = m;
+        } else {
+            zmq_msg_close(&m);
+        }
+    }
+    if (n == 0) {
+        return;
+    }
+    struct so_intake_frame frames[MAX_FRAMES];
+    for (size_t i = 0; i < n; i++) {
+        frames[i] = (struct so_intake_frame){zmq_msg_data(&msgs[i]), zmq_msg_size(&msgs[i])};
+    }
+    if (n == 3 && frame_is(&frames[1], "HELO")) {
+        handle_hello(in, frames);
+    } else if (n >= 2 && frame_is(&frames[1], "CRES") && in->cases) {
+        handle_answer(in, frames, n);
+    } else {
+        handle_event(in, frames, n, total);
     }
     for (size_t i = 0; i < n; i++) {
         zmq_msg_close(&msgs[i]);
