@@ -278,9 +278,9 @@ void rules_zone_coverage(struct so_rules *r, struct zone_state *z, struct so_fra
     if (z->ep.state == SO_EPISODE_CANDIDATE) {
         if (z->ep.start_s >= 0 && !was_candidate) {
             so_frame_unref(z->rest);
-            z->rest = so_frame_ref(rules_rest_frame(r, z->ep.start_s, frame));
+            z->rest = rules_rest_frame(r, z->ep.start_s, frame);
             so_frame_unref(z->before);
-            z->before = so_frame_ref_maybe(rules_frame_before(r, z->ep.start_s - BEFORE_S));
+            z->before = rules_frame_before(r, z->ep.start_s - BEFORE_S);
         } else if (z->ep.start_s < 0 && z->rest) {
             so_frame_unref(z->rest);
             z->rest = NULL;

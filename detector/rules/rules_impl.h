@@ -44,11 +44,6 @@ static inline struct so_episode_params rules_episode_params(const struct so_zone
                                       zc->warn_s};
 }
 
-/* so_frame_ref that accepts NULL. */
-static inline struct so_frame *so_frame_ref_maybe(struct so_frame *f)
-{
-    return f ? so_frame_ref(f) : NULL;
-}
 #define REASON_LEFT "left"      /* reason of a cleared report: what the rule saw is gone */
 #define REASON_ZONE_REMOVED "zone_removed"  /* reason: the zone went away on reload */
 #define REASON_VIEW_CHANGED "view_changed"  /* reason: the camera's view was re-learnt */
@@ -117,7 +112,8 @@ struct so_rules {
     int next_track;
     so_report_fn report;
     void *opaque;
-    struct so_frame *ring[RING_FRAMES];  /* one recent frame a second, for "rest" evidence */
+    struct so_frame_compact ring[RING_FRAMES]; /* one recent frame a second, for "rest"
+                                                * evidence and the empty place before it */
     int ring_head;
     double ring_next_s;
     struct so_frame *last;              /* the last frame processed ("after" image on reload) */
@@ -131,11 +127,11 @@ struct so_rules {
 /* rules.c */
 
 /* The frame closest after media time `t` among the last RING_FRAMES seconds, else `fallback`.
- * Borrowed. */
+ * A new reference (a frame rebuilt from the ring's compact copy, or fallback's). */
 struct so_frame *rules_rest_frame(struct so_rules *r, double t, struct so_frame *fallback);
 
 /* The latest recent frame at or before media time `t` (the place before something came to
- * rest there), or NULL. Borrowed. */
+ * rest there), or NULL. A new reference (rebuilt from the ring's compact copy). */
 struct so_frame *rules_frame_before(struct so_rules *r, double t);
 
 /* Report `action` (nothing for SO_EPISODE_NONE) of episode `ep` in zone `z`. `reason` is the

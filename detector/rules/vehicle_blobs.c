@@ -136,8 +136,8 @@ static struct track *new_slot(struct so_rules *r, struct zone_state *z, struct s
                                  .first_seen_s = frame->media_s};
             so_episode_init(&tr->ep);
             so_place_init(&tr->place);
-            tr->before = so_frame_ref_maybe(rules_frame_before(r, start - BEFORE_S));
-            tr->rest = so_frame_ref(rules_rest_frame(r, start, frame));
+            tr->before = rules_frame_before(r, start - BEFORE_S);
+            tr->rest = rules_rest_frame(r, start, frame);
             return tr;
         }
     }

@@ -411,12 +411,12 @@ static struct track *follow(struct so_rules *r, struct zone_state *z, struct so_
             *slot = (struct track){.used = true, .id = tk->id, .first_seen_s = frame->media_s,
                                    .start_est = start};
             so_place_init(&slot->place);
-            slot->before = so_frame_ref_maybe(rules_frame_before(r, tk->rest_s - BEFORE_S));
+            slot->before = rules_frame_before(r, tk->rest_s - BEFORE_S);
             so_debug(r->cam->id, "zone %s follows %s track %d at %d,%d %dx%d (at rest since "
                      "%.1f s)", zc->id, tk->cls, tk->id, tk->box.x, tk->box.y, tk->box.w,
                      tk->box.h, tk->rest_s);
             so_episode_init(&slot->ep);
-            slot->rest = so_frame_ref(rules_rest_frame(r, tk->rest_s, frame));
+            slot->rest = rules_rest_frame(r, tk->rest_s, frame);
         }
     }
     return slot;

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct so_frame_pool {
     pthread_mutex_t lock;
@@ -179,4 +180,94 @@ void so_frame_pool_release(struct so_frame_pool *p)
     if (last) {
         pool_free(p);
     }
+}
+
+/* ---- compact frames -------------------------------------------------------------------- */
+
+/*
+ * The chroma of the JPEG/JFIF colour transform (ITU-R BT.601, full range), taken against the
+ * frame's own grey as luma: Cb = 128 + (B - Y) / 1.772, Cr = 128 + (R - Y) / 1.402, averaged
+ * over each 2x2 block. Expanding inverts it, so blue and red come back exactly where the colour
+ * is even over a block, green within the grey's rounding.
+ */
+static uint8_t clamp_u8(float v)
+{
+    return v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)(v + 0.5f);
+}
+
+bool so_frame_compact_keep(struct so_frame_compact *c, const struct so_frame *f)
+{
+    int w = f->width, h = f->height, cw = (w + 1) / 2, ch = (h + 1) / 2;
+    if (!c->gray || c->width != w || c->height != h) {
+        so_frame_compact_clear(c);
+        c->gray = malloc((size_t)w * h + 2 * (size_t)cw * ch);
+        if (!c->gray) {
+            return false;
+        }
+        c->cb = c->gray + (size_t)w * h;
+        c->cr = c->cb + (size_t)cw * ch;
+    }
+    c->width = w;
+    c->height = h;
+    c->src_width = f->src_width;
+    c->src_height = f->src_height;
+    c->media_s = f->media_s;
+    c->wall_s = f->wall_s;
+    c->ready_mono = f->ready_mono;
+    c->index = f->index;
+    for (int y = 0; y < h; y++) {
+        memcpy(c->gray + (size_t)y * w, f->gray + (size_t)y * f->gray_stride, (size_t)w);
+    }
+    for (int cy = 0; cy < ch; cy++) {
+        for (int cx = 0; cx < cw; cx++) {
+            float db = 0, dr = 0;
+            int n = 0;
+            for (int y = 2 * cy; y < 2 * cy + 2 && y < h; y++) {
+                const uint8_t *bgr = f->bgr + (size_t)y * f->bgr_stride;
+                const uint8_t *g = f->gray + (size_t)y * f->gray_stride;
+                for (int x = 2 * cx; x < 2 * cx + 2 && x < w; x++) {
+                    db += (float)bgr[3 * x] - g[x];
+                    dr += (float)bgr[3 * x + 2] - g[x];
+                    n++;
+                }
+            }
+            c->cb[(size_t)cy * cw + cx] = clamp_u8(128 + db / (1.772f * n));
+            c->cr[(size_t)cy * cw + cx] = clamp_u8(128 + dr / (1.402f * n));
+        }
+    }
+    return true;
+}
+
+struct so_frame *so_frame_compact_expand(const struct so_frame_compact *c)
+{
+    struct so_frame *f = c->gray ? so_frame_alloc(c->width, c->height) : NULL;
+    if (!f) {
+        return NULL;
+    }
+    f->src_width = c->src_width;
+    f->src_height = c->src_height;
+    f->media_s = c->media_s;
+    f->wall_s = c->wall_s;
+    f->ready_mono = c->ready_mono;
+    f->index = c->index;
+    int w = c->width, cw = (w + 1) / 2;
+    for (int y = 0; y < c->height; y++) {
+        const uint8_t *g = c->gray + (size_t)y * w;
+        const uint8_t *cb = c->cb + (size_t)(y / 2) * cw, *cr = c->cr + (size_t)(y / 2) * cw;
+        uint8_t *bgr = f->bgr + (size_t)y * f->bgr_stride;
+        memcpy(f->gray + (size_t)y * f->gray_stride, g, (size_t)w);
+        for (int x = 0; x < w; x++) {
+            float u = (float)cb[x / 2] - 128, v = (float)cr[x / 2] - 128;
+            bgr[3 * x] = clamp_u8(g[x] + 1.772f * u);
+            bgr[3 * x + 1] = clamp_u8(g[x] - 0.344136f * u - 0.714136f * v);
+            bgr[3 * x + 2] = clamp_u8(g[x] + 1.402f * v);
+        }
+    }
+    return f;
+}
+
+void so_frame_compact_clear(struct so_frame_compact *c)
+{
+    free(c->gray);
+    *c = (struct so_frame_compact){0};
 }

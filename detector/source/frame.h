@@ -7,6 +7,7 @@
 #define SO_SOURCE_FRAME_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct so_frame {
@@ -36,6 +37,30 @@ struct so_frame *so_frame_ref(struct so_frame *f);
 
 /* Drop a reference; at zero the frame goes back to its pool, or is freed. Accepts NULL. */
 void so_frame_unref(struct so_frame *f);
+
+/*
+ * A frame kept compactly, for frames held a while only in case they are wanted (the rules'
+ * recent past): its grey plane as it was, and its colour as two chroma planes (Cb, Cr) at half
+ * width and height, as JPEG and the cameras' own video keep colour. 1.5 bytes a pixel instead
+ * of the frame's 4; the grey comes back exactly, the colour as a JPEG of the frame would.
+ */
+struct so_frame_compact {
+    int width, height, src_width, src_height;
+    double media_s, wall_s, ready_mono;
+    int64_t index;
+    uint8_t *gray;          /* width x height, no padding */
+    uint8_t *cb, *cr;       /* (width+1)/2 x (height+1)/2 each */
+};
+
+/* Keep `f` in `c`, reusing c's planes when the size is the same (c zeroed at first). Returns
+ * false when memory is short (c is then empty: gray NULL). */
+bool so_frame_compact_keep(struct so_frame_compact *c, const struct so_frame *f);
+
+/* A new frame (refs = 1, no pool) rebuilt from `c`, or NULL when c is empty or memory short. */
+struct so_frame *so_frame_compact_expand(const struct so_frame_compact *c);
+
+/* Free c's planes; c is then empty. */
+void so_frame_compact_clear(struct so_frame_compact *c);
 
 /*
  * A pool of frames for one producer (a camera's source), so that the steady state allocates

@@ -721,6 +721,90 @@ static void test_frame_pool(void)
     so_frame_pool_release(q);   /* nothing out: freed at once */
 }
 
+/* Fill f with a smooth colour gradient (even over each 2x2 block where `blocks`), its grey the
+ * BT.601 luma as the source's Y would be. */
+static void fill_colours(struct so_frame *f, bool blocks)
+{
+    for (int y = 0; y < f->height; y++) {
+        for (int x = 0; x < f->width; x++) {
+            int bx = blocks ? x / 2 * 2 : x, by = blocks ? y / 2 * 2 : y;
+            uint8_t *p = f->bgr + (size_t)y * f->bgr_stride + 3 * x;
+            p[0] = (uint8_t)(40 + 3 * bx);
+            p[1] = (uint8_t)(200 - 3 * by);
+            p[2] = (uint8_t)(30 + bx + 2 * by);
+            f->gray[(size_t)y * f->gray_stride + x] =
+                (uint8_t)(0.114 * p[0] + 0.587 * p[1] + 0.299 * p[2] + 0.5);
+        }
+    }
+}
+
+/* The largest and the mean absolute difference of the BGR planes of a and b (same size). */
+static void bgr_error(const struct so_frame *a, const struct so_frame *b, int *max, double *mean)
+{
+    long sum = 0;
+    *max = 0;
+    for (int y = 0; y < a->height; y++) {
+        for (int x = 0; x < 3 * a->width; x++) {
+            int d = abs(a->bgr[(size_t)y * a->bgr_stride + x] - b->bgr[(size_t)y * b->bgr_stride + x]);
+            sum += d;
+            *max = d > *max ? d : *max;
+        }
+    }
+    *mean = (double)sum / (3.0 * a->width * a->height);
+}
+
+/*
+ * Compact frames (the rules' recent past): the grey comes back exactly, with the frame's times;
+ * colour even over 2x2 blocks comes back within the rounding of the transform, a smooth
+ * gradient within a few levels; odd sizes keep their last row and column; a kept frame of
+ * another size replaces the planes; a cleared one expands to nothing.
+ */
+static void test_frame_compact(void)
+{
+    printf("# case: compact frames\n");
+    static const struct {
+        int w, h;
+        bool blocks;
+        int max_err;
+        double mean_err;
+    } cases[] = {
+        {64, 48, true, 2, 1.0},
+        {33, 17, true, 2, 1.0},   /* odd: the last column and row are blocks of their own */
+        {64, 48, false, 4, 2.0},  /* a gradient: chroma averaged over 2x2, as in JPEG */
+    };
+    struct so_frame_compact c = {0};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct so_frame *f = so_frame_alloc(cases[i].w, cases[i].h);
+        fill_colours(f, cases[i].blocks);
+        f->media_s = 12.5;
+        f->wall_s = 1.7e9;
+        f->index = 42;
+        f->src_width = 1920;
+        f->src_height = 1080;
+        CHECK(so_frame_compact_keep(&c, f));
+        struct so_frame *e = so_frame_compact_expand(&c);
+        CHECK(e != NULL && e->width == f->width && e->height == f->height && !e->pool);
+        CHECK(e->media_s == 12.5 && e->wall_s == 1.7e9 && e->index == 42 &&
+              e->src_width == 1920 && e->src_height == 1080);
+        bool grey_same = true;
+        for (int y = 0; y < f->height; y++) {
+            grey_same &= memcmp(e->gray + (size_t)y * e->gray_stride,
+                                f->gray + (size_t)y * f->gray_stride, (size_t)f->width) == 0;
+        }
+        CHECK(grey_same);
+        int max;
+        double mean;
+        bgr_error(f, e, &max, &mean);
+        printf("# %dx%d %s: colour error max %d, mean %.2f\n", cases[i].w, cases[i].h,
+               cases[i].blocks ? "blocks" : "gradient", max, mean);
+        CHECK(max <= cases[i].max_err && mean <= cases[i].mean_err);
+        so_frame_unref(e);
+        so_frame_unref(f);
+    }
+    so_frame_compact_clear(&c);
+    CHECK(c.gray == NULL && so_frame_compact_expand(&c) == NULL);
+}
+
 /* avinput.c: every deprecated "J" format maps to its plain twin + full range; others pass. */
 static void test_avinput_formats(void)
 {
@@ -820,6 +904,7 @@ int main(void)
         return 1;
     }
     test_frame_pool();
+    test_frame_compact();
     test_avinput_formats();
     test_avinput_urls();
     test_options_and_names();
