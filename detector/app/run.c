@@ -877,6 +877,27 @@ static bool no_stop_signal(void *opaque)
 }
 
 /*
+ * Health is published on change and repeated by this heartbeat (HEALTH_FIRST_S after start,
+ * then every HEALTH_HEARTBEAT_S, and once as the run ends), so that a subscriber that joins
+ * late learns every camera's state and why: PUB drops what was sent before a subscriber joined
+ * (ZeroMQ's slow joiner) and what a slow reader could not take.
+ */
+static void health_heartbeat(struct runner *rn)
+{
+    for (size_t i = 0; i < rn->n_cams; i++) {
+        struct camera_run *c = rn->cams[i];
+        char detail[160];
+        pthread_mutex_lock(&c->health_lock);
+        int h = atomic_load(&c->health);
+        snprintf(detail, sizeof(detail), "%s", c->health_detail);
+        pthread_mutex_unlock(&c->health_lock);
+        if (h >= 0) {
+            so_outputs_health(rn->outputs, c->id, so_health_name(h), detail);
+        }
+    }
+}
+
+/*
  * Longer than most on purpose: the whole life of the daemon in the order it happens (config,
  * model check, outputs, HTTP, cameras, the signal loop, shutdown, drain), each step a call into
  * a module; split into pieces it would hand a dozen locals from one to the next and hide the
@@ -968,20 +989,8 @@ int so_cmd_run(const struct so_run_opts *opts)
     double next_heartbeat = so_time_mono() + HEALTH_FIRST_S;
     while (!all_done(rn.cams, rn.n_cams) && !(cfg->http_listen && !rn.http)) {
         if (so_time_mono() >= next_heartbeat) {
-            /* Health is published on change and repeated, so that a subscriber that joins
-             * late (or lost messages: PUB drops for slow readers) learns every camera's state. */
             next_heartbeat += HEALTH_HEARTBEAT_S;
-            for (size_t i = 0; i < rn.n_cams; i++) {
-                struct camera_run *c = rn.cams[i];
-                char detail[160];
-                pthread_mutex_lock(&c->health_lock);
-                int h = atomic_load(&c->health);
-                snprintf(detail, sizeof(detail), "%s", c->health_detail);
-                pthread_mutex_unlock(&c->health_lock);
-                if (h >= 0) {   /* the last reason again: a late subscriber learns why */
-                    so_outputs_health(rn.outputs, c->id, so_health_name(h), detail);
-                }
-            }
+            health_heartbeat(&rn);
         }
         struct timespec ts = {0, 200 * 1000 * 1000};
         int sig = sigtimedwait(&sigs, NULL, &ts);
@@ -993,6 +1002,7 @@ int so_cmd_run(const struct so_run_opts *opts)
             break;
         }
     }
+    health_heartbeat(&rn);              /* once more: a run shorter than HEALTH_FIRST_S */
     so_http_set_stopping(rn.http);      /* /healthz: 503 from here on */
     for (size_t i = 0; i < rn.n_cams; i++) {
         so_source_stop(rn.cams[i]->source);
