@@ -187,9 +187,12 @@ void so_frame_pool_release(struct so_frame_pool *p)
 /*
  * The chroma of the JPEG/JFIF colour transform (ITU-R BT.601, full range), taken against the
  * frame's own grey as luma: Cb = 128 + (B - Y) / 1.772, Cr = 128 + (R - Y) / 1.402, averaged
- * over each 2x2 block. Expanding inverts it, so blue and red come back exactly where the colour
+ * over each 2x2 block (an odd last row or column counts twice). Expanding inverts it, so blue and red come back exactly where the colour
  * is even over a block, green within the grey's rounding.
  */
+#define CB_SCALE 9246     /* 65536 / (4 * 1.772) */
+#define CR_SCALE 11686    /* 65536 / (4 * 1.402) */
+
 static uint8_t clamp_u8(float v)
 {
     return v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)(v + 0.5f);
@@ -219,20 +222,22 @@ bool so_frame_compact_keep(struct so_frame_compact *c, const struct so_frame *f)
         memcpy(c->gray + (size_t)y * w, f->gray + (size_t)y * f->gray_stride, (size_t)w);
     }
     for (int cy = 0; cy < ch; cy++) {
+        int y0 = 2 * cy, y1 = y0 + 1 < h ? y0 + 1 : y0; /* an odd last row: itself twice */
+        const uint8_t *b0 = f->bgr + (size_t)y0 * f->bgr_stride;
+        const uint8_t *b1 = f->bgr + (size_t)y1 * f->bgr_stride;
+        const uint8_t *g0 = f->gray + (size_t)y0 * f->gray_stride;
+        const uint8_t *g1 = f->gray + (size_t)y1 * f->gray_stride;
+        uint8_t *cb = c->cb + (size_t)cy * cw, *cr = c->cr + (size_t)cy * cw;
         for (int cx = 0; cx < cw; cx++) {
-            float db = 0, dr = 0;
-            int n = 0;
-            for (int y = 2 * cy; y < 2 * cy + 2 && y < h; y++) {
-                const uint8_t *bgr = f->bgr + (size_t)y * f->bgr_stride;
-                const uint8_t *g = f->gray + (size_t)y * f->gray_stride;
-                for (int x = 2 * cx; x < 2 * cx + 2 && x < w; x++) {
-                    db += (float)bgr[3 * x] - g[x];
-                    dr += (float)bgr[3 * x + 2] - g[x];
-                    n++;
-                }
-            }
-            c->cb[(size_t)cy * cw + cx] = clamp_u8(128 + db / (1.772f * n));
-            c->cr[(size_t)cy * cw + cx] = clamp_u8(128 + dr / (1.402f * n));
+            int x0 = 2 * cx, x1 = x0 + 1 < w ? x0 + 1 : x0;   /* likewise an odd column */
+            int gy = g0[x0] + g0[x1] + g1[x0] + g1[x1];
+            int db = b0[3 * x0] + b0[3 * x1] + b1[3 * x0] + b1[3 * x1] - gy;
+            int dr = b0[3 * x0 + 2] + b0[3 * x1 + 2] + b1[3 * x0 + 2] + b1[3 * x1 + 2] - gy;
+            /* 128 + d / (4 * 1.772) and 128 + d / (4 * 1.402), rounded, in 16-bit fixed point */
+            int u = 128 + ((db * CB_SCALE + (1 << 15)) >> 16);
+            int v = 128 + ((dr * CR_SCALE + (1 << 15)) >> 16);
+            cb[cx] = (uint8_t)(u < 0 ? 0 : u > 255 ? 255 : u);
+            cr[cx] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
     }
     return true;
