@@ -54,6 +54,7 @@ struct so_view_check {
     int w, h, tw, th;
     struct so_view_params p;
     int *col_of;            /* frame column -> thumbnail column */
+    int *col_start;         /* thumbnail column -> its first frame column (tw + 1 entries) */
     int *row_of;            /* frame row -> thumbnail row */
     float *cell_n;          /* frame pixels per thumbnail cell */
     uint32_t *sum;          /* thumbnail sums */
@@ -113,6 +114,7 @@ void so_view_check_destroy(struct so_view_check *v)
         return;
     }
     free(v->col_of);
+    free(v->col_start);
     free(v->row_of);
     free(v->cell_n);
     free(v->sum);
@@ -149,6 +151,7 @@ struct so_view_check *so_view_check_create(int width, int height,
     v->th = v->th > height ? height : v->th;
     size_t tn = (size_t)v->tw * v->th;
     v->col_of = malloc(sizeof(int) * (size_t)width);
+    v->col_start = malloc(sizeof(int) * (size_t)(v->tw + 1));
     v->row_of = malloc(sizeof(int) * (size_t)height);
     v->cell_n = calloc(tn, sizeof(float));
     v->sum = malloc(sizeof(uint32_t) * tn);
@@ -159,13 +162,16 @@ struct so_view_check *so_view_check_create(int width, int height,
     v->rgx = calloc(tn, sizeof(float));
     v->rgy = calloc(tn, sizeof(float));
     v->bins = malloc(sizeof(int32_t) * (size_t)(width / 2 + 1));
-    if (!v->col_of || !v->row_of || !v->cell_n || !v->sum || !v->thumb || !v->gx || !v->gy ||
+    if (!v->col_of || !v->col_start || !v->row_of || !v->cell_n || !v->sum || !v->thumb || !v->gx || !v->gy ||
         !v->ref || !v->rgx || !v->rgy || !v->bins) {
         so_view_check_destroy(v);
         return NULL;
     }
     for (int x = 0; x < width; x++) {
         v->col_of[x] = (int)((long)x * v->tw / width);
+    }
+    for (int c = 0; c <= v->tw; c++) {  /* the first x with col_of[x] >= c */
+        v->col_start[c] = (int)(((long)c * width + v->tw - 1) / v->tw);
     }
     for (int y = 0; y < height; y++) {
         v->row_of[y] = (int)((long)y * v->th / height);
@@ -190,13 +196,17 @@ static double scan_frame(struct so_view_check *v, const uint8_t *gray, int strid
     size_t tn = (size_t)v->tw * v->th;
     memset(v->sum, 0, sizeof(uint32_t) * tn);
     int bw = v->w / 2;
-    double e2 = 0;
+    int64_t e2 = 0;             /* integer: exact, and the loops vectorise */
     long n_e = 0;
     for (int y = 0; y < v->h; y++) {
         const uint8_t *row = gray + (size_t)y * stride;
         uint32_t *srow = v->sum + (size_t)v->row_of[y] * v->tw;
-        for (int x = 0; x < v->w; x++) {
-            srow[v->col_of[x]] += row[x];
+        for (int c = 0; c < v->tw; c++) {
+            uint32_t cell = 0;
+            for (int x = v->col_start[c]; x < v->col_start[c + 1]; x++) {
+                cell += row[x];
+            }
+            srow[c] += cell;
         }
         if ((y & 1) == 0 || bw < 2) {
             continue;
@@ -206,12 +216,12 @@ static double scan_frame(struct so_view_check *v, const uint8_t *gray, int strid
         for (int bx = 0; bx < bw; bx++) {
             int32_t b = r0[2 * bx] + r0[2 * bx + 1] + row[2 * bx] + row[2 * bx + 1];
             if (bx > 0) {
-                double d = b - prev;
+                int64_t d = b - prev;
                 e2 += d * d;
                 n_e++;
             }
             if (y > 1) {
-                double d = b - v->bins[bx];
+                int64_t d = b - v->bins[bx];
                 e2 += d * d;
                 n_e++;
             }
@@ -222,7 +232,7 @@ static double scan_frame(struct so_view_check *v, const uint8_t *gray, int strid
     for (size_t i = 0; i < tn; i++) {
         v->thumb[i] = v->sum[i] / v->cell_n[i];
     }
-    return n_e ? sqrt(e2 / n_e) / 4.0 : 0;     /* per pixel grey levels (a bin sums 4) */
+    return n_e ? sqrt((double)e2 / n_e) / 4.0 : 0;     /* per pixel grey levels (a bin sums 4) */
 }
 
 static void gradients(const struct so_view_check *v, const float *t, float *gx, float *gy)
