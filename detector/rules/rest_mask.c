@@ -89,20 +89,23 @@ static bool outline_edges(struct so_rules *r, const struct socv_blob *b, const f
 /*
  * Which pixels of an artefact blob are absorbed: only what came to rest with it, so an object
  * the artefact has merged with keeps its age (goods on a lawn a cloud darkens, a bag on a
- * walkway when the camera switches to infrared). Of a light artefact, the pixels that came to
- * rest while the light over them was changing (the blob's own test, pixel by pixel: a bag put
- * down 6 s before the switch came to rest in steady light); of both kinds, none older than the
+ * walkway when the camera switches to infrared). What came to rest within the blob's own
+ * window (GHOST_WINDOW_S before the blob's rest) came with it; what is older, only if the light
+ * over it was changing when it came to rest (the blob's own test, pixel by pixel: a bag put
+ * down 6 s before the switch came to rest in steady light). Of both kinds, none older than the
  * artefact can be.
  */
 static bool absorbed_px(const struct so_static_model *model, int x, int y, float age,
-                        double now, bool light)
+                        double rest, double now, bool light)
 {
     if (age > GHOST_MAX_AGE_S + GHOST_WINDOW_S) {
         return false;
     }
-    return !light || so_static_model_light_changed(model, x, y, 1, 1,
-                                                   now - age - GHOST_WINDOW_S,
-                                                   now - age + GHOST_WINDOW_AFTER_S);
+    if (!light || age <= rest + GHOST_WINDOW_S) {
+        return true;
+    }
+    return so_static_model_light_changed(model, x, y, 1, 1, now - age - GHOST_WINDOW_S,
+                                         now - age + GHOST_WINDOW_AFTER_S);
 }
 
 /*
@@ -148,7 +151,7 @@ static void remove_light_artefacts(struct so_rules *r, struct so_static_model *m
         for (int y = bl->y; y < bl->y + bl->h; y++) {
             for (int x = bl->x; x < bl->x + bl->w; x++) {
                 size_t i = (size_t)y * r->w + x;
-                if (r->labels[i] == bl->label && absorbed_px(model, x, y, age[i], now, light)) {
+                if (r->labels[i] == bl->label && absorbed_px(model, x, y, age[i], rest, now, light)) {
                     r->ghost[i] = 255;
                     r->mask[i] = 0;
                     r->labels[i] = 0;
