@@ -55,6 +55,15 @@ struct so_static_model {
     float *age, *hold, *miss;
     uint8_t *fg;
     uint8_t *moving;        /* 255 where the frame differs from the short-term average */
+    uint8_t *overlay;       /* per pixel: light changes it kept its raw value through, in a row
+                             * (vote_overlay) */
+    uint8_t *overlay_near;  /* 1: an overlay pixel; 2: within OVERLAY_REACH of one */
+    bool any_overlay;
+    uint8_t *block_lit;     /* per gain block: the light changed there as its gain says */
+    uint8_t *lit_row;       /* ... per pixel of the row being voted */
+    bool followers;         /* some overlay[] is OVERLAY_FOLLOWS */
+    bool voting;            /* the light is off: vote_overlay votes */
+    double light_moved_s;   /* media time the frame's light last moved (track_light_changes) */
     float *gain_row;        /* per-pixel gain of the row being updated */
     float *gain_top, *gain_bot; /* the two block rows it blends, interpolated along x ... */
     int gain_ya, gain_yb;   /* ... for these block rows (-1: stale, after compute_gain) */
@@ -115,6 +124,10 @@ void so_static_model_destroy(struct so_static_model *m)
     free(m->miss);
     free(m->fg);
     free(m->moving);
+    free(m->overlay);
+    free(m->overlay_near);
+    free(m->block_lit);
+    free(m->lit_row);
     free(m->gain_row);
     free(m->gain_top);
     free(m->gain_bot);
@@ -175,6 +188,10 @@ struct so_static_model *so_static_model_create(int width, int height,
     m->miss = calloc(n, sizeof(float));
     m->fg = calloc(n, 1);
     m->moving = calloc(n, 1);
+    m->overlay = calloc(n, 1);
+    m->overlay_near = calloc(n, 1);
+    m->block_lit = calloc(nb, 1);
+    m->lit_row = calloc((size_t)width, 1);
     m->gain_row = malloc((size_t)width * sizeof(float));
     m->gain_top = malloc((size_t)width * sizeof(float));
     m->gain_bot = malloc((size_t)width * sizeof(float));
@@ -190,8 +207,10 @@ struct so_static_model *so_static_model_create(int width, int height,
     m->block_hist = calloc(nb * 2, sizeof(uint64_t));
     m->scratch = malloc(scratch * sizeof(float));
     m->samples = malloc(n * WARMUP_SAMPLES);
-    if (!m->blur || !m->blur_tmp || (m->p.stabilise_px > 0 && !m->stab) || !m->frame || !m->bg || !m->fast || !m->age || !m->hold || !m->miss ||
-        !m->fg || !m->moving || !m->gain_row || !m->gx_a || !m->gx_b || !m->gx_t ||
+    if (!m->blur || !m->blur_tmp || (m->p.stabilise_px > 0 && !m->stab) || !m->frame ||
+        !m->bg || !m->fast || !m->age || !m->hold || !m->miss || !m->fg || !m->moving ||
+        !m->overlay || !m->overlay_near || !m->block_lit || !m->lit_row || !m->gain_row ||
+        !m->gx_a || !m->gx_b || !m->gx_t ||
         !m->gain_top || !m->gain_bot || !m->chunk_busy ||
         !m->window || !m->block_gain || !m->block_smooth ||
         !m->block_ref || !m->block_hist || !m->scratch ||
@@ -214,6 +233,7 @@ struct so_static_model *so_static_model_create(int width, int height,
     }
     m->median_gain = 1.0;
     m->median_ref = 1.0;
+    m->light_moved_s = -1e9;
     m->warming = true;
     return m;
 }
@@ -431,6 +451,9 @@ static void track_light_changes(struct so_static_model *m, double dt, double med
     m->hist_sec = sec;
     float alpha = (float)(1.0 - exp(-dt / 2.0));
     bool global = fabs(m->median_gain - m->median_ref) / m->median_ref > GLOBAL_CHANGE;
+    if (global) {
+        m->light_moved_s = media_s;
+    }
     m->median_ref += alpha * (m->median_gain - m->median_ref);
     for (int b = 0; b < m->nbx * m->nby; b++) {
         uint64_t *h = m->block_hist + 2 * b;
@@ -637,6 +660,213 @@ static void stabilise(struct so_static_model *m)
     }
 }
 
+/*
+ * Burned-in overlays. A camera's on-screen display (date and time, its name) is drawn after the
+ * exposure: its pixels keep their raw value when the light over the scene changes, so divided
+ * by the scene's gain they look changed, and text at rest would be an object at rest wherever
+ * a cloud, the IR switch or an auto-exposure step moves the gain. Evidence decides which pixels
+ * these are, not a place on the screen. While the gain is far enough from 1 that "kept its raw
+ * value" and "followed the light" cannot be confused for a pixel (its background scaled by its
+ * gain is OVERLAY_SEP thresholds away from it), and where the light did change as the gain
+ * field says (the blocks around have that ratio: the smoothed field also spreads a headlight
+ * onto the unlit goods beside it, which then "keep their value"), a pixel within OVERLAY_NEAR
+ * of that distance of
+ * its raw background gains a vote, and one as near its scaled background is a follower until
+ * the light is back: the scene under it follows the light, so what shows its raw background
+ * later in this change (a thing put down whose value happens to match) is no overlay. What has
+ * been at rest OVERLAY_SETTLED_S when a change begins is a follower too (a thing in the scene
+ * follows the light, whatever its value; text comes to rest only with the change). Votes are
+ * taken while the light moves and OVERLAY_STEADY_S after (a lasting step costs a few frames,
+ * not its whole length). After
+ * OVERLAY_VOTES votes the pixel is compared raw (so_static_model_update): its own value is its
+ * value at reference light. What covers it still differs from its raw background and is seen;
+ * a lamp, a lit sign or a clipped highlight, which keep their value under a cloud as well, are
+ * treated the same way, rightly. The pixels the blur mixes an overlay with the scene follow
+ * neither model: they are marked (overlay_near, 2) for the rules, which leave them out of a
+ * blob's outline and learn a blob that lies wholly among them (rules/rest_mask.c). Clearing
+ * them here instead cut holes into the blobs of scene light artefacts near a clipped
+ * highlight, whose new outline kept them as objects (goods_clouds, parked_row).
+ */
+#define OVERLAY_MIN_GAIN 0.12   /* frames whose median gain is this far from 1 vote */
+#define OVERLAY_SEP 1.5         /* raw and scaled background this many thresholds apart */
+#define OVERLAY_NEAR 0.25       /* within this share of that distance of one of them */
+#define OVERLAY_VOTES 4         /* votes that make a pixel an overlay */
+#define OVERLAY_FOLLOWS 255     /* overlay[] of a follower (votes stop below it) */
+#define OVERLAY_SETTLED_S 10.0  /* at rest this long when a change begins: a follower */
+#define OVERLAY_STEADY_S 5.0    /* votes stop this long after the light last moved */
+#define OVERLAY_REACH 2         /* the blur's radius: a pixel this near an overlay mixes it with
+                                 * the scene (overlay_reach's loops are written for 2) */
+
+static inline bool is_overlay(uint8_t votes)
+{
+    return votes >= OVERLAY_VOTES && votes != OVERLAY_FOLLOWS;
+}
+
+/* overlay_near from overlay: 1 on overlay pixels, 2 within OVERLAY_REACH of one: a separable
+ * maximum, in straight loops the compiler vectorises (blur_tmp is free between updates: the
+ * stabiliser writes it first thing). */
+static void overlay_reach(struct so_static_model *m)
+{
+    int w = m->w, h = m->h, r = OVERLAY_REACH;
+    size_t n = (size_t)w * h;
+    uint8_t *restrict core = m->overlay_near, *restrict rows = m->blur_tmp;
+    const uint8_t *restrict votes = m->overlay;
+    uint8_t any = 0;
+    for (size_t i = 0; i < n; i++) {
+        core[i] = votes[i] >= OVERLAY_VOTES && votes[i] != OVERLAY_FOLLOWS;
+        any |= core[i];
+    }
+    m->any_overlay = any;
+    if (!any) {
+        return;
+    }
+    for (int y = 0; y < h; y++) {
+        const uint8_t *restrict c = core + (size_t)y * w;
+        uint8_t *restrict o = rows + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            if (x == r && w > 2 * r) {
+                for (; x < w - r; x++) {    /* the interior: fixed offsets (vectorised) */
+                    o[x] = c[x - 2] | c[x - 1] | c[x] | c[x + 1] | c[x + 2];
+                }
+                if (x >= w) {
+                    break;
+                }
+            }
+            int x0 = x - r < 0 ? 0 : x - r, x1 = x + r >= w ? w - 1 : x + r;
+            uint8_t v = 0;
+            for (int k = x0; k <= x1; k++) {
+                v |= c[k];
+            }
+            o[x] = v;
+        }
+    }
+    for (int y = 0; y < h; y++) {
+        const uint8_t *restrict rk[2 * OVERLAY_REACH + 1];
+        for (int k = -r; k <= r; k++) {
+            int yy = y + k < 0 ? 0 : (y + k >= h ? h - 1 : y + k);
+            rk[k + r] = rows + (size_t)yy * w;
+        }
+        uint8_t *restrict out = core + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            uint8_t v = rk[0][x] | rk[1][x] | rk[2][x] | rk[3][x] | rk[4][x];
+            out[x] = (uint8_t)((v != 0) * (2 - out[x]));
+        }
+    }
+}
+
+/* One pixel's vote (branch-free, as first_pass_px); *changed: it became or stopped being an
+ * overlay, *follows: it is a follower. */
+static inline void vote_px(uint8_t *restrict votes, const uint8_t *restrict blur,
+                           const float *restrict bgs, const float *restrict gain,
+                           const uint8_t *restrict lit, int i, float thr_abs, float thr_rel,
+                           uint8_t *changed, uint8_t *follows)
+{
+    float bg = bgs[i], g = gain[i], raw = (float)blur[i];
+    float thr = thr_abs > thr_rel * bg ? thr_abs : thr_rel * bg;
+    float sep = fabsf(bg - g * bg);
+    uint8_t was = votes[i];
+    bool judged = lit[i] && sep >= OVERLAY_SEP * thr && was != OVERLAY_FOLLOWS;
+    bool fol = fabsf(raw - g * bg) <= OVERLAY_NEAR * sep;
+    bool stays = fabsf(raw - bg) <= OVERLAY_NEAR * sep && was < OVERLAY_FOLLOWS - 1;
+    uint8_t now = judged ? (fol ? OVERLAY_FOLLOWS : (uint8_t)(was + stays)) : was;
+    votes[i] = now;
+    *changed |= is_overlay(was) != is_overlay(now);
+    *follows |= now == OVERLAY_FOLLOWS;
+}
+
+static __attribute__((noinline)) void vote_row(uint8_t *restrict votes,
+                                               const uint8_t *restrict blur,
+                                               const float *restrict bg,
+                                               const float *restrict gain,
+                                               const uint8_t *restrict lit, int w,
+                                               float thr_abs, float thr_rel, uint8_t *changed,
+                                               uint8_t *follows)
+{
+    uint8_t ch = 0, fo = 0;
+    for (int x = 0; x < w; x++) {
+        vote_px(votes, blur, bg, gain, lit, x, thr_abs, thr_rel, &ch, &fo);
+    }
+    *changed = ch;
+    *follows = fo;
+}
+
+static void vote_overlay(struct so_static_model *m)
+{
+    size_t n = (size_t)m->w * m->h;
+    if (fabs(m->median_gain - 1.0) < OVERLAY_MIN_GAIN) {
+        if (m->followers) {     /* the light is back: the next change is judged afresh */
+            for (size_t i = 0; i < n; i++) {
+                m->overlay[i] = m->overlay[i] == OVERLAY_FOLLOWS ? 0 : m->overlay[i];
+            }
+            m->followers = false;
+        }
+        m->voting = false;
+        return;
+    }
+    if (!m->voting) {
+        /* A change begins. What was at rest well before it is part of the scene (a car, goods
+         * put down): it follows the light, whatever its value. */
+        for (size_t i = 0; i < n; i++) {
+            if (m->age[i] >= OVERLAY_SETTLED_S && !is_overlay(m->overlay[i])) {
+                m->overlay[i] = OVERLAY_FOLLOWS;
+                m->followers = true;
+            }
+        }
+        m->voting = true;
+    }
+    if (m->last_t - m->light_moved_s > OVERLAY_STEADY_S) {
+        return;     /* steady light: what keeps its value has had its votes */
+    }
+    /* Where the light really changed as the gain field says: the median ratio of the 5x5
+     * blocks around (moved inward at the frame's edges) is that block's smoothed gain (a
+     * headlight lighting the road next to a pile of goods moves the smoothed gain over the
+     * goods, not the light on them). A line of text is one or two blocks tall: it does not
+     * make that median. */
+    int nbx = m->nbx, nby = m->nby;
+    for (int by = 0; by < nby; by++) {
+        for (int bx = 0; bx < nbx; bx++) {
+            float g = m->block_smooth[by * nbx + bx];
+            if (fabsf(g - 1.0f) < OVERLAY_SEP * (float)m->p.fg_relative) {
+                m->block_lit[by * nbx + bx] = 0;   /* no pixel there can tell the two apart */
+                continue;
+            }
+            float v[25];
+            int k = 0;
+            /* 5x5 blocks, moved inward at the frame's edges (OSDs sit there) */
+            int y0 = by - 2 < 0 ? 0 : (by + 2 >= nby ? nby - 5 : by - 2);
+            int x0 = bx - 2 < 0 ? 0 : (bx + 2 >= nbx ? nbx - 5 : bx - 2);
+            for (int yy = y0 < 0 ? 0 : y0; yy < y0 + 5 && yy < nby; yy++) {
+                for (int xx = x0 < 0 ? 0 : x0; xx < x0 + 5 && xx < nbx; xx++) {
+                    v[k++] = m->block_gain[yy * nbx + xx];
+                }
+            }
+            m->block_lit[by * nbx + bx] = fabsf(median(v, k) - g) <= OVERLAY_NEAR * fabsf(g - 1.0f);
+        }
+    }
+    float thr_abs = (float)m->p.fg_threshold, thr_rel = (float)m->p.fg_relative;
+    bool changed = false, followers = false;
+    for (int y = 0; y < m->h; y++) {
+        gain_row(m, y);
+        if (y % m->bs == 0) {
+            const uint8_t *lit = m->block_lit + (size_t)(y / m->bs) * nbx;
+            for (int bx = 0; bx < nbx; bx++) {
+                int x0 = bx * m->bs, len = m->w - x0 < m->bs ? m->w - x0 : m->bs;
+                memset(m->lit_row + x0, lit[bx], (size_t)len);
+            }
+        }
+        size_t row = (size_t)y * m->w;
+        uint8_t ch = 0, fo = 0;
+        vote_row(m->overlay + row, m->blur + row, m->bg + row, m->gain_row, m->lit_row, m->w,
+                 thr_abs, thr_rel, &ch, &fo);
+        changed |= ch;
+        followers |= fo;
+    }
+    m->followers |= followers;
+    if (changed) {
+        overlay_reach(m);
+    }
+}
+
 int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int stride,
                            double media_s)
 {
@@ -709,6 +939,7 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
     float *restrict frame = m->frame, *restrict bgs = m->bg, *restrict fast = m->fast;
     float *restrict age = m->age, *restrict hold = m->hold, *restrict miss = m->miss;
     uint8_t *restrict fgs = m->fg, *restrict movs = m->moving;
+    const uint8_t *restrict near = m->any_overlay ? m->overlay_near : NULL;
     uint8_t *restrict busy = m->chunk_busy;
     struct pass_consts pc = {thr_abs, thr_rel, a_fast, learn ? a_bg : 0.0f};
     /*
@@ -734,6 +965,14 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
             size_t i = row + (size_t)x;
             if (!fgs[i] && !(age[i] > 0)) {
                 continue;
+            }
+            if (near && fgs[i] && near[i] == 1) {
+                /* An overlay is compared raw. */
+                float thr = thr_abs > thr_rel * bgs[i] ? thr_abs : thr_rel * bgs[i];
+                if (fabsf((float)blur[i] - bgs[i]) <= thr) {
+                    fgs[i] = movs[i] = 0;
+                    frame[i] = fast[i] = blur[i];
+                }
             }
             if (fgs[i]) {
                 miss[i] = 0;
@@ -765,6 +1004,9 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
                 }
             }
         }
+    }
+    if (!m->warming) {
+        vote_overlay(m);
     }
     return 0;
 }
@@ -830,6 +1072,11 @@ const float *so_static_model_frame(const struct so_static_model *m)
 const float *so_static_model_background(const struct so_static_model *m)
 {
     return m->bg;
+}
+
+const uint8_t *so_static_model_overlay(const struct so_static_model *m)
+{
+    return m->any_overlay ? m->overlay_near : NULL;
 }
 
 struct so_shift so_static_model_shift(const struct so_static_model *m)

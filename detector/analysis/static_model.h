@@ -116,4 +116,13 @@ int so_static_model_translate(struct so_static_model *m, int dx, int dy);
 const float *so_static_model_frame(const struct so_static_model *m);
 const float *so_static_model_background(const struct so_static_model *m);
 
+/*
+ * Burned-in overlays (the camera's on-screen display, found by keeping their raw value through
+ * light changes; the model compares them raw): per pixel 1 on one, 2 within the blur's reach
+ * of one (the overlay mixed with the scene, which the model cannot judge: the rules leave its
+ * edges out of outlines and learn a blob that lies wholly there), 0 elsewhere. NULL while there
+ * is none.
+ */
+const uint8_t *so_static_model_overlay(const struct so_static_model *m);
+
 #endif

@@ -52,11 +52,14 @@ double rules_blob_rest_age(struct so_rules *r, const struct socv_blob *b, const 
 /*
  * Mean edge strength along a blob's outline in the normalised frame and in the background. An
  * object put down brings its outline with it (frame edges); a vanished shadow or a contrast
- * change does not add edges (the background has as many or more). Returns false if the blob has
- * too little outline to judge.
+ * change does not add edges (the background has as many or more). Outline that reaches a
+ * burned-in overlay (`overlay`, may be NULL) is not counted: the text is no edge of the scene,
+ * and where its pixels are left out of the mask they cut an outline of their own. Returns
+ * false if the blob has too little outline to judge.
  */
 static bool outline_edges(struct so_rules *r, const struct socv_blob *b, const float *frame,
-                          const float *bg, double *e_frame, double *e_bg)
+                          const float *bg, const uint8_t *overlay, double *e_frame,
+                          double *e_bg)
 {
     int w = r->w, h = r->h;
     double ef = 0, eb = 0;
@@ -73,6 +76,10 @@ static bool outline_edges(struct so_rules *r, const struct socv_blob *b, const f
                 continue;   /* interior */
             }
             size_t dx = OUTLINE_STEP, dy = OUTLINE_STEP * (size_t)w;
+            if (overlay && (overlay[i] | overlay[i - dx] | overlay[i + dx] | overlay[i - dy] |
+                            overlay[i + dy])) {
+                continue;
+            }
             ef += fabsf(frame[i + dx] - frame[i - dx]) + fabsf(frame[i + dy] - frame[i - dy]);
             eb += fabsf(bg[i + dx] - bg[i - dx]) + fabsf(bg[i + dy] - bg[i - dy]);
             n++;
@@ -119,28 +126,50 @@ static bool absorbed_px(const struct so_static_model *model, int x, int y, float
  *   (a stall or a car already there at start-up: the warm-up median learnt it). An object put
  *   down brings its outline into the frame instead.
  */
+/* Is every pixel of the blob within an overlay's reach (overlay: may be NULL)? */
+static bool within_overlay(const struct so_rules *r, const struct socv_blob *bl,
+                           const uint8_t *overlay)
+{
+    if (!overlay) {
+        return false;
+    }
+    for (int y = bl->y; y < bl->y + bl->h; y++) {
+        for (int x = bl->x; x < bl->x + bl->w; x++) {
+            size_t i = (size_t)y * r->w + x;
+            if (r->labels[i] == bl->label && !overlay[i]) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 static void remove_light_artefacts(struct so_rules *r, struct so_static_model *model,
                                    double now)
 {
     const float *age = so_static_model_age(model);
     const float *frame = so_static_model_frame(model);
     const float *bg = so_static_model_background(model);
+    const uint8_t *overlay = so_static_model_overlay(model);
     bool any = false;
     int kept = 0;
     for (int b = 0; b < r->n_blobs; b++) {
         const struct socv_blob *bl = &r->blobs[b];
         double rest = rules_blob_rest_age(r, bl, age), e_frame = 0, e_bg = 0;
-        if (rest < GHOST_MIN_AGE_S || rest > GHOST_MAX_AGE_S ||
-            !outline_edges(r, bl, frame, bg, &e_frame, &e_bg)) {
+        /* What lies wholly in an overlay's reach is the overlay mixed with the scene by the
+         * blur, at rest when the light changed: learnt as it is, at once. */
+        bool text = within_overlay(r, bl, overlay);
+        if (!text && (rest < GHOST_MIN_AGE_S || rest > GHOST_MAX_AGE_S ||
+                      !outline_edges(r, bl, frame, bg, overlay, &e_frame, &e_bg))) {
             r->blobs[kept++] = *bl;
             continue;
         }
-        bool departed = e_bg > DEPARTED_EDGE_RATIO * e_frame + DEPARTED_EDGE_MIN;
-        bool light = !departed && e_frame <= LIGHT_EDGE_RATIO * e_bg + LIGHT_EDGE_MIN &&
+        bool departed = !text && e_bg > DEPARTED_EDGE_RATIO * e_frame + DEPARTED_EDGE_MIN;
+        bool light = !text && !departed && e_frame <= LIGHT_EDGE_RATIO * e_bg + LIGHT_EDGE_MIN &&
                      so_static_model_light_changed(model, bl->x, bl->y, bl->w, bl->h,
                                                    now - rest - GHOST_WINDOW_S,
                                                    now - rest + GHOST_WINDOW_AFTER_S);
-        if (!departed && !light) {
+        if (!text && !departed && !light) {
             r->blobs[kept++] = *bl;
             continue;
         }
@@ -151,7 +180,8 @@ static void remove_light_artefacts(struct so_rules *r, struct so_static_model *m
         for (int y = bl->y; y < bl->y + bl->h; y++) {
             for (int x = bl->x; x < bl->x + bl->w; x++) {
                 size_t i = (size_t)y * r->w + x;
-                if (r->labels[i] == bl->label && absorbed_px(model, x, y, age[i], rest, now, light)) {
+                if (r->labels[i] == bl->label &&
+                    (text || absorbed_px(model, x, y, age[i], rest, now, light))) {
                     r->ghost[i] = 255;
                     r->mask[i] = 0;
                     r->labels[i] = 0;
@@ -160,9 +190,10 @@ static void remove_light_artefacts(struct so_rules *r, struct so_static_model *m
         }
         so_debug(r->cam->id, "blob at %d,%d %dx%d %s (edges %.1f, background %.1f): absorbed",
                  bl->x, bl->y, bl->w, bl->h,
-                 departed ? "is background an object left from (its outline is in the "
-                            "background, not in the frame)"
-                          : "came to rest while the light changed and brought no outline",
+                 text ? "lies in the reach of a burned-in overlay"
+                 : departed ? "is background an object left from (its outline is in the "
+                              "background, not in the frame)"
+                            : "came to rest while the light changed and brought no outline",
                  e_frame, e_bg);
     }
     r->n_blobs = kept;

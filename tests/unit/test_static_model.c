@@ -47,6 +47,8 @@ struct scene {
     double move_on, move_off;
     bool shake;         /* the camera jitters by +-1 px every frame; a gust of up to 3 px
                          * over 30..31.5 s */
+    struct rect osd;    /* burned-in text (2 px stripes, near-white and near-black) drawn over
+                         * the picture after the light and the noise; w 0: none */
 };
 
 enum region {
@@ -54,6 +56,8 @@ enum region {
     R_BLOCK,            /* every pixel of the static block */
     R_BLOCK_INNER,      /* the static block less 2 px each side (blur reaches 2 px) */
     R_OUTSIDE,          /* every pixel more than 3 px away from the static block */
+    R_OSD_INNER,        /* the on-screen text less 2 px each side (blur reaches 2 px) */
+    R_OFF_OSD,          /* every pixel more than 2 px away from the on-screen text */
 };
 
 enum stat {
@@ -62,6 +66,7 @@ enum stat {
     S_FG_SHARE,         /* share of pixels flagged foreground */
     S_GAIN,             /* so_static_model_gain(), region ignored */
     S_WARMING,          /* 1 while warming up, region ignored */
+    S_OVERLAY,          /* share of pixels found to be a burned-in overlay */
 };
 
 struct probe {
@@ -183,6 +188,9 @@ static void render(const struct scene *s, const float *bg, int frame, uint8_t *o
                 v = (float)s->mover_value;
             }
             v = v * g + noise();
+            if (in_rect(&s->osd, x, y)) {
+                v = (x - s->osd.x) / 2 % 2 ? 245.0f : 25.0f;
+            }
             out[y * W + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrintf(v));
         }
     }
@@ -203,6 +211,12 @@ static bool in_region(const struct scene *s, enum region r, int x, int y)
     case R_OUTSIDE:
         return b->w == 0 || x < b->x - 3 || x >= b->x + b->w + 3 || y < b->y - 3 ||
                y >= b->y + b->h + 3;
+    case R_OSD_INNER:
+        return x >= s->osd.x + 2 && x < s->osd.x + s->osd.w - 2 && y >= s->osd.y + 2 &&
+               y < s->osd.y + s->osd.h - 2;
+    case R_OFF_OSD:
+        return s->osd.w == 0 || x < s->osd.x - 2 || x >= s->osd.x + s->osd.w + 2 ||
+               y < s->osd.y - 2 || y >= s->osd.y + s->osd.h + 2;
     }
     return false;
 }
@@ -212,6 +226,7 @@ static double measure(const struct scene *s, const struct so_static_model *m,
 {
     const float *age = so_static_model_age(m);
     const uint8_t *fg = so_static_model_foreground(m);
+    const uint8_t *ov = so_static_model_overlay(m);
     switch (p->stat) {
     case S_GAIN:
         return so_static_model_gain(m);
@@ -221,7 +236,7 @@ static double measure(const struct scene *s, const struct so_static_model *m,
         break;
     }
     double mx = -1e30, mn = 1e30;
-    long n = 0, n_fg = 0;
+    long n = 0, n_fg = 0, n_ov = 0;
     for (int y = 0; y < H; y++) {
         for (int x = 0; x < W; x++) {
             if (!in_region(s, p->region, x, y)) {
@@ -232,6 +247,7 @@ static double measure(const struct scene *s, const struct so_static_model *m,
             mn = a < mn ? a : mn;
             n++;
             n_fg += fg[y * W + x] != 0;
+            n_ov += ov && ov[y * W + x] == 1;
         }
     }
     if (n == 0) {
@@ -244,6 +260,8 @@ static double measure(const struct scene *s, const struct so_static_model *m,
         return mn;
     case S_FG_SHARE:
         return (double)n_fg / (double)n;
+    case S_OVERLAY:
+        return (double)n_ov / (double)n;
     default:
         return NAN;
     }
@@ -251,14 +269,15 @@ static double measure(const struct scene *s, const struct so_static_model *m,
 
 static const char *region_name(enum region r)
 {
-    static const char *const names[] = {"all", "block", "block interior", "outside block"};
+    static const char *const names[] = {"all", "block", "block interior", "outside block",
+                                        "text interior", "off the text"};
     return names[r];
 }
 
 static const char *stat_name(enum stat s)
 {
     static const char *const names[] = {"max age", "min age", "foreground share", "gain",
-                                        "warming"};
+                                        "warming", "overlay share"};
     return names[s];
 }
 
@@ -347,6 +366,9 @@ static void run_case(const struct sm_case *c)
 
 #define BLOCK {70, 40, 20, 15}
 #define NO_MOVER .mover = {0, 0, 0, 0}, .move_on = NEVER, .move_off = NEVER
+/* darker x0.6 from 20-24 s to 50-54 s */
+#define DARK_20_TO_54 \
+    .gain = {{0, 1.0}, {20.0, 1.0}, {24.0, 0.6}, {50.0, 0.6}, {54.0, 1.0}}, .n_gain = 5
 #define NO_BLOCK .block = {0, 0, 0, 0}, .block_on = NEVER, .block_off = NEVER
 
 static const struct sm_case cases[] = {
@@ -436,6 +458,40 @@ static const struct sm_case cases[] = {
      {{40.0, 40.0, R_BLOCK_INNER, S_MIN_AGE, 17, 22},
       {60.0, 60.0, R_BLOCK_INNER, S_MIN_AGE, 37, 42},
       {8.0, 60.0, R_OUTSIDE, S_MAX_AGE, 0, 2.999}},
+     3},
+    /* A camera's on-screen display keeps its raw value when the light changes: divided by the
+     * scene's gain it looks changed. The pixels that kept their raw value through the change
+     * are found (overlay) and compared raw, so the text never comes to rest; no pixel of the
+     * scene is taken for one, the light back included; what the blur mixes with the scene at
+     * the text's rim is left to the rules (the overlay's reach, rest_mask.c). The rest of the
+     * scene is seen as before: a block left in the dark, whose value happens to be its raw
+     * background's (160 x 0.6 = 96 on a background of about 90), is no overlay: the scene
+     * under it followed the light first. */
+    {"(j) on-screen text through a darkening x0.6",
+     {.duration = 70, DARK_20_TO_54, NO_BLOCK, NO_MOVER, .osd = {10, 100, 64, 10}},
+     {{8.0, 70, R_OSD_INNER, S_MAX_AGE, 0, 2.999},
+      {8.0, 70, R_OFF_OSD, S_MAX_AGE, 0, 2.999},
+      {8.0, 19.8, R_ALL, S_OVERLAY, 0, 0},
+      {26.0, 70, R_OSD_INNER, S_OVERLAY, 0.9, 1},
+      {8.0, 70, R_OFF_OSD, S_OVERLAY, 0, 0}},
+     5},
+    {"(j') on-screen text, a block left in the dark",
+     {.duration = 70, DARK_20_TO_54, .block = BLOCK, .block_value = 160, .block_on = 30,
+      .block_off = NEVER, NO_MOVER, .osd = {10, 100, 64, 10}},
+     {{48.0, 48.0, R_BLOCK_INNER, S_MIN_AGE, 16, 20},
+      {48.0, 48.0, R_BLOCK, S_OVERLAY, 0, 0},
+      {8.0, 70, R_OSD_INNER, S_MAX_AGE, 0, 2.999}},
+     3},
+    /* A thing at rest before the light changes is part of the scene, whatever its value: in
+     * the dark this block's raw value (150 x 0.6 = 90) is its raw background's, yet it stays
+     * at rest and is no overlay. */
+    {"(j'') on-screen text, a block at rest before a darkening",
+     {.duration = 60, .gain = {{0, 1.0}, {30.0, 1.0}, {34.0, 0.6}}, .n_gain = 3,
+      .block = BLOCK, .block_value = 150, .block_on = 12, .block_off = NEVER, NO_MOVER,
+      .osd = {10, 100, 64, 10}},
+     {{50.0, 50.0, R_BLOCK_INNER, S_MIN_AGE, 34, 40},
+      {8.0, 60.0, R_BLOCK, S_OVERLAY, 0, 0},
+      {40.0, 60.0, R_OSD_INNER, S_OVERLAY, 0.9, 1}},
      3},
     /* What it prevents: the same shaking empty scene without stabilisation has edges at rest
      * for many seconds (and is most of the frame "foreground"). */
