@@ -478,7 +478,7 @@ bool so_static_model_light_changed(const struct so_static_model *m, int x, int y
                                    double t0, double t1)
 {
     long s0 = (long)floor(t0), s1 = (long)floor(t1);
-    int bx0 = x / m->bs, by0 = y / m->bs;
+    int bx0 = x < 0 ? 0 : x / m->bs, by0 = y < 0 ? 0 : y / m->bs;   /* boxes may reach out */
     int bx1 = (x + w - 1) / m->bs, by1 = (y + h - 1) / m->bs;
     for (int by = by0; by <= by1 && by < m->nby; by++) {
         for (int bx = bx0; bx <= bx1 && bx < m->nbx; bx++) {
