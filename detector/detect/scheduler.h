@@ -56,6 +56,7 @@ struct so_sched_scene {
     int n_tracks;
     const struct so_box *pending;   /* where the tracker asks for a look (so_tracker_pending, */
     int n_pending;                  /* people only when so_scheduler_people() says so) */
+    const bool *pending_person;     /* per pending box: a person (NULL: none is) */
 };
 
 /* The decision for one frame. */

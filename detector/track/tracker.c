@@ -289,7 +289,8 @@ void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
     }
 }
 
-int so_tracker_pending(const struct so_tracker *t, struct so_box *boxes, int max, bool people)
+int so_tracker_pending(const struct so_tracker *t, struct so_box *boxes, bool *is_person, int max,
+                       bool people)
 {
     int n = 0;
     for (int i = 0; i < SO_TRACK_MAX && n < max; i++) {
@@ -299,6 +300,9 @@ int so_tracker_pending(const struct so_tracker *t, struct so_box *boxes, int max
             continue;
         }
         if (!s->tmpl ? s->silent < PENDING_TICKS : !person && s->silent >= 1) {
+            if (is_person) {
+                is_person[n] = person;
+            }
             boxes[n++] = spot_box(s);
         }
     }

@@ -64,9 +64,11 @@ void so_tracker_update(struct so_tracker *t, const struct so_frame *frame,
  * last tick and its crop no longer matches): appearance alone cannot settle those. People
  * count only while being established, once seen at the same place twice (walkers leave
  * one-vote spots; a person who walks off is no case to follow), and only when `people` is
- * true. Writes the boxes of those objects (at most `max`) and returns how many.
+ * true. Writes the boxes of those objects (at most `max`), and in `is_person` (may be NULL)
+ * whether each is a person, and returns how many.
  */
-int so_tracker_pending(const struct so_tracker *t, struct so_box *boxes, int max, bool people);
+int so_tracker_pending(const struct so_tracker *t, struct so_box *boxes, bool *is_person, int max,
+                       bool people);
 
 /* The live tracks; returns how many (at most SO_TRACK_MAX). */
 int so_tracker_tracks(const struct so_tracker *t, const struct so_track **out);

@@ -100,6 +100,7 @@ struct scene_case {
     struct so_box known;            /* a track's box; w = 0: none */
     struct so_box pending;          /* the tracker asks for a look there; w = 0: none */
     unsigned need;                  /* regions needing a look: bit 0 whole frame, 1 close-up */
+    bool person;                    /* the pending track is a person */
 };
 
 /* A stationary-age map of W x H, all 0 (nothing at rest). */
@@ -138,6 +139,12 @@ static void test_why_a_look(void)
         {"pending track inside the close-up: the close-up only", {{0}}, {0}, {440, 240, 30, 30},
          0x2},
         {"pending track far from every zone: no look", {{0}}, {0}, {560, 20, 40, 40}, 0x0},
+        {"pending person near the sidewalk zone, nothing at rest (a walker): no look", {{0}},
+         {0}, {50, 50, 40, 40}, 0x0, true},
+        {"pending person near the sidewalk zone, standing (at rest): the whole frame",
+         {{50, 50, 40, 40}}, {50, 50, 40, 40}, {50, 50, 40, 40}, 0x1, true},
+        {"the same standing pixels, known and nothing pending: no look", {{50, 50, 40, 40}},
+         {50, 50, 40, 40}, {0}, 0x0},
     };
     struct so_zone_cfg z[] = {zone(SO_ZONE_ILLEGAL_PARKING, small_park),
                               zone(SO_ZONE_SIDEWALK_OCCUPIED, sidewalk)};
@@ -162,7 +169,8 @@ static void test_why_a_look(void)
         }
         struct so_track track = {.box = c->known};
         struct so_sched_scene scene = {.age = age, .tracks = &track, .n_tracks = c->known.w > 0,
-                                       .pending = &c->pending, .n_pending = c->pending.w > 0};
+                                       .pending = &c->pending, .n_pending = c->pending.w > 0,
+                                       .pending_person = &c->person};
         step(s, 6, &scene, &p);
         so_test_check(p.tick && p.need == c->need, __FILE__, __LINE__, "%s (need %#x)",
                       c->name, p.need);

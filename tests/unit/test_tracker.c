@@ -73,7 +73,7 @@ static bool present_at(const struct so_tracker *tr, int x, int y)
 static int pending(const struct so_tracker *tr, bool people)
 {
     struct so_box b[SO_TRACK_MAX];
-    return so_tracker_pending(tr, b, SO_TRACK_MAX, people);
+    return so_tracker_pending(tr, b, NULL, SO_TRACK_MAX, people);
 }
 
 static void test_person_being_established(void)
