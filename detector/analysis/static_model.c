@@ -579,6 +579,13 @@ static void warmup_add_sample(struct so_static_model *m)
     plane_to_float(m->bg, p + (size_t)(m->n_samples / 2) * n, n);
 }
 
+/* The foreground threshold for a background value: absolute or relative, the larger. */
+static inline float fg_thr(float thr_abs, float thr_rel, float bg)
+{
+    float rel = thr_rel * bg;
+    return thr_abs > rel ? thr_abs : rel;
+}
+
 /* Constants of the first pass of an update. */
 struct pass_consts {
     float thr_abs, thr_rel, a_fast, a_learn;
@@ -600,8 +607,7 @@ static inline uint8_t first_pass_px(const uint8_t *restrict blur, const float *r
     frame[i] = in;
     float bg = bgs[i], f = fast[i];
     bool resting = age[i] > 0;
-    float rel = pc->thr_rel * bg;
-    float thr = pc->thr_abs > rel ? pc->thr_abs : rel;
+    float thr = fg_thr(pc->thr_abs, pc->thr_rel, bg);
     thr *= 1.0f - 0.3f * (float)(int)resting;    /* 0.7f exactly; a select would become a
                                                    * conditional multiply */
     float d_bg = in - bg, d_fast = in - f;
@@ -670,16 +676,16 @@ static void stabilise(struct so_static_model *m)
  * gain is OVERLAY_SEP thresholds away from it), and where the light did change as the gain
  * field says (the blocks around have that ratio: the smoothed field also spreads a headlight
  * onto the unlit goods beside it, which then "keep their value"), a pixel within OVERLAY_NEAR
- * of that distance of
- * its raw background gains a vote, and one as near its scaled background is a follower until
+ * of that distance of its raw background gains a vote, and one as near its scaled background
+ * is a follower until
  * the light is back: the scene under it follows the light, so what shows its raw background
  * later in this change (a thing put down whose value happens to match) is no overlay. What has
  * been at rest OVERLAY_SETTLED_S when a change begins is a follower too (a thing in the scene
  * follows the light, whatever its value; text comes to rest only with the change). Votes are
  * taken while the light moves and OVERLAY_STEADY_S after (a lasting step costs a few frames,
- * not its whole length). After
- * OVERLAY_VOTES votes the pixel is compared raw (so_static_model_update): its own value is its
- * value at reference light. What covers it still differs from its raw background and is seen;
+ * not its whole length). After OVERLAY_VOTES votes the pixel is compared raw
+ * (so_static_model_update): its own value is its value at reference light. What covers it
+ * still differs from its raw background and is seen;
  * a lamp, a lit sign or a clipped highlight, which keep their value under a cloud as well, are
  * treated the same way, rightly. The pixels the blur mixes an overlay with the scene follow
  * neither model: they are marked (overlay_near, 2) for the rules, which leave them out of a
@@ -713,7 +719,7 @@ static void overlay_reach(struct so_static_model *m)
     const uint8_t *restrict votes = m->overlay;
     uint8_t any = 0;
     for (size_t i = 0; i < n; i++) {
-        core[i] = votes[i] >= OVERLAY_VOTES && votes[i] != OVERLAY_FOLLOWS;
+        core[i] = is_overlay(votes[i]);
         any |= core[i];
     }
     m->any_overlay = any;
@@ -762,7 +768,7 @@ static inline void vote_px(uint8_t *restrict votes, const uint8_t *restrict blur
                            uint8_t *changed, uint8_t *follows)
 {
     float bg = bgs[i], g = gain[i], raw = (float)blur[i];
-    float thr = thr_abs > thr_rel * bg ? thr_abs : thr_rel * bg;
+    float thr = fg_thr(thr_abs, thr_rel, bg);
     float sep = fabsf(bg - g * bg);
     uint8_t was = votes[i];
     bool judged = lit[i] && sep >= OVERLAY_SEP * thr && was != OVERLAY_FOLLOWS;
@@ -830,17 +836,19 @@ static void vote_overlay(struct so_static_model *m)
                 m->block_lit[by * nbx + bx] = 0;   /* no pixel there can tell the two apart */
                 continue;
             }
+            /* 5x5 blocks, moved inward at the frame's edges (OSDs sit there) */
+            int y0 = by - 2 < 0 ? 0 : by - 2, x0 = bx - 2 < 0 ? 0 : bx - 2;
+            y0 = y0 + 5 > nby ? (nby - 5 > 0 ? nby - 5 : 0) : y0;
+            x0 = x0 + 5 > nbx ? (nbx - 5 > 0 ? nbx - 5 : 0) : x0;
             float v[25];
             int k = 0;
-            /* 5x5 blocks, moved inward at the frame's edges (OSDs sit there) */
-            int y0 = by - 2 < 0 ? 0 : (by + 2 >= nby ? nby - 5 : by - 2);
-            int x0 = bx - 2 < 0 ? 0 : (bx + 2 >= nbx ? nbx - 5 : bx - 2);
-            for (int yy = y0 < 0 ? 0 : y0; yy < y0 + 5 && yy < nby; yy++) {
-                for (int xx = x0 < 0 ? 0 : x0; xx < x0 + 5 && xx < nbx; xx++) {
+            for (int yy = y0; yy < y0 + 5 && yy < nby; yy++) {
+                for (int xx = x0; xx < x0 + 5 && xx < nbx; xx++) {
                     v[k++] = m->block_gain[yy * nbx + xx];
                 }
             }
-            m->block_lit[by * nbx + bx] = fabsf(median(v, k) - g) <= OVERLAY_NEAR * fabsf(g - 1.0f);
+            m->block_lit[by * nbx + bx] =
+                fabsf(median(v, k) - g) <= OVERLAY_NEAR * fabsf(g - 1.0f);
         }
     }
     float thr_abs = (float)m->p.fg_threshold, thr_rel = (float)m->p.fg_relative;
@@ -968,8 +976,7 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
             }
             if (near && fgs[i] && near[i] == 1) {
                 /* An overlay is compared raw. */
-                float thr = thr_abs > thr_rel * bgs[i] ? thr_abs : thr_rel * bgs[i];
-                if (fabsf((float)blur[i] - bgs[i]) <= thr) {
+                if (fabsf((float)blur[i] - bgs[i]) <= fg_thr(thr_abs, thr_rel, bgs[i])) {
                     fgs[i] = movs[i] = 0;
                     frame[i] = fast[i] = blur[i];
                 }
@@ -982,8 +989,7 @@ int so_static_model_update(struct so_static_model *m, const uint8_t *gray, int s
                          * value: the object has been at rest that long already. (The
                          * background was not learnt for this pixel: fg.) */
                         float in = frame[i], bg = bgs[i];
-                        float thr = thr_abs > thr_rel * bg ? thr_abs : thr_rel * bg;
-                        float settle = fabsf(in - bg) / (0.8f * thr);
+                        float settle = fabsf(in - bg) / (0.8f * fg_thr(thr_abs, thr_rel, bg));
                         age[i] = settle > 1.0f ? settle_tau * logf(settle) : 0;
                     }
                     age[i] += fdt;

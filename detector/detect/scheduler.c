@@ -202,6 +202,20 @@ static bool known_at(const struct so_track *tracks, int n, int x, int y)
     return false;
 }
 
+/* Pixels of box b (inside the frame) whose stationary age is in [lo, hi). */
+static long aged_px(const struct so_scheduler *s, const struct so_sched_scene *scene,
+                    struct so_box b, float lo, float hi)
+{
+    long n = 0;
+    for (int y = b.y; y < b.y + b.h; y++) {
+        const float *row = scene->age + (size_t)y * s->width;
+        for (int x = b.x; x < b.x + b.w; x++) {
+            n += row[x] >= lo && row[x] < hi;
+        }
+    }
+    return n;
+}
+
 /*
  * Did something the tracker does not know yet come to rest in box b? Counted on a grid of
  * REST_CELL-pixel cells: a cell is resting when at least half of its pixels have a stationary
@@ -215,16 +229,10 @@ static bool came_to_rest(const struct so_scheduler *s, const struct so_sched_sce
     for (int cy = b->y / REST_CELL; cy * REST_CELL < b->y + b->h; cy++) {
         for (int cx = b->x / REST_CELL; cx * REST_CELL < b->x + b->w; cx++) {
             int x0 = cx * REST_CELL, y0 = cy * REST_CELL;
-            int x1 = x0 + REST_CELL < s->width ? x0 + REST_CELL : s->width;
-            int y1 = y0 + REST_CELL < s->height ? y0 + REST_CELL : s->height;
-            int n = 0;
-            for (int y = y0; y < y1; y++) {
-                const float *row = scene->age + (size_t)y * s->width;
-                for (int x = x0; x < x1; x++) {
-                    n += row[x] >= NEW_REST_MIN_S && row[x] < NEW_REST_MAX_S;
-                }
-            }
-            if (2 * n >= REST_CELL * REST_CELL &&
+            struct so_box cell = so_box_clip((struct so_box){x0, y0, REST_CELL, REST_CELL},
+                                             s->width, s->height);
+            if (2 * aged_px(s, scene, cell, NEW_REST_MIN_S, NEW_REST_MAX_S) >=
+                    REST_CELL * REST_CELL &&
                 !known_at(scene->tracks, scene->n_tracks, x0 + REST_CELL / 2,
                           y0 + REST_CELL / 2)) {
                 cells++;
@@ -244,18 +252,9 @@ static bool came_to_rest(const struct so_scheduler *s, const struct so_sched_sce
 static bool resting(const struct so_scheduler *s, const struct so_sched_scene *scene,
                     const struct so_box *b)
 {
-    int x0 = b->x < 0 ? 0 : b->x, y0 = b->y < 0 ? 0 : b->y;
-    int x1 = b->x + b->w > s->width ? s->width : b->x + b->w;
-    int y1 = b->y + b->h > s->height ? s->height : b->y + b->h;
-    long n = 0, at_rest = 0;
-    for (int y = y0; y < y1; y++) {
-        const float *row = scene->age + (size_t)y * s->width;
-        for (int x = x0; x < x1; x++) {
-            at_rest += row[x] >= NEW_REST_MIN_S;
-            n++;
-        }
-    }
-    return n > 0 && at_rest >= PERSON_REST_SHARE * (double)n;
+    struct so_box in = so_box_clip(*b, s->width, s->height);
+    long n = (long)in.w * in.h;
+    return n > 0 && aged_px(s, scene, in, NEW_REST_MIN_S, INFINITY) >= PERSON_REST_SHARE * n;
 }
 
 /* The region that looks at box b: the first close-up holding it, else the whole frame (0). */
@@ -318,8 +317,8 @@ static unsigned regions_needed(struct so_scheduler *s, double now,
     unsigned need = 0;
     for (int i = 0; i < scene->n_pending; i++) {
         const struct so_box *b = &scene->pending[i];
-        bool walker = scene->pending_person && scene->pending_person[i] && !resting(s, scene, b);
-        if (!walker && near_zone(s, b)) {
+        bool walker = scene->pending_person && scene->pending_person[i];
+        if (near_zone(s, b) && !(walker && !resting(s, scene, b))) {
             need |= 1u << region_of(s, b);
         }
     }

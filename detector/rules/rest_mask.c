@@ -25,9 +25,9 @@
 #define DEPARTED_EDGE_MIN 6.0   /* (plus this) than in the frame is what an object left behind */
 #define LIGHT_EDGE_RATIO 1.2    /* a blob whose outline is at most this much stronger in the */
 #define LIGHT_EDGE_MIN 4.0      /* frame (plus this) than in the background brought no outline */
-#define LIGHT_AROUND_PX 8       /* ... or this far around it, and this long before: a */
-#define LIGHT_AROUND_S 10.0     /* cloud's edge does not stop at a gain block, and a speck of
-                                 * its shadow can settle late, in a block that saw no change */
+#define LIGHT_AROUND_PX 8       /* a blob's light is read this far around it, and this long */
+#define LIGHT_AROUND_S 10.0     /* before it came to rest: a cloud's edge does not stop at a gain
+                                 * block, and a speck of its shadow can settle late */
 #define OUTLINE_STEP 2          /* edges along the outline: differences over +-2 pixels */
 #define OUTLINE_MIN_PX 8        /* a blob with less outline than this is not judged */
 #define MASK_OPEN_PX 3          /* the mask's opening (specks out) ... */
@@ -119,31 +119,19 @@ static bool absorbed_px(const struct so_static_model *model, int x, int y, float
 }
 
 /*
- * Artefacts absorbed into the background, judged on a static blob's outline once it has settled
- * (GHOST_MIN_AGE_S) and never after GHOST_MAX_AGE_S, so an established object is not dropped
- * later:
- * - light: it came to rest while the light over it was changing and its outline has no more
- *   edges in the frame than in the background (a vanished cast shadow, a contrast change);
- * - departed: its outline is much stronger in the background than in the frame. That is the
- *   ground an object uncovered when it left, where the object was part of the learnt background
- *   (a stall or a car already there at start-up: the warm-up median learnt it). An object put
- *   down brings its outline into the frame instead.
- */
-/*
- * Was the light changing when the blob came to rest (at `rest_s`)? Over the blob, from
- * GHOST_WINDOW_S before to GHOST_WINDOW_AFTER_S after; or in the gain blocks around it, from
- * LIGHT_AROUND_S before. (goods_clouds~shake: a 4x5 speck of a cloud's shadow came to rest
- * 2.8 s after the blob beside it that was absorbed, 4.5 s after its own block last saw a
- * change; it held a small zone's 2 % for the rest of the clip.) Whether a blob is light is
- * decided with its outline as well: an object put down brings one.
+ * Was the light changing when the blob came to rest (at `rest_s`)? In the gain blocks within
+ * LIGHT_AROUND_PX of the blob, from LIGHT_AROUND_S before to GHOST_WINDOW_AFTER_S after: a
+ * cloud's edge does not stop at a block (goods_clouds~shake: a 4x5 speck of a cloud's shadow
+ * came to rest 2.8 s after the blob beside it that was absorbed, 4.5 s after its own block last
+ * saw a change; it held a small zone's 2 % for the rest of the clip). This contains the
+ * blob's own window (its box, GHOST_WINDOW_S before). Whether a blob is light is decided with
+ * its outline as well: an object put down brings one.
  */
 static bool light_over_blob(const struct so_static_model *model, const struct socv_blob *bl,
                             double rest_s, double now)
 {
     double after = rest_s + GHOST_WINDOW_AFTER_S < now ? rest_s + GHOST_WINDOW_AFTER_S : now;
-    return so_static_model_light_changed(model, bl->x, bl->y, bl->w, bl->h,
-                                         rest_s - GHOST_WINDOW_S, after) ||
-           so_static_model_light_changed(model, bl->x - LIGHT_AROUND_PX, bl->y - LIGHT_AROUND_PX,
+    return so_static_model_light_changed(model, bl->x - LIGHT_AROUND_PX, bl->y - LIGHT_AROUND_PX,
                                          bl->w + 2 * LIGHT_AROUND_PX,
                                          bl->h + 2 * LIGHT_AROUND_PX, rest_s - LIGHT_AROUND_S,
                                          after);
@@ -167,6 +155,17 @@ static bool within_overlay(const struct so_rules *r, const struct socv_blob *bl,
     return true;
 }
 
+/*
+ * Artefacts absorbed into the background, judged on a static blob's outline once it has settled
+ * (GHOST_MIN_AGE_S) and never after GHOST_MAX_AGE_S, so an established object is not dropped
+ * later:
+ * - light: it came to rest while the light over it was changing and its outline has no more
+ *   edges in the frame than in the background (a vanished cast shadow, a contrast change);
+ * - departed: its outline is much stronger in the background than in the frame. That is the
+ *   ground an object uncovered when it left, where the object was part of the learnt background
+ *   (a stall or a car already there at start-up: the warm-up median learnt it). An object put
+ *   down brings its outline into the frame instead.
+ */
 static void remove_light_artefacts(struct so_rules *r, struct so_static_model *model,
                                    double now)
 {
