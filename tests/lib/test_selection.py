@@ -3,14 +3,16 @@
 
 Why this file exists: a new user clones the project alone (no ../shared beside it) and runs the
 README's test command. Every test that needs the assets or a model's weights must then skip
-(exit 77, or TAP "1..0 # SKIP"), and fail only when CI is set (ARCHITECTURE, Assets). The model
+(exit 77, or under meson's TAP protocol TAP's own "# SKIP" with exit 0: meson takes exit 77
+of a TAP test for an error), and fail only when CI is set (ARCHITECTURE, Assets). The model
 tests once exited 1 there because the weights were looked up by the daemon, after the test had
 decided to run. This check runs each test's selection as meson would run the test (the command
 and environment from BUILD/meson-info/intro-tests.json), with STREETORDER_ASSETS pointing
 nowhere, no models at hand, no fetching, CI unset:
   * the end-to-end runners (run_truth.py) with SOTEST_NEEDS_ONLY set, so they stop right after
     deciding (sotest.needs_met): each must skip, or say "needs met" when it needs no asset;
-  * the unit tests (C, quick) in full: each must pass or skip.
+  * the unit tests (C, quick) in full: each must pass or skip (netpool and xnnpack once exited
+    77 under the TAP protocol, which meson counts as an error: 4 failures in a new clone).
 
 Usage: test_selection.py BUILD_DIR   (meson passes its build folder)
 """
@@ -51,7 +53,11 @@ def main(argv):
             except subprocess.TimeoutExpired:
                 check(False, f"{t['name']}: still running after 120 s without the assets")
                 continue
-            skipped = r.returncode == 77 or (r.returncode == 0 and "1..0 # SKIP" in r.stdout)
+            # Exit 77 is a skip only for meson's exitcode protocol: under its TAP protocol
+            # (the unit tests) meson takes it for an error, and a skip is TAP's "# SKIP".
+            tap = t.get("protocol") == "tap"
+            skipped = (r.returncode == 77 and not tap) or \
+                (r.returncode == 0 and "# SKIP" in r.stdout)
             if e2e:
                 ok = skipped or (r.returncode == 0 and "sotest: needs met" in r.stdout)
             else:

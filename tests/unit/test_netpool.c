@@ -9,7 +9,7 @@
  * - the share loads a network once per model and backend, counts references (a camera's
  *   restart while others hold it does not reload it), frees it with the last user, and grows
  *   its instances only when looks overlap.
- * Without the shared assets the cases skip (exit 77) unless CI is set.
+ * Without the shared assets the cases skip (TAP skip, so_test_require_assets) unless CI is set.
  */
 #include <limits.h>
 #include <pthread.h>

@@ -4,7 +4,7 @@
  * backends must give the same detections (classes equal, scores within 0.01, boxes within
  * 1 px) and raw region-layer rows within 1e-4 (measured: within 4e-6); a model XNNPACK cannot run falls back to
  * OpenCV with the reason kept (so_detector_fallback). Without the shared assets the model
- * cases skip (exit 77) unless CI is set; the fallback case needs no assets.
+ * cases skip (TAP skip) unless CI is set; the fallback case needs no assets.
  */
 #include <errno.h>
 #include <limits.h>

@@ -62,8 +62,15 @@ void so_test_require_assets(void)
         printf("Bail out! assets not found at %s (CI is set)\n", so_test_assets());
         exit(1);
     }
-    printf("1..0 # SKIP assets not found at %s\n", so_test_assets());
-    exit(77);
+    /* TAP's own skip, exit 0: meson's TAP protocol takes exit 77 for an error. Cases that
+     * ran before the assets were needed keep their lines; the rest is one skipped line. */
+    if (count == 0) {
+        printf("1..0 # SKIP assets not found at %s\n", so_test_assets());
+        exit(0);
+    }
+    printf("ok %d # SKIP the cases that need assets: none found at %s\n", ++count,
+           so_test_assets());
+    exit(so_test_done());
 }
 
 /* A fixture that cannot be made: the test has nothing to say. */
