@@ -213,7 +213,7 @@ int so_rules_verify(struct so_rules *r, const char *episode_id, const char *comm
     enum so_presence p;
     if (tr) {
         p = tr->seen ? SO_PRESENCE_PRESENT
-                     : r->model ? so_place_judge(&tr->place, now, r->model, r->look)
+                     : r->model ? rules_vehicle_judge(r, tr, now)
                                 : SO_PRESENCE_UNKNOWN;
     } else {
         p = r->model ? judge_zone(r, z, now) : SO_PRESENCE_UNKNOWN;

@@ -29,6 +29,7 @@
 
 #include <stdbool.h>
 
+#include "appearance.h"
 #include "box.h"
 #include "episode.h"
 #include "frame.h"
@@ -39,11 +40,18 @@
 #define SO_PLACE_FG_MAX 0.2     /* at most this share differs from the background: empty */
 #define SO_PLACE_MOVING_MAX 0.2 /* at least this share moving: the place is hidden */
 #define SO_PLACE_MARGIN 0.1     /* the place must look this much more like the background */
+#define SO_PLACE_LATER_S 5.0    /* what came to rest this long after the thing is another's */
+#define SO_PLACE_APART_MIN 0.1  /* the thing's own part is judged apart only when it holds at
+                                 * least this share of the place's samples */
+#define SO_PLACE_APART_SAMPLES 32   /* ... and at least this many */
+#define SO_PLACE_SCRATCH (2 * SO_LOOK_MAX * SO_LOOK_MAX)   /* floats of a judge's scratch */
 
 struct so_place {
     struct so_box box;          /* where the thing is, analysis pixels */
     float *look;                /* its look (appearance.h), tw*th, or NULL */
     float *empty;               /* the place's look before it came there, or NULL */
+    uint8_t *own;               /* per sample of the look: 1 where it is the thing's own
+                                 * pixel, not the ground around it (so_place_take_own), or NULL */
     int tw, th;
 };
 
@@ -56,10 +64,34 @@ void so_place_finish(struct so_place *p);
 bool so_place_take(struct so_place *p, const struct so_frame *f, struct so_box box,
                    const struct so_frame *before);
 
+/*
+ * Mark which samples of the look taken are the thing's own: pixels the static model `m` (width
+ * wide) sees at rest, differing from its background, that came to rest before `since_s` +
+ * SO_PLACE_LATER_S (`now_s`: the frame's media time). A thin thing (a bicycle: a frame and two
+ * rings) leaves most of its box to the ground around it, which stays when it leaves: over the
+ * whole box the look then still matches. Returns false only when out of memory.
+ */
+bool so_place_take_own(struct so_place *p, const struct so_static_model *m, int width,
+                       double since_s, double now_s);
+
 /* The evidence of frame `f` (with the static model `m` updated on it) about the place. `scratch`
- * holds 2 * SO_LOOK_MAX * SO_LOOK_MAX floats. */
+ * holds SO_PLACE_SCRATCH floats. */
 enum so_presence so_place_judge(const struct so_place *p, const struct so_frame *f,
                                 const struct so_static_model *m, float *scratch);
+
+/*
+ * The same, leaving out what came to rest in the place SO_PLACE_LATER_S or more after the thing
+ * did (`since_s`, media time; NAN: judge the whole place): a bicycle left against it, a car
+ * that pulled in in front of it. Its look, taken once the thing was followed, may hold a part
+ * of such a neighbour; when the thing leaves, that part is still there, and over the whole
+ * place the look is then neither the thing's nor the empty place's (never absent: an episode
+ * that never clears). Over the rest of the place, the same three pieces of evidence decide.
+ * When less than SO_PLACE_APART_MIN of the place is left (or nothing came later), the whole
+ * place is judged.
+ */
+enum so_presence so_place_judge_apart(const struct so_place *p, const struct so_frame *f,
+                                      const struct so_static_model *m, float *scratch,
+                                      double since_s);
 
 /* How much box looks on frame f like the static model's background there, light-invariantly
  * (NCC of the looks, -1..1), or -2 when it cannot be told (flat, off the frame). A thing at

@@ -118,7 +118,7 @@ struct so_rules {
     double ring_next_s;
     struct so_frame *last;              /* the last frame processed ("after" image on reload) */
     struct so_static_model *model;      /* this frame's, for the place checks */
-    float look[2 * SO_LOOK_MAX * SO_LOOK_MAX]; /* scratch of the place checks */
+    float look[SO_PLACE_SCRATCH];       /* scratch of the place checks */
     struct so_rules_status status;      /* what this frame decided (status.c) */
     struct gate gates[SO_RULES_GATES_MAX];
     int n_gates;
@@ -202,6 +202,11 @@ void rules_vehicles_tracked(struct so_rules *r, struct zone_state *z, struct so_
 /* Advance the episode of every vehicle zone z follows, on what this frame saw of it (its
  * place judged when nothing followed it this frame). */
 void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_frame *frame);
+
+/* Is a followed vehicle still at its place on `frame`? Its place judged on its own pixels,
+ * apart from what came to rest there after it (presence.h, so_place_judge_apart). */
+enum so_presence rules_vehicle_judge(struct so_rules *r, const struct track *tr,
+                                     const struct so_frame *frame);
 
 /* Forget a followed vehicle: release its frame and look, mark the slot unused. */
 void rules_track_reset(struct track *tr);

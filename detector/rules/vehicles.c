@@ -48,6 +48,12 @@ static bool gate_allows(struct so_rules *r, struct zone_state *z, const struct t
     return rules_gate_allows(r, z, frame, &b);
 }
 
+enum so_presence rules_vehicle_judge(struct so_rules *r, const struct track *tr,
+                                     const struct so_frame *frame)
+{
+    return so_place_judge_apart(&tr->place, frame, r->model, r->look, tr->start_est);
+}
+
 /*
  * What this frame says about a followed vehicle. Seen by what follows it (its track, its static
  * blob, unless its place is seen empty): present. Otherwise, once its episode is open, its place is judged (presence.c): its
@@ -66,7 +72,7 @@ static enum so_presence observe(struct so_rules *r, struct track *tr, struct so_
          * uncovered stays "at rest". Its place seen empty, light-invariantly, is absent; and
          * while its look cannot be judged (people walking past) it was not seen. Without a
          * look (a flat car) the blob is all there is. */
-        enum so_presence p = so_place_judge(&tr->place, frame, r->model, r->look);
+        enum so_presence p = rules_vehicle_judge(r, tr, frame);
         if (p == SO_PRESENCE_UNKNOWN && tr->place.look) {
             return p;
         }
@@ -79,7 +85,7 @@ static enum so_presence observe(struct so_rules *r, struct track *tr, struct so_
     if (tr->ep.state != SO_EPISODE_OPEN || !r->model) {
         return SO_PRESENCE_ABSENT;
     }
-    enum so_presence p = so_place_judge(&tr->place, frame, r->model, r->look);
+    enum so_presence p = rules_vehicle_judge(r, tr, frame);
     if (p == SO_PRESENCE_PRESENT) {
         tr->last_seen_s = frame->media_s;
     }
@@ -157,6 +163,7 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
         if (a == SO_EPISODE_OPENED) {
             struct so_box b = {tr->box[0], tr->box[1], tr->box[2], tr->box[3]};
             so_place_take(&tr->place, frame, b, tr->before);
+            so_place_take_own(&tr->place, r->model, r->w, tr->start_est, now);
             so_frame_unref(tr->before);
             tr->before = NULL;
         }
