@@ -56,9 +56,10 @@ enum so_presence rules_vehicle_judge(struct so_rules *r, const struct track *tr,
 
 /*
  * What this frame says about a followed vehicle. Seen by what follows it (its track, its static
- * blob, unless its place is seen empty): present. Otherwise, once its episode is open, its place is judged (presence.c): its
- * look still there is present; the place seen empty is absent; anything else (a bus in front,
- * the network missing it, a light change) is unknown and changes nothing. Before it opens, an
+ * blob, unless its place is seen empty): present. Otherwise, once its episode is open, its
+ * place is judged (rules_vehicle_judge): its look still there is present; the place seen empty
+ * is absent; anything else (a bus in front, the network missing it, a light change) is unknown
+ * and changes nothing. Before it opens, an
  * unseen candidate simply is not seen (it was never confirmed: nothing to keep).
  */
 static enum so_presence observe(struct so_rules *r, struct track *tr, struct so_frame *frame)
@@ -213,11 +214,14 @@ static double covered_by_others(const struct so_track *const *c, int n, int self
 /*
  * One vehicle, one episode. Detectors on a row of parked cars give, besides one box per car,
  * boxes that straddle two cars, and now and then a second track on the same car. A box that
- * the other boxes mostly cover (STRADDLE_COVER, with STRADDLE_MIN or more of them) is a
- * straddling box and goes; of two boxes that mostly cover one another (SAME_VEHICLE of the
- * smaller) the older
- * track stays. Vehicles already followed (`followed`) are never dropped: the choice is made
- * once, when a vehicle comes to rest, and sticks. Returns the number kept (in place).
+ * the other boxes mostly cover together (STRADDLE_COVER, with STRADDLE_MIN or more of them),
+ * and no one of them alone, is a straddling box and goes. A box lying in one bigger box is no
+ * straddler: the bigger one may be (a car framed alone and again with half its neighbour: the
+ * car's own box went as "covered", the straddler with it, and a car parked bumper to bumper
+ * waited 6 s for the network to frame it cleanly, scene-row seed 3). Of two boxes that mostly
+ * cover one another (SAME_VEHICLE of the smaller) the older track stays. Vehicles already
+ * followed (`followed`) are never dropped: the choice is made once, when a vehicle comes to
+ * rest, and sticks. Returns the number kept (in place).
  */
 static int dedupe_vehicles(const struct so_track **c, int n, const bool *followed)
 {
@@ -227,10 +231,14 @@ static int dedupe_vehicles(const struct so_track **c, int n, const bool *followe
             continue;   /* a vehicle already followed keeps its episode */
         }
         int overlaps = 0;
+        bool inside_one = false;
         for (int k = 0; k < n; k++) {
-            overlaps += k != i && so_box_covered(c[i]->box, c[k]->box) > STRADDLE_TOUCH;
+            double share = k != i ? so_box_covered(c[i]->box, c[k]->box) : 0;
+            overlaps += share > STRADDLE_TOUCH;
+            inside_one |= share >= STRADDLE_COVER;
         }
-        drop[i] = overlaps >= STRADDLE_MIN && covered_by_others(c, n, i) >= STRADDLE_COVER;
+        drop[i] = overlaps >= STRADDLE_MIN && !inside_one &&
+                  covered_by_others(c, n, i) >= STRADDLE_COVER;
     }
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < n && !drop[i] && !followed[i]; k++) {
