@@ -42,6 +42,8 @@
  * multiple of every vector width) needs none. The rest of a row is done by a plain loop. */
 #define CHUNK 16
 
+#define SKIP_GAPS 32        /* gaps remembered for so_static_model_rest_since (older: merged) */
+
 struct so_static_model {
     int w, h;
     struct so_static_params p;
@@ -80,6 +82,12 @@ struct so_static_model {
     double median_gain;
     bool started;
     double last_t, t0;
+    double skipped;             /* media seconds not analysed so far (so_static_model_skip) */
+    struct {
+        double at;              /* analysed time (media time less `skipped` before it) */
+        double len;             /* media seconds skipped there */
+    } gaps[SKIP_GAPS];          /* the latest gaps, oldest first */
+    int n_gaps;
     double first_s;         /* media time of the first frame (t0 moves over gaps; this not) */
     /* warm-up */
     uint8_t *samples;       /* WARMUP_SAMPLES planes, sorted per pixel (warmup_add_sample);
@@ -1096,9 +1104,31 @@ void so_static_model_skip(struct so_static_model *m, double media_s)
         return;
     }
     double gap = media_s - m->last_t;
+    double at = m->last_t - m->skipped;
     m->t0 += gap;               /* the warm-up counts analysed time only */
     m->next_sample_t += gap;
     m->last_t = media_s;
+    m->skipped += gap;
+    if (m->n_gaps > 0 && fabs(m->gaps[m->n_gaps - 1].at - at) < 1e-6) {
+        m->gaps[m->n_gaps - 1].len += gap;  /* the same gap goes on */
+        return;
+    }
+    if (m->n_gaps == SKIP_GAPS) {   /* the two oldest become one, at the later's place */
+        m->gaps[1].len += m->gaps[0].len;
+        memmove(m->gaps, m->gaps + 1, sizeof(m->gaps[0]) * (SKIP_GAPS - 1));
+        m->n_gaps--;
+    }
+    m->gaps[m->n_gaps].at = at;
+    m->gaps[m->n_gaps++].len = gap;
+}
+
+double so_static_model_rest_since(const struct so_static_model *m, double age)
+{
+    double t = m->last_t - m->skipped - age, since = t;
+    for (int k = 0; k < m->n_gaps && m->gaps[k].at <= t; k++) {
+        since += m->gaps[k].len;
+    }
+    return since;
 }
 
 /* dst(x + dx, y + dy) = src(x, y); uncovered pixels: the nearest source pixel (clamp), or 0. */

@@ -105,6 +105,15 @@ bool so_static_model_light_changed(const struct so_static_model *m, int x, int y
 void so_static_model_skip(struct so_static_model *m, double media_s);
 
 /*
+ * The media time at which a pixel of stationary age `age` (so_static_model_age) came to rest.
+ * Ages count analysed time only: over a gap (so_static_model_skip) they stand still, so
+ * "now - age" puts a thing at rest from before the gap that much later (a car parked before a
+ * PTZ camera turned away to another preset for half a minute came to rest, by its age, while
+ * the camera was away). Without gaps it is the last update's media time less `age`.
+ */
+double so_static_model_rest_since(const struct so_static_model *m, double age);
+
+/*
  * The camera came back a few pixels off (a PTZ preset is repeatable to a pixel or two): move
  * the model's state with the scene, so that what is at (x, y) now is at (x + dx, y + dy).
  * Pixels that come into view take the nearest background and no age. Returns 0, -EINVAL for

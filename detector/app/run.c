@@ -200,6 +200,7 @@ static int view_step(struct camera_run *c, const struct so_frame *f)
         snprintf(detail, sizeof(detail), "%s", r.reason);
         if (z >= 0.3 && (dx || dy) && so_static_model_translate(c->model, dx, dy) == 0) {
             so_tracker_translate(c->tracker, dx, dy);
+            so_rules_translate(c->rules, dx, dy);
             snprintf(detail, sizeof(detail), "%s, %+d,%+d px off: re-aligned", r.reason, dx, dy);
         }
         so_info(c->id, "camera %s: rules resume", detail);

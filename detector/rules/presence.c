@@ -211,13 +211,13 @@ static bool parts_look_empty(const struct so_place *p, const float *now, const f
     return empty >= PARTS_EMPTY && empty >= thing;
 }
 
-/* Did pixel i come to rest SO_PLACE_LATER_S or more after `since_s` (media time, frame at
- * `now_s`): something else, at rest in front of or beside the thing? */
-static bool came_later(const struct so_static_model *m, size_t i, double since_s, double now_s)
+/* Did pixel i come to rest SO_PLACE_LATER_S or more after `since_s` (media time): something
+ * else, at rest in front of or beside the thing? */
+static bool came_later(const struct so_static_model *m, size_t i, double since_s)
 {
     const float *age = so_static_model_age(m);
     return so_static_model_foreground(m)[i] && age[i] > 0 &&
-           now_s - age[i] >= since_s + SO_PLACE_LATER_S;
+           so_static_model_rest_since(m, age[i]) >= since_s + SO_PLACE_LATER_S;
 }
 
 /* The pixel of the frame (width wide) that sample (i, j) of the place's look reads. */
@@ -228,7 +228,7 @@ static size_t sample_pixel(const struct so_place *p, int i, int j, int width)
 }
 
 bool so_place_take_own(struct so_place *p, const struct so_static_model *m, int width,
-                       double since_s, double now_s)
+                       double since_s)
 {
     if (!p->look) {
         return true;
@@ -243,7 +243,7 @@ bool so_place_take_own(struct so_place *p, const struct so_static_model *m, int 
         for (int i = 0; i < p->tw; i++) {
             size_t px = sample_pixel(p, i, j, width);
             p->own[j * p->tw + i] = so_static_model_foreground(m)[px] && age[px] > 0 &&
-                                    !came_later(m, px, since_s, now_s);
+                                    !came_later(m, px, since_s);
         }
     }
     return true;
@@ -252,13 +252,13 @@ bool so_place_take_own(struct so_place *p, const struct so_static_model *m, int 
 /* Which samples of the place's look are the thing's own (all, when it has no such map) and
  * did not come later (their indices into `kept`); returns how many. */
 static int kept_samples(const struct so_place *p, const struct so_static_model *m, int width,
-                        double since_s, double now_s, uint16_t *kept)
+                        double since_s, uint16_t *kept)
 {
     int k = 0;
     for (int j = 0; j < p->th; j++) {
         for (int i = 0; i < p->tw; i++) {
             if ((!p->own || p->own[j * p->tw + i]) &&
-                !came_later(m, sample_pixel(p, i, j, width), since_s, now_s)) {
+                !came_later(m, sample_pixel(p, i, j, width), since_s)) {
                 kept[k++] = (uint16_t)(j * p->tw + i);
             }
         }
@@ -269,14 +269,14 @@ static int kept_samples(const struct so_place *p, const struct so_static_model *
 /* Share of the box's pixels that the static model sees differ from its background, leaving
  * out those that came to rest after `since_s` (NAN: none left out). */
 static double foreground_apart(const struct so_static_model *m, int width, struct so_box box,
-                               double since_s, double now_s)
+                               double since_s)
 {
     const uint8_t *fg = so_static_model_foreground(m);
     long on = 0, all = 0;
     for (int y = box.y; y < box.y + box.h; y++) {
         for (int x = box.x; x < box.x + box.w; x++) {
             size_t i = (size_t)y * width + x;
-            if (isnan(since_s) || !came_later(m, i, since_s, now_s)) {
+            if (isnan(since_s) || !came_later(m, i, since_s)) {
                 on += fg[i] != 0;
                 all++;
             }
@@ -287,7 +287,7 @@ static double foreground_apart(const struct so_static_model *m, int width, struc
 
 double so_place_foreground_share(const struct so_static_model *m, int width, struct so_box box)
 {
-    return foreground_apart(m, width, box, NAN, 0);
+    return foreground_apart(m, width, box, NAN);
 }
 
 enum so_presence so_place_judge(const struct so_place *p, const struct so_frame *f,
@@ -307,7 +307,7 @@ enum so_presence so_place_judge_apart(const struct so_place *p, const struct so_
     int n = p->tw * p->th, k = n;
     uint16_t kept[SO_LOOK_MAX * SO_LOOK_MAX];
     if (!isnan(since_s) && p->look) {
-        k = kept_samples(p, m, f->width, since_s, f->media_s, kept);
+        k = kept_samples(p, m, f->width, since_s, kept);
     }
     bool apart = k < n && k >= SO_PLACE_APART_MIN * n && k >= SO_PLACE_APART_SAMPLES;
     if (!apart) {
@@ -344,7 +344,7 @@ enum so_presence so_place_judge_apart(const struct so_place *p, const struct so_
          * "at rest" in the model, yet it is the same ground). */
         return SO_PRESENCE_ABSENT;
     }
-    if (foreground_apart(m, f->width, b, since_s, f->media_s) > SO_PLACE_FG_MAX) {
+    if (foreground_apart(m, f->width, b, since_s) > SO_PLACE_FG_MAX) {
         return SO_PRESENCE_UNKNOWN;     /* something else than the learnt background */
     }
     /* The place looks like the background. It is empty when the thing's look is gone, or when

@@ -67,12 +67,12 @@ bool so_place_take(struct so_place *p, const struct so_frame *f, struct so_box b
 /*
  * Mark which samples of the look taken are the thing's own: pixels the static model `m` (width
  * wide) sees at rest, differing from its background, that came to rest before `since_s` +
- * SO_PLACE_LATER_S (`now_s`: the frame's media time). A thin thing (a bicycle: a frame and two
- * rings) leaves most of its box to the ground around it, which stays when it leaves: over the
- * whole box the look then still matches. Returns false only when out of memory.
+ * SO_PLACE_LATER_S (media time, so_static_model_rest_since). A thin thing (a bicycle: a frame
+ * and two rings) leaves most of its box to the ground around it, which stays when it leaves:
+ * over the whole box the look then still matches. Returns false only when out of memory.
  */
 bool so_place_take_own(struct so_place *p, const struct so_static_model *m, int width,
-                       double since_s, double now_s);
+                       double since_s);
 
 /* The evidence of frame `f` (with the static model `m` updated on it) about the place. `scratch`
  * holds SO_PLACE_SCRATCH floats. */

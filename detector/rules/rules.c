@@ -312,6 +312,36 @@ void so_rules_view_changed(struct so_rules *r, struct so_frame *frame)
     }
 }
 
+/* A place moved with the scene (its looks are samples of its box: they move with it). */
+static void place_moved(struct so_place *p, int dx, int dy, int w, int h)
+{
+    p->box = so_box_moved(p->box, dx, dy, w, h);
+}
+
+void so_rules_translate(struct so_rules *r, int dx, int dy)
+{
+    for (size_t i = 0; r && i < r->n_zones; i++) {
+        struct zone_state *z = &r->zones[i];
+        for (int k = 0; k < z->n_places; k++) {
+            place_moved(&z->places[k].place, dx, dy, r->w, r->h);
+        }
+        for (int t = 0; t < MAX_TRACKS; t++) {
+            struct track *tr = &z->tracks[t];
+            if (!tr->used) {
+                continue;
+            }
+            struct so_box b = so_box_moved((struct so_box){tr->box[0], tr->box[1], tr->box[2],
+                                                           tr->box[3]},
+                                           dx, dy, r->w, r->h);
+            memcpy(tr->box, (int[4]){b.x, b.y, b.w, b.h}, sizeof(tr->box));
+            place_moved(&tr->place, dx, dy, r->w, r->h);
+        }
+    }
+    for (int g = 0; r && g < r->n_gates; g++) {
+        place_moved(&r->gates[g].place, dx, dy, r->w, r->h);
+    }
+}
+
 int so_rules_set_camera(struct so_rules *r, const struct so_camera_cfg *camera)
 {
     size_t n = camera ? camera->n_zones : 0;

@@ -93,6 +93,17 @@ int so_rules_open_count(const struct so_rules *r);
  * -ENOMEM with the rules unchanged.
  */
 /*
+ * The camera came back a few pixels off (analysis/view_check.h, so_view_align): every place the
+ * rules follow (a vehicle's box and its place, a zone episode's places, a dismissed thing's)
+ * moves by (dx, dy) with the scene, kept in the frame, as the static model and the tracker do.
+ * Without it a parked car's place stayed where the car had been before the camera turned away,
+ * its look 3 px off no longer matched, and the car went unseen until it left: its `cleared`
+ * said it had left when the camera turned away, 47 s early (scene-ptz_parked, seed 5).
+ * NULL-safe.
+ */
+void so_rules_translate(struct so_rules *r, int dx, int dy);
+
+/*
  * The camera's view was re-learnt (a view moved for longer than the view check waits, then
  * adopted): every open episode ends now, `cleared` with reason "view_changed", the "after"
  * image from `frame` (the new view). Not a verified departure: the platform must not read it

@@ -235,7 +235,7 @@ static void follow_piece(struct so_rules *r, struct zone_state *z, struct so_fra
         so_place_background_likeness(frame, r->model, p.box, r->look) >= SO_PLACE_SAME) {
         return;     /* the learnt ground under a light the model had not caught up with */
     }
-    double start = now - p.rest_s;
+    double start = so_static_model_rest_since(r->model, p.rest_s);  /* gaps: not at rest less */
     if (!best && !(best = new_slot(r, z, frame, start))) {
         return;
     }

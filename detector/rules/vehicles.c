@@ -164,7 +164,7 @@ void rules_vehicles_step(struct so_rules *r, struct zone_state *z, struct so_fra
         if (a == SO_EPISODE_OPENED) {
             struct so_box b = {tr->box[0], tr->box[1], tr->box[2], tr->box[3]};
             so_place_take(&tr->place, frame, b, tr->before);
-            so_place_take_own(&tr->place, r->model, r->w, tr->start_est, now);
+            so_place_take_own(&tr->place, r->model, r->w, tr->start_est);
             so_frame_unref(tr->before);
             tr->before = NULL;
         }

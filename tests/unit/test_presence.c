@@ -189,7 +189,7 @@ static void test_thin_beside(float *scratch)
     so_frame_unref(feed(m, THIN, (int)(10 * FPS), 1, 0));
     struct so_frame *f = feed(m, PAIR, (int)(10 * FPS), 1, 0);
     bool taken = m && road && f && so_place_take(&place, f, car, road) &&
-                 so_place_take_own(&place, m, W, since, f->media_s) && place.own;
+                 so_place_take_own(&place, m, W, since) && place.own;
     so_test_check(taken, __FILE__, __LINE__, "the thin thing's look and own pixels taken");
     int own = 0;
     for (int i = 0; taken && i < place.tw * place.th; i++) {

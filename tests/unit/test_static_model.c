@@ -288,15 +288,21 @@ struct probe_result {
     double seen_lo, seen_hi;
 };
 
-static void run_case(const struct sm_case *c)
+/* The scenes' background, every pixel. */
+static void fill_background(float *bg)
 {
-    static float bg[W * H];
-    static uint8_t gray[W * H];
     for (int y = 0; y < H; y++) {
         for (int x = 0; x < W; x++) {
             bg[y * W + x] = background_at(x, y);
         }
     }
+}
+
+static void run_case(const struct sm_case *c)
+{
+    static float bg[W * H];
+    static uint8_t gray[W * H];
+    fill_background(bg);
     lcg_state = 12345u;
     struct so_static_params params;
     so_static_params_default(&params);
@@ -587,9 +593,48 @@ static void test_warmup_median(void)
     so_static_model_destroy(m);
 }
 
+/*
+ * A block put down at 12 s; the frames from 20 to 50 s are not analysed (the camera turned to
+ * another preset: so_static_model_skip), then it is seen again to 55 s. Ages stood still over
+ * the gap, so "now - age" dates the block to the gap (42 s); so_static_model_rest_since dates
+ * it to when it came to rest. Without a gap the two agree.
+ */
+static void test_rest_since_gap(void)
+{
+    static float bg[W * H];
+    static uint8_t gray[W * H];
+    fill_background(bg);
+    lcg_state = 12345u;
+    const struct scene sc = {.duration = 55, .block = {60, 40, 30, 24}, .block_value = 230,
+                             .block_on = 12, .block_off = NEVER};
+    struct so_static_model *m = so_static_model_create(W, H, NULL);
+    CHECK(m != NULL);
+    size_t centre = (size_t)(40 + 12) * W + 60 + 15;
+    for (int f = 0; m && f <= 55 * FPS; f++) {
+        double t = (double)f / FPS;
+        if (t > 20 && t < 50) {
+            so_static_model_skip(m, t);
+            continue;
+        }
+        render(&sc, bg, f, gray);
+        CHECK_INT(so_static_model_update(m, gray, W, t), 0);
+        if (f == 20 * FPS) {
+            double age = so_static_model_age(m)[centre];
+            CHECK_DBL(so_static_model_rest_since(m, age), t - age, 1e-9);
+            CHECK_DBL(so_static_model_rest_since(m, age), 12.0, 1.5);
+        }
+    }
+    double age = m ? so_static_model_age(m)[centre] : 0;
+    CHECK_DBL(55.0 - age, 42.0, 1.5);
+    CHECK_DBL(m ? so_static_model_rest_since(m, age) : -1, 12.0, 1.5);
+    CHECK_DBL(m ? so_static_model_rest_since(m, 1.0) : -1, 54.0, 1e-9);
+    so_static_model_destroy(m);
+}
+
 int main(void)
 {
     test_bad_input();
+    test_rest_since_gap();
     test_warmup_median();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         run_case(&cases[i]);
