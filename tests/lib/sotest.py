@@ -208,14 +208,18 @@ def locked(folder):
         yield
 
 
-def scene(out, name="demo", quiet=True):
+def scene(out, name="demo", quiet=True, seed=1):
     """scripts/gen-scene NAME into OUT once per build folder; returns OUT/NAME, which holds
     NAME.mp4, NAME.yaml and NAME.truth.yaml. Scenes are deterministic; gen-scene writes the
-    truth file last, so its presence means the scene is complete."""
+    truth file last, so its presence means the scene is complete. Another `seed` (incidental
+    content: traffic, passers-by, timings within the scene's script) goes to OUT/seedN/NAME."""
+    if seed != 1:
+        out = os.path.join(out, f"seed{seed}")
     d = os.path.join(out, name)
     with locked(out):
         if not os.path.exists(os.path.join(d, name + ".truth.yaml")):
-            subprocess.run([PY, os.path.join(ROOT, "scripts", "gen-scene"), name, "--out", out],
+            subprocess.run([PY, os.path.join(ROOT, "scripts", "gen-scene"), name, "--out", out,
+                            "--seed", str(seed)],
                            check=True, stdout=subprocess.DEVNULL if quiet else None)
     return d
 
