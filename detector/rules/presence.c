@@ -189,21 +189,30 @@ static struct evidence kept_part(const struct so_place *p, const struct so_frame
 static bool parts_look_empty(const struct so_place *p, const float *now, const float *bg,
                              const uint16_t *kept, int k)
 {
+    enum { PARTS = PARTS_X * PARTS_Y };
     uint16_t idx[SO_LOOK_MAX * SO_LOOK_MAX];
+    int start[PARTS + 1] = {0}, fill[PARTS];
+    for (int s = 0; s < k; s++) {   /* the kept samples by part, in their order (one pass) */
+        int i = kept[s] % p->tw, j = kept[s] / p->tw;
+        start[(j * PARTS_Y / p->th) * PARTS_X + i * PARTS_X / p->tw + 1]++;
+    }
+    for (int part = 0; part < PARTS; part++) {
+        start[part + 1] += start[part];
+        fill[part] = start[part];
+    }
+    for (int s = 0; s < k; s++) {
+        int i = kept[s] % p->tw, j = kept[s] / p->tw;
+        idx[fill[(j * PARTS_Y / p->th) * PARTS_X + i * PARTS_X / p->tw]++] = kept[s];
+    }
     int empty = 0, thing = 0;
-    for (int part = 0; part < PARTS_X * PARTS_Y; part++) {
-        int px = part % PARTS_X, py = part / PARTS_X, m = 0;
-        for (int s = 0; s < k; s++) {
-            int i = kept[s] % p->tw, j = kept[s] / p->tw;
-            if (i * PARTS_X / p->tw == px && j * PARTS_Y / p->th == py) {
-                idx[m++] = kept[s];
-            }
-        }
+    for (int part = 0; part < PARTS; part++) {
+        const uint16_t *in = idx + start[part];
+        int m = start[part + 1] - start[part];
         if (m < PART_SAMPLES) {
             continue;
         }
-        double own = subset_ncc(p->look, now, idx, m);
-        double was = subset_ncc(p->empty, now, idx, m), ground = subset_ncc(bg, now, idx, m);
+        double own = subset_ncc(p->look, now, in, m);
+        double was = subset_ncc(p->empty, now, in, m), ground = subset_ncc(bg, now, in, m);
         was = ground > was ? ground : was;
         empty += was >= SO_PLACE_SAME && was > own + SO_PLACE_MARGIN;
         thing += own >= SO_PLACE_SAME && own > was + SO_PLACE_MARGIN;
